@@ -1,0 +1,198 @@
+"""The integer IR: the one description of a quantized network that every deploy target reads.
+
+`tmkt_deploy.quantize` produces it from a checkpoint using SLAYER's own quantization; the Lava graph builder,
+the netx writer, the batched emulator, the NIR/ONNX writers and the energy model only read it. Nothing here
+knows about torch. Our own code: no library has a graph-shaped (residual-capable) integer description of
+a CUBA network: lava-dl's netx HDF5 is a sequential chain only.
+
+Conventions (all PyTorch order, so the IR can be compared with the trained model directly):
+- neuron shapes are `(C, H, W)` for conv-like layers and `(N,)` for dense ones;
+- dense weights are `(out, in)` with `in` in PyTorch's `C, H, W` flatten order when the source is spatial;
+- conv weights are `(out, in // groups, kh, kw)`;
+- every layer adds one time step of latency; `Synapse.delay` is extra delay (in steps) on that edge, used to
+  line up paths of different depth where they meet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from tmkt_train.atomic import atomic_write
+
+IR_FORMAT = "tmkt-ir"
+IR_VERSION = 1
+INPUT = "input"
+
+
+@dataclass(frozen=True)
+class Cuba:
+    """Loihi CUBA-LIF parameters as integers (Lava `LIF` fixed-point semantics).
+
+    `i_decay`/`v_decay` are 12-bit (0..4096, Lava's `du`/`dv`); `vth_mant` is the threshold mantissa (Lava's
+    `vth`, shifted left by 6 inside the neuron); `bias_mant`/`bias_exp` as in Lava's LIF.
+    """
+
+    i_decay: int
+    v_decay: int
+    vth_mant: int
+    bias_mant: int = 0
+    bias_exp: int = 0
+    ref_delay: int = 1
+    graded: bool = False
+
+
+SynapseKind = Literal["dense", "conv"]
+SynapseRole = Literal["weight", "pool", "identity"]
+
+
+@dataclass
+class Synapse:
+    """One incoming connection of a layer: integer weights applied to the spikes of `source`.
+
+    `role` says where the weights came from (learned, fixed sum-pool, identity shortcut); targets that treat
+    them differently (NIR's SumPool2d, energy accounting) read it, the arithmetic does not.
+    """
+
+    source: str
+    kind: SynapseKind
+    weight: np.ndarray
+    weight_exp: int = 0
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
+    delay: int = 0
+    role: SynapseRole = "weight"
+
+
+@dataclass
+class Layer:
+    """A population of CUBA neurons fed by the sum of its synapses (one `a_in` with several inputs)."""
+
+    name: str
+    shape: tuple[int, ...]
+    neuron: Cuba
+    synapses: list[Synapse]
+
+    @property
+    def num_neurons(self) -> int:
+        return int(np.prod(self.shape))
+
+
+@dataclass
+class Network:
+    """A quantized network: input geometry, layers in topological order, and what the output means."""
+
+    name: str
+    input_shape: tuple[int, int, int]
+    time_steps: int
+    layers: list[Layer]
+    output: str
+    class_names: list[str] = field(default_factory=list)
+    input_bits: int = 8
+    meta: dict = field(default_factory=dict)
+
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(f"IR has no layer named {name!r}; layers: {[lay.name for lay in self.layers]}")
+
+    def shape_of(self, name: str) -> tuple[int, ...]:
+        return tuple(self.input_shape) if name == INPUT else self.layer(name).shape
+
+    def latency(self, name: str | None = None) -> int:
+        """Steps from an input frame to the spikes of layer `name` (default: the output)."""
+        name = name or self.output
+        if name == INPUT:
+            return 0
+        layer = self.layer(name)
+        return 1 + max(self.latency(s.source) + s.delay for s in layer.synapses)
+
+    def validate(self) -> None:
+        """Raise ValueError naming the layer when the graph or a shape is inconsistent."""
+        seen = {INPUT}
+        for layer in self.layers:
+            if not layer.synapses:
+                raise ValueError(f"IR layer {layer.name!r} has no synapses")
+            for syn in layer.synapses:
+                if syn.source not in seen:
+                    raise ValueError(
+                        f"IR layer {layer.name!r} reads {syn.source!r}, which is not an earlier layer"
+                    )
+                if not np.issubdtype(syn.weight.dtype, np.integer):
+                    raise ValueError(f"IR layer {layer.name!r}: weights from {syn.source!r} are not integers")
+            seen.add(layer.name)
+        if self.output not in seen:
+            raise ValueError(f"IR output {self.output!r} is not a layer")
+        for layer in self.layers:
+            arrivals = {self.latency(s.source) + s.delay for s in layer.synapses}
+            if len(arrivals) > 1:
+                raise ValueError(
+                    f"IR layer {layer.name!r}: its inputs arrive at different steps {sorted(arrivals)}; "
+                    "set Synapse.delay to line them up"
+                )
+
+    # --- serialisation: structure as JSON, arrays in one npz ---------------------------------------------
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write `network.json` + `weights.npz` into `directory` atomically (temp names, then rename)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, np.ndarray] = {}
+        layers = []
+        for layer in self.layers:
+            syns = []
+            for k, syn in enumerate(layer.synapses):
+                key = f"{layer.name}/{k}"
+                arrays[key] = syn.weight
+                d = asdict(syn)
+                d["weight"] = key
+                syns.append(d)
+            layers.append({"name": layer.name, "shape": list(layer.shape), "neuron": asdict(layer.neuron),
+                           "synapses": syns})
+        doc = {"format": IR_FORMAT, "version": IR_VERSION, "name": self.name,
+               "input_shape": list(self.input_shape), "time_steps": self.time_steps, "output": self.output,
+               "class_names": list(self.class_names), "input_bits": self.input_bits, "meta": self.meta,
+               "layers": layers}
+        with atomic_write(directory / "weights.npz") as f:
+            np.savez_compressed(f, **arrays)
+        with atomic_write(directory / "network.json", "w") as f:
+            json.dump(doc, f, indent=1)
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> Network:
+        directory = Path(directory)
+        path = directory / "network.json"
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no IR here (an export writes network.json + weights.npz)")
+        doc = json.loads(path.read_text())
+        if doc.get("format") != IR_FORMAT:
+            raise ValueError(f"{path}: not a tmkt IR file (format={doc.get('format')!r})")
+        with np.load(directory / "weights.npz") as arrays:
+            layers = [
+                Layer(
+                    name=lay["name"],
+                    shape=tuple(lay["shape"]),
+                    neuron=Cuba(**lay["neuron"]),
+                    synapses=[
+                        Synapse(**{**s, "weight": arrays[s["weight"]],
+                                   **{k: tuple(s[k]) for k in ("stride", "padding", "dilation")}})
+                        for s in lay["synapses"]
+                    ],
+                )
+                for lay in doc["layers"]
+            ]
+        net = cls(name=doc["name"], input_shape=tuple(doc["input_shape"]), time_steps=doc["time_steps"],
+                  layers=layers, output=doc["output"], class_names=doc["class_names"],
+                  input_bits=doc["input_bits"], meta=doc["meta"])
+        net.validate()
+        return net
+
