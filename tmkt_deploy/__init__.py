@@ -1,3 +1,3 @@
-"""tmkt-deploy: a tmkt checkpoint → integer IR → Lava processes (Loihi 2 sim / hardware), NIR, ONNX; checks and energy."""
+"""tmkt-deploy: tmkt checkpoint → integer IR → Lava (Loihi 2 sim / hardware), NIR, ONNX; checks, energy."""
 
 __version__ = "0.1.0"
