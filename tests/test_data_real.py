@@ -1,0 +1,199 @@
+"""Real-dataset loaders on tiny fixtures written in each public format, plus the `datasets` command."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from tmkt_train.cli import app
+from tmkt_train.data import DatasetError, build_dataset, load_store
+from tmkt_train.data.events_io import encode_atis, make_events, read_aedat4
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-events"
+NMNIST, AEDAT4 = REAL / "nmnist_sample.bin", REAL / "dvs_sample.aedat4"
+
+
+@pytest.fixture(autouse=True)
+def fresh_memo():
+    load_store.cache_clear()
+    yield
+    load_store.cache_clear()
+
+
+def atis_bytes(seed: int, width: int = 60, height: int = 40, count: int = 400) -> bytes:
+    """Random events in N-Caltech101's ATIS byte format."""
+    rng = np.random.default_rng(seed)
+    x, y = rng.integers(0, width, count), rng.integers(0, height, count)
+    t, p = np.sort(rng.integers(0, 300_000, count)), rng.integers(0, 2, count)
+    return encode_atis(make_events(x, y, t, p))
+
+
+def write_image(path: Path, grey: int, mode: str = "RGB") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((30, 40, 3), grey, dtype=np.uint8)).convert(mode).save(path)
+
+
+def stacked_items(dataset) -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]:
+    rgb, dvs, labels = zip(*(dataset[i] for i in range(len(dataset))), strict=True)
+    return torch.stack(rgb), torch.stack(dvs), labels
+
+
+@pytest.fixture
+def ncaltech_dir(tmp_path) -> Path:
+    """N-Caltech101 with BACKGROUND_Google and Faces_easy; torchvision-style Caltech101 with Faces."""
+    root = tmp_path / "ncal"
+    for cls in ("BACKGROUND_Google", "Faces_easy", "airplanes", "only_events"):
+        for i in range(1, 5):
+            path = root / "N-Caltech101" / cls / f"image_{i:04d}.bin"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(atis_bytes(i))
+    shutil.copy(NMNIST, root / "N-Caltech101" / "airplanes" / "image_0005.bin")  # a real ATIS recording
+    for cls in ("Faces", "airplanes", "only_images"):
+        for i in range(1, 6):
+            write_image(root / "Caltech101" / "101_ObjectCategories" / cls / f"image_{i:04d}.jpg", 40 * i)
+    return root
+
+
+@pytest.fixture
+def cepdvs_dir(tmp_path) -> Path:
+    """Two classes of 4 recordings; image grey level encodes the index (index i → 50·(i+1))."""
+    root = tmp_path / "cep"
+    rng = np.random.default_rng(0)
+    for cls in ("fish", "trees"):
+        for i in range(4):
+            (root / "events" / cls).mkdir(parents=True, exist_ok=True)
+            n = 300
+            scipy.io.savemat(root / "events" / cls / f"{i}.mat", {
+                "x": rng.integers(0, 128, n), "y": rng.integers(0, 96, n),
+                "ts": np.sort(rng.integers(0, 200_000, n)), "p": rng.choice([-1, 1], n),
+            })
+            write_image(root / "images" / cls / f"{i}.jpg", 50 * (i + 1))
+    return root
+
+
+@pytest.fixture
+def nomniglot_dir(tmp_path) -> Path:
+    """Two characters, each the real DAVIS AEDAT4 recording cut into 20 windows by a CSV, plus 20 PNGs."""
+    root = tmp_path / "nomni"
+    t0 = int(read_aedat4(AEDAT4)["t"][0])
+    for character in ("character01", "character02"):
+        folder = root / "dvs_background" / "Latin" / character
+        folder.mkdir(parents=True)
+        shutil.copy(AEDAT4, folder / "0001.aedat4")
+        rows = ["index,start,end"] + [f"{i},{t0 + i * 28_000},{t0 + i * 28_000 + 25_000}" for i in range(20)]
+        (folder / "0001.csv").write_text("\n".join(rows) + "\n")
+        for i in range(1, 21):
+            write_image(root / "images_background" / "Latin" / character / f"0001_{i:02d}.png", 255, "L")
+    return root
+
+
+def test_ncaltech101_aligns_classes_by_name_and_reports_it(ncaltech_dir, tmp_path):
+    train = build_dataset("ncaltech101", "train", data_dir=ncaltech_dir, cache_dir=tmp_path / "c")
+    test = build_dataset("ncaltech101", "test", data_dir=ncaltech_dir, cache_dir=tmp_path / "c")
+    assert train.classes == ["Faces_easy", "airplanes"]
+    report = train.store.report
+    assert report["renamed"] == {"Faces_easy": "Faces"}
+    assert report["dropped_event_classes"] == ["BACKGROUND_Google", "only_events"]
+    assert report["dropped_image_classes"] == ["only_images"]
+    assert train.class_counts() == {"Faces_easy": 3, "airplanes": 4}
+    assert test.class_counts() == {"Faces_easy": 1, "airplanes": 1}
+    assert train.rgb_only().class_counts() == {"Faces_easy": 4, "airplanes": 4}  # test sources held out
+    rgb, dvs, label = train[0]
+    assert rgb.shape == dvs.shape == (2, 48, 48, 10) and dvs.sum() > 0
+
+
+def test_cepdvs_first_half_of_each_class_trains(cepdvs_dir, tmp_path):
+    train = build_dataset("cepdvs", "train", data_dir=cepdvs_dir, cache_dir=tmp_path, time_steps=6)
+    test = build_dataset("cepdvs", "test", data_dir=cepdvs_dir, cache_dir=tmp_path, time_steps=6)
+    assert train.classes == ["fish", "trees"] and len(train) == len(test) == 4
+    greys = {round(v, 1) for v in train.store.rgb.float().mean(dim=(1, 2)).tolist()}
+    assert greys == {0.2, 0.4}  # images of recordings 0 and 1 only (grey 50 and 100)
+    rgb, dvs, _ = stacked_items(train)
+    assert dvs.shape == rgb.shape == (4, 2, 48, 48, 6) and (dvs.sum(dim=(1, 2, 3, 4)) > 0).all()
+
+
+def test_nomniglot_cuts_recordings_by_csv_windows(nomniglot_dir, tmp_path):
+    train = build_dataset("nomniglot", "train", data_dir=nomniglot_dir, cache_dir=tmp_path, time_steps=4)
+    test = build_dataset("nomniglot", "test", data_dir=nomniglot_dir, cache_dir=tmp_path, time_steps=4)
+    assert train.classes == ["Latin/character01", "Latin/character02"]
+    assert train.class_counts() == {"Latin/character01": 15, "Latin/character02": 15}
+    assert len(test) == 10 and len(train.rgb_only()) == 30
+    dvs = train.tensors()[1]
+    assert (dvs.sum(dim=(1, 2, 3)) > 0).all()  # every window holds events in every time bin
+    assert not torch.equal(dvs[0], dvs[1])  # different windows, different frames
+
+
+def test_cache_inside_the_data_folder_is_still_reused(cepdvs_dir):
+    cache = cepdvs_dir / "cache"
+    build_dataset("cepdvs", "train", data_dir=cepdvs_dir, cache_dir=cache)
+    saved = {p: p.stat().st_mtime_ns for p in cache.iterdir()}
+    load_store.cache_clear()
+    build_dataset("cepdvs", "test", data_dir=cepdvs_dir, cache_dir=cache)
+    assert {p: p.stat().st_mtime_ns for p in cache.iterdir()} == saved
+
+
+def test_missing_folder_and_no_data_dir_are_clear_errors(tmp_path):
+    with pytest.raises(DatasetError, match="give data_dir"):
+        build_dataset("cepdvs", "train", cache_dir=tmp_path)
+    with pytest.raises(DatasetError, match=str(tmp_path / "nowhere")):
+        build_dataset("ncaltech101", "train", data_dir=tmp_path / "nowhere", cache_dir=tmp_path)
+
+
+def test_empty_class_folder_names_it(ncaltech_dir, tmp_path):
+    empty = ncaltech_dir / "N-Caltech101" / "airplanes"
+    shutil.rmtree(empty)
+    empty.mkdir()
+    with pytest.raises(DatasetError, match=f"{empty}: empty class folder"):
+        build_dataset("ncaltech101", "train", data_dir=ncaltech_dir, cache_dir=tmp_path / "c")
+
+
+def test_truncated_event_file_names_it_and_leaves_no_cache(ncaltech_dir, tmp_path):
+    broken = ncaltech_dir / "N-Caltech101" / "airplanes" / "image_0002.bin"
+    broken.write_bytes(broken.read_bytes()[:-3])
+    cache = tmp_path / "c"
+    with pytest.raises(DatasetError, match=f"{broken}: truncated"):
+        build_dataset("ncaltech101", "train", data_dir=ncaltech_dir, cache_dir=cache)
+    assert not cache.exists() or not any(cache.iterdir())
+
+
+def test_missing_image_partners_are_named(cepdvs_dir, nomniglot_dir, tmp_path):
+    (cepdvs_dir / "images" / "fish" / "2.jpg").unlink()
+    with pytest.raises(DatasetError, match="2.jpg"):
+        build_dataset("cepdvs", "train", data_dir=cepdvs_dir, cache_dir=tmp_path)
+    shutil.rmtree(nomniglot_dir / "images_background")
+    with pytest.raises(DatasetError, match="Omniglot images of Latin/character01"):
+        build_dataset("nomniglot", "train", data_dir=nomniglot_dir, cache_dir=tmp_path)
+
+
+runner = CliRunner()
+
+
+def test_datasets_command_lists_loads_and_previews(cepdvs_dir, tmp_path):
+    listed = runner.invoke(app, ["datasets"])
+    assert listed.exit_code == 0
+    assert all(name in listed.output for name in ("ndigits", "ncaltech101", "cepdvs", "nomniglot"))
+    png, summary = tmp_path / "preview.png", tmp_path / "summary.json"
+    result = runner.invoke(app, [
+        "datasets", "cepdvs", "--data-dir", str(cepdvs_dir), "--cache-dir", str(tmp_path / "c"),
+        "--preview", str(png), "--json", str(summary),
+    ])
+    assert result.exit_code == 0, result.output
+    assert "fish" in result.output and "total" in result.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    counts = json.loads(summary.read_text())
+    assert counts["train"] == {"dvs": 4, "rgb": 4} and counts["test"] == {"dvs": 4}
+
+
+def test_datasets_command_bad_input_is_one_line_and_nonzero(tmp_path):
+    unknown = runner.invoke(app, ["datasets", "nmnist"])
+    assert unknown.exit_code == 2 and "unknown dataset 'nmnist'" in unknown.output
+    missing = runner.invoke(app, ["datasets", "nomniglot", "--data-dir", str(tmp_path / "none")])
+    assert missing.exit_code == 2 and "none" in missing.output and "Traceback" not in missing.output
