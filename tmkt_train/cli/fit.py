@@ -2,11 +2,58 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import typer
+
+from ..models import list_models
+from ..tmkt import METHODS
+from ..train.config import TrainConfig, load_config
 from . import app
-from .common import not_built
+from .common import fail
+
+
+def resolve_config(config: Path | None, **overrides) -> TrainConfig:
+    """The TOML file (or defaults) with the command-line options that were given on top."""
+    cfg = load_config(config) if config is not None else TrainConfig()
+    where = {"dataset": cfg.data, "data_dir": cfg.data, "dvs_fraction": cfg.data, "backbone": cfg.model,
+             "width": cfg.model, "epochs": cfg.optim, "method": cfg, "seed": cfg}
+    for key, value in overrides.items():
+        if value is not None:
+            setattr(where[key], key, str(value) if isinstance(value, Path) else value)
+    if cfg.model.backbone not in list_models():
+        raise ValueError(f"--backbone {cfg.model.backbone!r}: choose one of {list_models()}")
+    if cfg.method not in METHODS:
+        raise ValueError(f"--method {cfg.method!r}: choose one of {sorted(METHODS)}")
+    if cfg.optim.epochs < 1:
+        raise ValueError(f"--epochs must be at least 1, got {cfg.optim.epochs}")
+    return cfg
 
 
 @app.command("fit")
-def fit() -> None:
-    """Not built yet (issue #4)."""
-    raise not_built("tmkt-train fit", 4)
+def fit(
+    out: Path = typer.Option(..., "--out", help="Run folder: checkpoint.pt, metrics.jsonl, config.toml."),
+    dataset: str = typer.Option(None, help="Dataset (tmkt-train datasets lists them). Default: ndigits."),
+    backbone: str = typer.Option(None, help=f"One of {', '.join(list_models())}. Default: scnn."),
+    method: str = typer.Option(None, help=f"One of {', '.join(sorted(METHODS))}. Default: tmkt."),
+    epochs: int = typer.Option(None, help="Training epochs. Default: 10."),
+    config: Path = typer.Option(None, "--config", exists=True, dir_okay=False,
+                                help="TOML with any knob (see a run's config.toml); options override it."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    seed: int = typer.Option(None, help="Seed for init, shuffling and mixing. Default: 0."),
+    width: float = typer.Option(None, help="Channel width multiplier (0.125 for CPU demos). Default: 1."),
+    data_dir: Path = typer.Option(None, help="Folder of the dataset's files (not needed for ndigits)."),
+    dvs_fraction: float = typer.Option(None, help="Share of event training samples kept (few-event regime)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt after a crash."),
+) -> None:
+    """Train a SLAYER CUBA backbone with TMKT or a baseline; evaluates on pure event input every epoch."""
+    from ..train.trainer import build_datasets
+    from ..train.trainer import fit as run_fit
+
+    try:
+        cfg = resolve_config(config, dataset=dataset, backbone=backbone, method=method, epochs=epochs,
+                             seed=seed, width=width, data_dir=data_dir, dvs_fraction=dvs_fraction)
+        train_set, test_set = build_datasets(cfg.data, cfg.seed)
+        run_fit(cfg, out, train_set=train_set, test_set=test_set, device=device, resume=resume)
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise fail(str(exc)) from exc

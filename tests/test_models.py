@@ -1,0 +1,134 @@
+"""Backbones: graph, latency alignment, input encoding, quantized weights, exact checkpoint rebuild."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tmkt_train.models import ResidualCuba, build_model, encode_input, list_models, load_model, predict
+from tmkt_train.models.calibrate import calibrate_rates, trained_weights
+from tmkt_train.train.checkpoint import save_checkpoint
+from tmkt_train.train.config import TrainConfig
+from tmkt_train.train.trainer import checkpoint_config
+
+torch.set_num_threads(1)
+SHAPE = (2, 16, 16)
+STEPS = 6
+
+
+def tiny(name: str, seed: int = 0, **kw):
+    torch.manual_seed(seed)
+    return build_model(name, num_classes=5, input_shape=SHAPE, width=1 / 16, **kw)
+
+
+def events(n: int = 3, seed: int = 1) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(n, *SHAPE, STEPS, generator=g) < 0.2).float() * 2
+
+
+def test_registry_lists_the_three_backbones():
+    assert list_models() == ["resnet18", "scnn", "vggsnn"]
+    with pytest.raises(ValueError, match="unknown backbone 'lenet'"):
+        build_model("lenet", num_classes=3)
+
+
+@pytest.mark.parametrize("name", ["scnn", "vggsnn", "resnet18"])
+def test_forward_shapes_and_counts(name):
+    net = tiny(name)
+    out = net(events())
+    assert out.spikes.shape == (3, 5, STEPS)
+    assert out.features.shape == (3, net.num_features, STEPS)
+    assert out.potentials.shape == (3, net.num_potentials, STEPS)
+    assert set(out.spike_counts) <= set(net.nodes) and net.output in out.spike_counts
+    assert out.spike_counts[net.graph[0][0]] > 0, "the first layer should fire on busy input"
+    assert torch.all((out.spikes == 0) | (out.spikes == 1))
+
+
+@pytest.mark.parametrize("name", ["scnn", "vggsnn", "resnet18"])
+def test_graph_is_topological_and_delays_line_up_inputs(name):
+    net = tiny(name)
+    seen = {"input"}
+    for node, sources in net.graph:
+        assert set(sources) <= seen
+        arrivals = {net.latency[s] + net.edge_delays[(s, node)] for s in sources}
+        assert len(arrivals) == 1
+        seen.add(node)
+
+
+def test_resnet_shortcuts_are_delayed_one_step_and_summed_before_one_neuron():
+    net = tiny("resnet18")
+    residuals = [n for n, m in net.nodes.items() if isinstance(m, ResidualCuba)]
+    assert len(residuals) == 8
+    for name in residuals:
+        sources = dict(net.graph)[name]
+        assert sources == [f"{name}a", sources[1]]
+        assert net.edge_delays[(sources[1], name)] == 1 and net.edge_delays[(f"{name}a", name)] == 0
+    identity = net.nodes["layer1_2"].synapses[1]
+    assert not identity.weight.requires_grad and identity.groups == identity.in_channels
+
+
+def test_output_window_lines_up_with_input_frames():
+    """A frame at step t can only affect output step >= t: the latency tail is cut off, not the response."""
+    net = tiny("scnn").eval()
+    x = events()
+    late = x.clone()
+    late[..., :3] = 0
+    out_full, out_late = net(x).spikes, net(late).spikes
+    assert out_late[..., :3].sum() == 0
+    assert out_full.shape == out_late.shape == (3, 5, STEPS)
+
+
+def test_input_encoding_is_clamped_rounded_graded_spikes():
+    x = torch.tensor([-1.0, 0.04, 0.07, 1.0, 100.0])
+    assert encode_input(x, 8.0).tolist() == [0.0, 0.0, 1.0, 8.0, 255.0]
+
+
+def test_prediction_ties_go_to_lowest_index():
+    spikes = torch.zeros(2, 4, 3)
+    spikes[0, [1, 3], 0] = 1
+    spikes[1, 2, :] = 1
+    assert predict(spikes).tolist() == [1, 2]
+
+
+def test_weights_are_on_the_8bit_grid_and_decays_are_fixed():
+    net = tiny("resnet18")
+    conv = net.nodes["stem"]
+    q = conv.synapse.pre_hook_fx(conv.synapse.weight)
+    assert torch.allclose(q * 32, torch.round(q * 32)) and q.abs().max() <= 4
+    other = tiny("resnet18", seed=5)
+    for a, b in zip(net.modules(), other.modules(), strict=True):
+        if hasattr(a, "current_decay") and isinstance(a.current_decay, torch.nn.Parameter):
+            assert not a.current_decay.requires_grad
+            assert torch.equal(a.current_decay, b.current_decay)
+            assert torch.equal(a.voltage_decay, b.voltage_decay)
+
+
+@pytest.mark.parametrize("name", ["scnn", "vggsnn", "resnet18"])
+def test_load_model_rebuilds_exactly(tmp_path, name):
+    cfg = TrainConfig()
+    cfg.model.backbone = name
+    net = tiny(name, neuron={"threshold": 1.0}, input_scale=4.0).eval()
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, {"state_dict": net.state_dict(), "config": checkpoint_config(cfg, net, STEPS),
+                           "class_names": list("abcde"), "epoch": 0})
+    loaded, ckpt = load_model(path)
+    x = events()
+    assert torch.equal(loaded(x).spikes, net(x).spikes)
+    assert ckpt["config"]["backbone"]["kwargs"]["input_scale"] == 4.0
+    assert ckpt["config"]["neuron"]["threshold"] == 1.0 and ckpt["class_names"] == list("abcde")
+
+
+def test_load_model_rejects_a_foreign_file(tmp_path):
+    path = tmp_path / "x.pt"
+    torch.save({"weights": 1}, path)
+    with pytest.raises(ValueError, match="not a tmkt checkpoint"):
+        load_model(path)
+
+
+def test_calibration_makes_every_layer_of_a_deep_net_fire():
+    net = tiny("resnet18")
+    x = events(8)
+    reached = calibrate_rates(net, x, target_rate=0.02)
+    assert set(reached) == {n for n, m in net.nodes.items() if trained_weights(m)}
+    assert all(rate >= 0.02 for rate in reached.values()), reached
+    assert net(x).spikes.sum() > 0

@@ -1,0 +1,45 @@
+"""CUBA neuron parameters and the single place where a layer's neuron dynamics run.
+
+Every node of a `SpikingNet` fires through `fire(neuron, current)`, so a faster fused CUBA implementation can
+replace SLAYER's two-pass leaky integrator here without touching the backbones. Decays are shared (one value
+per layer) and not learned, so a checkpoint's numbers fully determine what the chip runs.
+"""
+
+from __future__ import annotations
+
+import torch
+from lava.lib.dl.slayer.axon import delay
+
+# SLAYER's CUBA example values for threshold and decays (fractions; SLAYER turns them into Loihi's 12-bit
+# decays and threshold mantissa). The surrogate gradient's width/scale only shape training: SLAYER's example
+# scale_grad=3 shrinks gradients ~10x per layer (measured on VGGSNN/ResNet-18), so deep nets never learned;
+# 15 keeps them roughly level through 19 layers (30 explodes).
+DEFAULT_NEURON: dict[str, float] = {
+    "threshold": 1.25,
+    "current_decay": 0.25,
+    "voltage_decay": 0.03,
+    "tau_grad": 0.03,
+    "scale_grad": 15.0,
+}
+
+# Fixed for every layer: deterministic decays (shared, not trained) and no state carried between batches.
+_FIXED = {"shared_param": True, "requires_grad": False, "persistent_state": False}
+
+
+def neuron_params(overrides: dict | None = None) -> dict:
+    """SLAYER `cuba.Neuron` keyword arguments: the defaults, `overrides` on top, the fixed flags last."""
+    unknown = set(overrides or {}) - set(DEFAULT_NEURON)
+    if unknown:
+        raise ValueError(f"unknown neuron parameter(s) {sorted(unknown)}; known: {sorted(DEFAULT_NEURON)}")
+    return {**DEFAULT_NEURON, **(overrides or {}), **_FIXED}
+
+
+def fire(neuron: torch.nn.Module, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run CUBA dynamics on synaptic input `current` (N, ..., T).
+
+    Returns (spikes delayed by one step, membrane voltage): the one-step delay is the layer latency Loihi and
+    Lava have (SLAYER's `delay_shift=True`).
+    """
+    _, voltage = neuron.dynamics(current)
+    spikes = neuron.spike(voltage)
+    return delay(spikes, 1), voltage

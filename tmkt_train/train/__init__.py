@@ -1,0 +1,1 @@
+"""Training harness: run config (TOML), atomic checkpoints, the epoch loop, and DDP plumbing."""

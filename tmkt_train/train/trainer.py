@@ -1,0 +1,250 @@
+"""The epoch loop: any method on any backbone, AdamW + warm-up/cosine, metrics.jsonl, checkpoints, resume.
+
+Randomness is re-seeded from (seed, epoch, rank) at the start of every epoch and the sampler shuffles by
+(seed, epoch), so a run is deterministic on CPU and a resumed run continues exactly as an uninterrupted one.
+Test accuracy is always on pure event input (what the chip sees).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from torch.optim import Optimizer
+from torch.utils.data import DataLoader, Dataset
+
+from ..atomic import atomic_write
+from ..models import SpikingNet, build_model, predict
+from ..models.calibrate import calibrate_rates
+from ..models.neuron import neuron_params
+from ..tmkt.methods import Method, build_method
+from . import distributed
+from .checkpoint import read_checkpoint, save_checkpoint
+from .config import DataConfig, TrainConfig, save_config
+
+CHECKPOINT = "checkpoint.pt"
+METRICS = "metrics.jsonl"
+CONFIG = "config.toml"
+console = Console(stderr=True)
+
+
+def build_datasets(data: DataConfig, seed: int) -> tuple[Dataset, Dataset]:
+    """(train, test) PairedDatasets from `tmkt_train.data` (imported here: models/deploy never need it)."""
+    from ..data import build_dataset
+
+    common = dict(data_dir=data.data_dir or None, time_steps=data.time_steps, size=data.size,
+                  dvs_fraction=data.dvs_fraction, seed=seed, cache_dir=data.cache_dir or None,
+                  limit=data.limit or None)
+    return build_dataset(data.dataset, "train", **common), build_dataset(data.dataset, "test", **common)
+
+
+def first_events(dataset: Dataset, count: int) -> torch.Tensor:
+    """The event sequences of the first `count` items: the fixed batch the initial weights are fitted to."""
+    return torch.stack([dataset[i][1] for i in range(min(count, len(dataset)))])
+
+
+def learning_rate(progress: float, cfg: TrainConfig) -> float:
+    """Linear warm-up over min(warmup_epochs, epochs/5), then cosine from cfg.lr down to min_lr."""
+    opt = cfg.optim
+    warm = min(opt.warmup_epochs, opt.epochs / 5) / opt.epochs
+    if progress < warm:
+        return cfg.lr * (progress + 1e-3) / warm
+    cos = 0.5 * (1 + math.cos(math.pi * (progress - warm) / max(1e-9, 1 - warm)))
+    return opt.min_lr + (cfg.lr - opt.min_lr) * cos
+
+
+@torch.no_grad()
+def evaluate(model: SpikingNet, dataset: Dataset, device: torch.device, batch_size: int = 64) -> dict:
+    """Accuracy and spikes per sample on the dataset's event sequences."""
+    model.eval()
+    correct = total = 0
+    spikes = 0.0
+    for _, dvs, labels in DataLoader(dataset, batch_size=batch_size):
+        out = model(dvs.to(device))
+        correct += int((predict(out.spikes).cpu() == labels).sum())
+        total += len(labels)
+        spikes += sum(out.spike_counts.values())
+    return {"test_acc": correct / max(total, 1), "test_spikes_per_sample": spikes / max(total, 1)}
+
+
+def checkpoint_config(cfg: TrainConfig, model: SpikingNet, time_steps: int) -> dict:
+    """Contract 1's `config`: what deploy reads, plus the full training config."""
+    return {
+        "dataset": cfg.data.dataset,
+        "time_steps": time_steps,
+        "input_shape": list(model.input_shape),
+        "input_scale": model.input_scale,
+        "output_latency": model.output_latency,
+        "backbone": {"name": model.name, "kwargs": model.build_kwargs},
+        "neuron": neuron_params(model.build_kwargs["neuron"]),
+        "width": model.build_kwargs["width"],
+        "method": cfg.method,
+        "num_classes": model.build_kwargs["num_classes"],
+        "seed": cfg.seed,
+        "train": asdict(cfg),
+    }
+
+
+def head_state(method: Method) -> dict:
+    return {k: v for k, v in method.state_dict().items() if not k.startswith("model.")}
+
+
+def restore(method: Method, optimizer: Optimizer, ckpt: dict, cfg: TrainConfig, path: Path) -> int:
+    """Load a run's state to continue it; returns the next epoch. A different method/backbone is an error."""
+    saved = ckpt["config"]
+    if (saved["method"], saved["backbone"]["name"]) != (cfg.method, cfg.model.backbone):
+        raise ValueError(f"{path}: trained as {saved['method']}/{saved['backbone']['name']}, "
+                         f"not {cfg.method}/{cfg.model.backbone}; use a new --out or drop --resume")
+    model_state = {f"model.{k}": v for k, v in ckpt["state_dict"].items()}
+    method.load_state_dict({**model_state, **ckpt["heads"]})
+    optimizer.load_state_dict(ckpt["optimizer"])
+    return ckpt["epoch"] + 1
+
+
+def keep_metrics_before(path: Path, epoch: int) -> list[dict]:
+    """On resume, drop metrics lines of epochs that will be re-run (written after the last checkpoint)."""
+    if not path.exists():
+        return []
+    lines = [json.loads(s) for s in path.read_text().splitlines() if s.strip()]
+    kept = [m for m in lines if m["epoch"] < epoch]
+    with atomic_write(path, "w") as f:
+        f.writelines(json.dumps(m) + "\n" for m in kept)
+    return kept
+
+
+def append_metrics(path: Path, line: dict) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(line) + "\n")
+
+
+def progress_bar(enabled: bool) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=console,
+                    disable=not enabled, transient=True)
+
+
+def train_epoch(ddp_method: torch.nn.Module, optimizer: Optimizer, loader: DataLoader, *, epoch: int,
+                cfg: TrainConfig, device: torch.device, bar: Progress) -> dict[str, float]:
+    """One pass over `loader`; returns sums over this rank's batches (terms weighted by batch size)."""
+    ddp_method.train()
+    sums: dict[str, float] = {}
+    task = bar.add_task(f"epoch {epoch + 1}/{cfg.optim.epochs}", total=len(loader), info="")
+    for i, (rgb, dvs, labels) in enumerate(loader):
+        progress = (epoch + i / len(loader)) / cfg.optim.epochs
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(progress, cfg)
+        result = ddp_method(rgb.to(device), dvs.to(device), labels.to(device), progress)
+        optimizer.zero_grad(set_to_none=True)
+        result.loss.backward()
+        optimizer.step()
+        n = result.count
+        batch = {**{k: v * n for k, v in result.terms.items()}, "loss": float(result.loss) * n,
+                 "correct": result.correct, "count": n, "dvs_ratio": result.dvs_ratio * n,
+                 "spikes": result.spikes}
+        for k, v in batch.items():
+            sums[k] = sums.get(k, 0.0) + v
+        bar.update(task, advance=1, info=f"loss {float(result.loss):.3f}")
+    bar.remove_task(task)
+    return sums
+
+
+def epoch_line(epoch: int, sums: dict[str, float], rgb_phase: bool, lr: float) -> dict:
+    count = max(sums.pop("count"), 1)
+    line = {"epoch": epoch, "lr": lr, "phase": "rgb" if rgb_phase else "paired",
+            "train_acc": sums.pop("correct") / count,
+            "dvs_ratio": 0.0 if rgb_phase else sums.pop("dvs_ratio") / count,
+            "spikes_per_sample": sums.pop("spikes") / count}
+    sums.pop("dvs_ratio", None)
+    line.update({k: v / count for k, v in sorted(sums.items())})
+    return line
+
+
+def fit(
+    cfg: TrainConfig,
+    out_dir: str | os.PathLike,
+    *,
+    train_set: Dataset,
+    test_set: Dataset,
+    device: str = "auto",
+    resume: bool = False,
+    on_epoch_end: Callable[[dict], None] | None = None,
+) -> list[dict]:
+    """Train `cfg` on the given datasets into `out_dir`; returns all metrics lines (rank 0's view)."""
+    out = Path(out_dir)
+    info, dev = distributed.setup(device)
+    try:
+        return _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end)
+    finally:
+        distributed.teardown(info)
+
+
+def _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end) -> list[dict]:
+    geo = train_set.geometry
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.model.backbone, num_classes=len(train_set.classes),
+                        input_shape=(geo.channels, geo.height, geo.width), width=cfg.model.width,
+                        neuron=cfg.model.neuron, input_scale=cfg.model.input_scale).to(dev)
+    ckpt_path, metrics_path = out / CHECKPOINT, out / METRICS
+    resuming = resume and ckpt_path.exists()
+    if cfg.model.init_rate > 0 and not resuming:
+        calibrate_rates(model, first_events(train_set, cfg.optim.batch_size).to(dev), cfg.model.init_rate)
+    method = build_method(cfg.method, model, cfg.loss, geo.time_steps).to(dev)
+    optimizer = torch.optim.AdamW([p for p in method.parameters() if p.requires_grad], lr=cfg.lr,
+                                  weight_decay=cfg.optim.weight_decay)
+    start, history = 0, []
+    if resuming:
+        start = restore(method, optimizer, read_checkpoint(ckpt_path), cfg, ckpt_path)
+    if info.main:
+        out.mkdir(parents=True, exist_ok=True)
+        history = keep_metrics_before(metrics_path, start)
+        save_config(cfg, out / CONFIG)
+    ddp_method = distributed.wrap(method, info, dev)
+    rgb_set = None
+    with progress_bar(info.main) as bar:
+        for epoch in range(start, cfg.optim.epochs):
+            torch.manual_seed(cfg.seed * 100_003 + epoch * 1_009 + info.rank)
+            rgb_phase = method.rgb_epoch(epoch, cfg.optim.epochs)
+            if rgb_phase and rgb_set is None:
+                rgb_set = train_set.rgb_only()
+            data = rgb_set if rgb_phase else train_set
+            if hasattr(data, "set_epoch"):
+                data.set_epoch(epoch)
+            sampler = distributed.sampler(data, info, seed=cfg.seed)
+            sampler.set_epoch(epoch)
+            loader = DataLoader(data, batch_size=cfg.optim.batch_size, sampler=sampler,
+                                num_workers=cfg.data.num_workers)
+            started = time.time()
+            sums = train_epoch(ddp_method, optimizer, loader, epoch=epoch, cfg=cfg, device=dev, bar=bar)
+            sums = distributed.all_sum(sums, info, dev)
+            line = epoch_line(epoch, sums, rgb_phase, optimizer.param_groups[0]["lr"])
+            if info.main:
+                line.update(evaluate(model, test_set, dev, cfg.optim.batch_size))
+                line["seconds"] = round(time.time() - started, 2)
+                save_checkpoint(ckpt_path, {
+                    "state_dict": model.state_dict(), "heads": head_state(method),
+                    "optimizer": optimizer.state_dict(), "epoch": epoch,
+                    "config": checkpoint_config(cfg, model, geo.time_steps),
+                    "class_names": list(train_set.classes), "metrics": line,
+                })
+                append_metrics(metrics_path, line)
+                history.append(line)
+                console.print(summary(line))
+            distributed.barrier(info)
+            if on_epoch_end is not None:
+                on_epoch_end(line)
+    return history
+
+
+def summary(line: dict) -> str:
+    terms = " ".join(f"{k} {line[k]:.3f}" for k in ("ce", "ce_event", "cka", "mag", "mrp") if k in line)
+    return (f"epoch {line['epoch'] + 1}: {terms} | train acc {line['train_acc']:.3f} | "
+            f"test acc (DVS) {line['test_acc']:.3f} | dvs ratio {line['dvs_ratio']:.2f} | "
+            f"spikes/sample {line['spikes_per_sample']:.0f} | {line['seconds']}s")
