@@ -2,12 +2,62 @@
 
 from __future__ import annotations
 
-from tmkt_train.cli.common import not_built
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+
+from tmkt_train.cli.common import fail
 
 from . import app
 
+if TYPE_CHECKING:
+    from tmkt_deploy.check import CheckResult
+
+
+TARGET_HELP = ("loihi2-sim (Lava fixed point + emulator), lava-cpu (Lava float), loihi2 (chip), nir, onnx "
+               "(interop files, checked against the emulator).")
+
 
 @app.command("export")
-def export() -> None:
-    """Not built yet (issue #5)."""
-    raise not_built("tmkt-deploy export", 5)
+def export(
+    checkpoint: Path = typer.Argument(..., help="A tmkt-train checkpoint.pt."),
+    target: str = typer.Option("loihi2-sim", "--target", "-t", help=TARGET_HELP),
+    out: Path = typer.Option(..., "--out", "-o", help="Export folder: ir/, network.net, check.json, ..."),
+    samples: int = typer.Option(None, "--samples", "-n",
+                                help="Test samples checked with the emulator (default: the whole test set)."),
+    lava_samples: int = typer.Option(4, "--lava-samples",
+                                     help="Of those, how many also run through Lava as the ground truth."),
+    strict: bool = typer.Option(False, "--strict", help="Exit non-zero if any spike differs."),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Data folder, if not the checkpoint's."),
+    timeout: float = typer.Option(300.0, "--timeout", help="Seconds without progress before Lava fails."),
+) -> None:
+    """Quantize CHECKPOINT, run it on TARGET and check it spike for spike against the quantized model.
+
+    Example: [cyan]tmkt-deploy export runs/scnn/checkpoint.pt -t loihi2-sim --out runs/scnn/deploy[/]."""
+    from tmkt_deploy.export import export_checkpoint
+
+    if not checkpoint.is_file():
+        raise fail(f"{checkpoint}: checkpoint not found")
+    data = str(data_dir) if data_dir else None
+    run_target(lambda: export_checkpoint(checkpoint, target=target, out=out, samples=samples,
+                                         lava_samples=lava_samples, data_dir=data, timeout_s=timeout),
+               strict, out)
+
+
+def run_target(work: Callable[[], CheckResult], strict: bool, out: Path) -> None:
+    """Run an export/re-run, print the tables, turn every known failure into one error line."""
+    from tmkt_deploy.check import check_tables
+
+    try:
+        result = work()
+    except (ValueError, FileNotFoundError, KeyError, RuntimeError) as exc:  # LavaStalled too
+        raise fail(str(exc.args[0]) if exc.args else repr(exc)) from exc
+    console = Console()
+    for table in check_tables(result):
+        console.print(table)
+    console.print(f"wrote {out}/check.json and spikes.json")
+    if strict and not result.exact:
+        raise fail(f"--strict: spikes differ ({result.first_mismatch}); see {out}/check.json", code=1)

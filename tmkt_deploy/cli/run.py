@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
-from tmkt_train.cli.common import not_built
+from pathlib import Path
+
+import typer
 
 from . import app
+from .export import TARGET_HELP, run_target
 
 
 @app.command("run")
-def run() -> None:
-    """Not built yet (issue #5)."""
-    raise not_built("tmkt-deploy run", 5)
+def run(
+    directory: Path = typer.Argument(..., help="A folder written by `tmkt-deploy export`."),
+    target: str = typer.Option("loihi2-sim", "--target", "-t", help=TARGET_HELP),
+    lava_samples: int = typer.Option(4, "--lava-samples",
+                                     help="Saved samples that also run through Lava as the ground truth."),
+    strict: bool = typer.Option(False, "--strict", help="Exit non-zero if any spike differs."),
+    timeout: float = typer.Option(300.0, "--timeout", help="Seconds without progress before Lava fails."),
+) -> None:
+    """Check an export again (same IR, same saved samples): emulator on all, Lava on the first few;
+    rewrites check.json and spikes.json.
+
+    Example: [cyan]tmkt-deploy run runs/scnn/deploy --lava-samples 16[/]."""
+    from tmkt_deploy.export import rerun
+
+    run_target(lambda: rerun(directory, target=target, lava_samples=lava_samples, timeout_s=timeout),
+               strict, directory)

@@ -1,0 +1,134 @@
+"""The emulator's own contract, without Lava: input checks, record selection, result layout, predictions, and
+results that do not depend on batch size, chunking or device. Bit-exactness against Lava is in
+test_emulator_lava.py and test_emulator_lava_graph.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tmkt_deploy.emulator import EmulatorResult, WindowRunner, emulate, total_steps
+from tmkt_deploy.emulator import synapse as synapse_module
+from tmkt_deploy.ir import INPUT, Cuba, Layer, Network, Synapse
+
+
+def small_net(time_steps: int = 4) -> Network:
+    """conv → grouped sum-pool → dense output, plus a delayed dense shortcut from the conv into the output."""
+    rng = np.random.default_rng(0)
+    neuron = Cuba(i_decay=1024, v_decay=128, vth_mant=40)
+    layers = [
+        Layer("conv", (3, 6, 6), neuron, [Synapse(INPUT, "conv", rng.integers(-80, 120, (3, 2, 3, 3)),
+                                                  padding=(1, 1))]),
+        Layer("pool", (3, 3, 3), neuron, [Synapse("conv", "conv", np.full((3, 1, 2, 2), 60), stride=(2, 2),
+                                                  groups=3)]),
+        Layer("out", (4,), neuron, [Synapse("pool", "dense", rng.integers(-100, 200, (4, 27))),
+                                    Synapse("conv", "dense", rng.integers(-30, 60, (4, 108)), delay=1)]),
+    ]
+    return Network("small", (2, 6, 6), time_steps, layers, output="out")
+
+
+def frames(samples: int = 5, time_steps: int = 4, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.where(rng.random((samples, 2, 6, 6, time_steps)) < 0.3,
+                    rng.integers(1, 256, (samples, 2, 6, 6, time_steps)), 0)
+
+
+def test_steps_cover_frames_plus_latency_and_output_is_masked_before_it():
+    net = small_net()
+    result = emulate(net, frames(), record=["pool"])
+    assert total_steps(net) == result.time_steps == 4 + net.latency() == 7
+    assert result.output_spikes.shape == (5, 4, 7)
+    assert result.layer_spikes["pool"].shape == (5, 3, 3, 3, 7)
+    assert not result.output_spikes[..., : net.latency()].any()
+    assert result.output_spikes.any()
+    assert set(result.spike_counts) == {INPUT, "conv", "pool", "out"}
+    assert np.array_equal(result.spike_counts[INPUT], np.count_nonzero(frames().reshape(5, -1), axis=1))
+
+
+def test_counts_are_whole_windows_and_the_record_is_their_shifted_start():
+    net, x = small_net(), frames()
+    result = emulate(net, x, record=True)
+    windows = WindowRunner(net, torch.device("cpu"))(torch.as_tensor(x))
+    for layer in net.layers:
+        window = windows[layer.name].spikes.movedim(1, -1).numpy()
+        latency = net.latency(layer.name)
+        assert np.array_equal(result.layer_spikes[layer.name][..., latency:], window[..., :7 - latency])
+        assert np.array_equal(result.spike_counts[layer.name], window.reshape(5, -1).sum(axis=1))
+
+
+def test_results_do_not_depend_on_batch_size_or_chunking(monkeypatch):
+    net, x = small_net(), frames(samples=7)
+    whole = emulate(net, x, record=True, batch_size=7)
+    monkeypatch.setattr(synapse_module, "CHUNK_ELEMENTS", 50)  # many tiny conv/matmul calls
+    pieces = emulate(net, torch.as_tensor(x), record=True, batch_size=2)
+    assert np.array_equal(whole.output_spikes, pieces.output_spikes)
+    for name in whole.layer_spikes:
+        assert np.array_equal(whole.layer_spikes[name], pieces.layer_spikes[name])
+        assert np.array_equal(whole.spike_counts[name], pieces.spike_counts[name])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_gpu_gives_the_cpu_spikes():
+    net, x = small_net(), frames(samples=6)
+    cpu = emulate(net, x, record=True)
+    gpu = emulate(net, x, record=True, device=torch.device("cuda"))
+    for name in cpu.layer_spikes:
+        assert np.array_equal(cpu.layer_spikes[name], gpu.layer_spikes[name])
+
+
+def test_other_frame_counts_run_for_their_own_length():
+    result = emulate(small_net(), frames(time_steps=6, samples=2))
+    assert result.time_steps == 6 + 3
+
+
+def test_predictions_take_the_most_spikes_and_ties_go_to_the_lowest_index():
+    spikes = np.zeros((3, 4, 5), dtype=np.uint8)
+    spikes[0, 2, :3] = 1  # class 2 alone
+    spikes[1, 1, :2] = spikes[1, 3, 2:4] = 1  # tie between 1 and 3
+    result = EmulatorResult(output_spikes=spikes, spike_counts={}, time_steps=5, latency=1)
+    assert result.predictions.tolist() == [2, 1, 0]
+
+
+@pytest.mark.parametrize(("bad", "message"), [
+    (np.zeros((2, 2, 6, 5, 4)), r"\(N, C, H, W, T\)"),
+    (np.full((1, 2, 6, 6, 4), 256), r"0\.\.255"),
+    (np.full((1, 2, 6, 6, 4), -1), r"0\.\.255"),
+    (np.full((1, 2, 6, 6, 4), 0.5), "integer"),
+])
+def test_bad_inputs_are_refused_with_the_reason(bad, message):
+    with pytest.raises(ValueError, match=message):
+        emulate(small_net(), bad)
+
+
+def test_unknown_record_names_are_listed():
+    with pytest.raises(ValueError, match=r"no layer\(s\) \['nope'\]"):
+        emulate(small_net(), frames(), record=["pool", "nope"])
+
+
+def test_features_lava_cannot_run_name_the_layer():
+    net = small_net()
+    net.layers[0].synapses[0].weight_exp = 1
+    with pytest.raises(ValueError, match="'conv'.*weight exponent"):
+        emulate(net, frames())
+    net = small_net()
+    net.layers[1].neuron = Cuba(1024, 128, 40, graded=True)
+    with pytest.raises(ValueError, match="'pool'.*graded"):
+        emulate(net, frames())
+
+
+@pytest.mark.parametrize(("in_ch", "out_ch", "kernel", "stride", "groups"),
+                         [(2, 16, 3, 1, 1), (16, 32, 3, 1, 1), (16, 16, 2, 2, 16), (8, 8, 3, 2, 2)])
+def test_synapse_sums_are_exact_at_backbone_sizes(in_ch, out_ch, kernel, stride, groups):
+    """At real sizes torch's conv may pick Winograd/NNPACK, which round: ours must equal int64 arithmetic."""
+    rng = np.random.default_rng(in_ch + out_ch)
+    weight = rng.integers(-256, 256, (out_ch, in_ch // groups, kernel, kernel))
+    syn = Synapse(INPUT, "conv", weight, stride=(stride, stride), padding=(kernel // 2,) * 2, groups=groups)
+    shape = (32, in_ch, 48, 48)
+    frames = torch.as_tensor(np.where(rng.random(shape) < 0.3, rng.integers(1, 256, shape), 0))
+    mine = synapse_module.SynapseOp.build(syn, "probe", torch.device("cpu"))(frames, 255)
+    cols = torch.nn.functional.unfold(frames.double(), kernel, padding=kernel // 2, stride=stride).long()
+    cols = cols.view(32, groups, -1, cols.shape[-1])
+    exact = (torch.as_tensor(weight).view(groups, out_ch // groups, -1) @ cols).flatten(1)  # int64 matmul
+    assert torch.equal(mine, exact.to(mine.dtype))

@@ -1,0 +1,206 @@
+"""Run an integer IR on a batch of samples, layer by layer, exactly as the Lava fixed_pt graph runs it.
+
+Our own code (no library runs Lava's fixed-point processes batched). The Lava graph (`tmkt_deploy.lava_graph`)
+streams samples back to back, P = T + L steps each (T frames, then L = output-latency empty steps that flush
+the pipeline), and resets a layer of latency l to zero state at step l of every sample, the step its first
+input of that sample arrives. So each layer computes, per sample, one P-step *window* starting at its own
+latency, from zero state, and inside windows a synapse source → target needs no time shift at all: a source
+spike at step t reaches the target at t + 1 + delay, and the IR lines every target's inputs up so that
+latency(target) = latency(source) + 1 + delay. A network has no recurrence, so each layer is computed for all
+P steps at once: its synapses run over every frame of their sources' windows in one conv/matmul (time folded
+into the batch), then its LIF registers are stepped through the window (on CPU in one fused numba kernel,
+`lif_kernel`; on a GPU step by step in torch, `neuron`).
+
+Layout of the results: like `tmkt_deploy.simulate`, each layer's spikes on the sample's own P steps, masked
+(zero) before the layer's latency (there Lava shows the previous sample's tail); a layer's last `latency`
+window steps fall into the next sample's P steps and count in `spike_counts` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from rich.progress import track
+
+from tmkt_train.device import pick_device
+
+from ..ir import INPUT, Layer, Network
+from ..loihi_params import ACT_SHIFT, LifParams, lif_params
+from .lif_kernel import lif_window
+from .neuron import LifState, wrap
+from .synapse import SynapseOp
+
+# Default batch size: as many samples as keep the widest layer's float64 input currents under this many bytes.
+BATCH_BYTES = 1 << 28
+# Largest |a_in| for which `a_in << 6` plus a 24-bit current cannot overflow Lava's int32 arithmetic.
+INT32_SAFE_INPUT = 1 << (24 - ACT_SHIFT)
+
+
+@dataclass
+class EmulatorResult:
+    """Spikes of one emulation, numpy on the CPU, time last, on each sample's `time_steps` = P = T + L steps.
+
+    `output_spikes` (N, K, P) and `layer_spikes[name]` (N, *shape, P) are laid out as `tmkt_deploy.simulate`
+    returns spikes: zero before the layer's latency. `spike_counts[name]` ((N,) int64) counts the layer's
+    whole P-step window (its work per sample on the chip, tail included); `spike_counts["input"]` counts
+    nonzero graded input events.
+    """
+
+    output_spikes: np.ndarray
+    spike_counts: dict[str, np.ndarray]
+    time_steps: int
+    latency: int
+    layer_spikes: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def predictions(self) -> np.ndarray:
+        """Argmax over output neurons of spike counts over the sample's steps; ties go to the lowest index."""
+        return self.output_spikes.sum(axis=-1, dtype=np.int64).argmax(axis=1)
+
+
+def total_steps(net: Network, time_steps: int | None = None) -> int:
+    """P: steps per sample, T frames (default: the IR's) plus the output latency of empty flush steps."""
+    return (net.time_steps if time_steps is None else time_steps) + net.latency()
+
+
+def emulate(net: Network, inputs: np.ndarray | torch.Tensor, *, record: bool | Iterable[str] = False,
+            device: str | torch.device = "cpu", batch_size: int | None = None,
+            progress: bool = False) -> EmulatorResult:
+    """Emulate Lava's fixed_pt simulation of `net` on graded-spike `inputs` (N, C, H, W, T), sample-parallel.
+
+    `record`: True for every layer's spikes, or the names of the layers to keep. `device`: cpu, cuda or auto.
+    `batch_size`: samples per pass (default: from a memory budget). Results are identical for any batch size
+    and device.
+    """
+    net.validate()
+    frames = _check_inputs(net, inputs)
+    recorded = _recorded_layers(net, record)
+    dev = device if isinstance(device, torch.device) else pick_device(device)
+    steps = total_steps(net, frames.shape[-1])
+    batch = batch_size or _default_batch(net, steps)
+    outputs: list[np.ndarray] = []
+    counts: dict[str, list[np.ndarray]] = {name: [] for name in [INPUT, *(lay.name for lay in net.layers)]}
+    kept: dict[str, list[np.ndarray]] = {name: [] for name in recorded}
+    runner = WindowRunner(net, dev)
+    starts = range(0, len(frames), batch)
+    for start in track(starts, description=f"emulating {net.name}", disable=not progress):
+        windows = runner(frames[start:start + batch].to(dev))
+        for name, window in windows.items():
+            counts[name].append(window.counts.cpu().numpy())
+            if name in kept:
+                kept[name].append(_simulate_layout(net, name, window.spikes))
+        output = _simulate_layout(net, net.output, windows[net.output].spikes)
+        outputs.append(output.reshape(len(output), -1, steps))
+    return EmulatorResult(
+        output_spikes=np.concatenate(outputs),
+        spike_counts={name: np.concatenate(c).astype(np.int64) for name, c in counts.items()},
+        time_steps=steps,
+        latency=net.latency(),
+        layer_spikes={name: np.concatenate(k) for name, k in kept.items()},
+    )
+
+
+@dataclass
+class LayerWindow:
+    """One layer's P-step window for a batch: spikes (n, P, *shape) and spikes per sample (n,)."""
+
+    spikes: torch.Tensor
+    counts: torch.Tensor
+
+
+class WindowRunner:
+    """The per-sample windows of every layer for batches of graded frames, with the IR's ops built once."""
+
+    def __init__(self, net: Network, device: torch.device) -> None:
+        self.net, self.device = net, device
+        self.ops = {lay.name: [SynapseOp.build(syn, lay.name, device) for syn in lay.synapses]
+                    for lay in net.layers}
+        self.params = {lay.name: lif_params(lay.neuron, lay.name) for lay in net.layers}
+
+    def __call__(self, frames: torch.Tensor) -> dict[str, LayerWindow]:
+        """Frames (n, C, H, W, T) → {"input" and each layer name: its window}."""
+        net, (n, time_steps) = self.net, (len(frames), frames.shape[-1])
+        steps = total_steps(net, time_steps)
+        source = torch.zeros(n, steps, *net.input_shape, dtype=frames.dtype, device=frames.device)
+        source[:, :time_steps] = frames.movedim(-1, 1)
+        windows = {INPUT: LayerWindow(source, source.flatten(1).count_nonzero(dim=1))}
+        max_spike = {INPUT: int(frames.max()) if frames.numel() else 0}
+        for layer in net.layers:
+            a_in = self._layer_input(layer, windows, max_spike).view(n, steps, -1)
+            spikes, counts = self._fire(self.params[layer.name], a_in)
+            windows[layer.name] = LayerWindow(spikes.view(n, steps, *layer.shape), counts)
+            max_spike[layer.name] = 1
+        return windows
+
+    def _layer_input(self, layer: Layer, windows: dict[str, LayerWindow],
+                     max_spike: dict[str, int]) -> torch.Tensor:
+        """The layer's a_in for every frame: its synapses summed as Lava's InPort sums them (int32)."""
+        ops = self.ops[layer.name]
+        inputs = []
+        for op in ops:
+            current = op(windows[op.syn.source].spikes.flatten(0, 1), max_spike[op.syn.source])
+            if current.shape[1] != layer.num_neurons:
+                raise ValueError(f"IR layer {layer.name!r}: synapse from {op.syn.source!r} gives "
+                                 f"{current.shape[1]} values per step for {layer.num_neurons} neurons")
+            inputs.append(current)
+        if len(inputs) == 1:
+            return inputs[0]
+        total = torch.stack(inputs).double().sum(dim=0)  # float64: exact whatever the magnitudes
+        return total if sum(op.bound(max_spike[op.syn.source]) for op in ops) < 1 << 31 else wrap(total, 32)
+
+    @staticmethod
+    def _fire(params: LifParams, a_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Spikes (n, P, neurons) and spikes per sample of a layer for its inputs (n, P, neurons): the fused
+        kernel on CPU, else torch step by step."""
+        if a_in.device.type == "cpu":
+            window = lif_window(params, a_in.numpy())
+            return torch.from_numpy(window.spikes), torch.from_numpy(window.counts)
+        int32_safe = bool(a_in.abs().max() <= INT32_SAFE_INPUT) if a_in.numel() else True
+        state = LifState(params, a_in.shape[0], a_in.shape[2], a_in.device, int32_safe)
+        spikes = torch.stack([state.step(a_in[:, t]) for t in range(a_in.shape[1])], dim=1)
+        return spikes, spikes.flatten(1).sum(dim=1)
+
+
+def _simulate_layout(net: Network, name: str, window: torch.Tensor) -> np.ndarray:
+    """A layer's window (n, P, *shape) → the sample's own steps (n, *shape, P), zero before the latency."""
+    latency = net.latency(name)
+    out = torch.zeros_like(window, dtype=torch.uint8)
+    out[:, latency:] = window[:, :window.shape[1] - latency]
+    return out.movedim(1, -1).cpu().numpy()
+
+
+def _check_inputs(net: Network, inputs: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Integer graded spikes (N, C, H, W, T) within `input_bits`, as an int64 tensor."""
+    x = torch.as_tensor(inputs)
+    if x.ndim != 5 or tuple(x.shape[1:4]) != tuple(net.input_shape):
+        raise ValueError(f"emulator inputs must be (N, C, H, W, T) with C, H, W = {tuple(net.input_shape)}; "
+                         f"got shape {tuple(x.shape)}")
+    if x.is_floating_point():
+        if not torch.equal(x, x.round()):
+            raise ValueError("emulator inputs must be integer graded spikes; got non-integer values")
+    elif x.dtype == torch.bool or x.is_complex():
+        raise ValueError(f"emulator inputs must be integer graded spikes; got dtype {x.dtype}")
+    x = x.long()
+    top = (1 << net.input_bits) - 1
+    if x.numel() and (x.min() < 0 or x.max() > top):
+        raise ValueError(f"emulator inputs must lie in 0..{top} ({net.input_bits}-bit graded spikes); "
+                         f"got {int(x.min())}..{int(x.max())}")
+    return x
+
+
+def _recorded_layers(net: Network, record: bool | Iterable[str]) -> set[str]:
+    names = [layer.name for layer in net.layers]
+    if isinstance(record, bool):
+        return set(names) if record else set()
+    unknown = sorted(set(record) - set(names))
+    if unknown:
+        raise ValueError(f"record: IR has no layer(s) {unknown}; layers: {names}")
+    return set(record)
+
+
+def _default_batch(net: Network, steps: int) -> int:
+    widest = max(layer.num_neurons for layer in net.layers)
+    return max(1, BATCH_BYTES // (8 * steps * widest))

@@ -1,0 +1,283 @@
+"""`tmkt-deploy export` / `run` as functions: checkpoint → IR (+ netx) → target → spike checks → files.
+
+An export folder holds everything a later `run` needs without the checkpoint or the data set:
+`ir/` (the integer IR), `network.net` (netx HDF5, sequential nets only), `samples.npz` (the graded test
+frames, labels, float-model predictions and the quantized model's spike record), and after a check
+`check.json` + `spikes.json`. Every target runs the batched emulator on all samples (the deployed accuracy on
+the whole test set); `loihi2-sim` also runs Lava's fixed-point simulation on the first `lava_samples` as the
+ground truth the emulator must reproduce, `lava-cpu` Lava's floating-point models, `nir` / `onnx` write the
+interop file (and the ONNX step graph is run and compared with the emulator). Targets are a registry: one
+line per target in `TARGETS`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.progress import Progress
+
+from tmkt_train.atomic import atomic_write
+
+from .check import (
+    CheckResult,
+    SpikeRecord,
+    accuracy,
+    agreement,
+    float_weights,
+    graded_frames,
+    predict_counts,
+    reference_spikes,
+    spike_summary,
+    write_json,
+)
+from .emulator import emulate, total_steps
+from .ir import Network
+from .netx_writer import sequential_problem, write_netx
+from .quantize import quantize_net
+from .simulate import TargetUnavailable, loihi_missing, simulate
+
+IR_DIR, NETX_FILE, SAMPLES_FILE = "ir", "network.net", "samples.npz"
+CHECK_FILE, SPIKES_FILE, NIR_FILE, ONNX_FILE = "check.json", "spikes.json", "network.nir", "network.onnx"
+REFERENCE_BATCH = 16  # samples per PyTorch reference pass
+CHUNK_SPIKES = 1 << 26  # spikes (all layers, all steps) kept in memory per emulator / ONNX chunk
+DEFAULT_LAVA_SAMPLES = 4
+
+
+@dataclass
+class ExportJob:
+    """What a target function gets: the IR, the export folder and the saved samples."""
+
+    net: Network
+    out: Path
+    frames: np.ndarray  # graded input spikes (N, C, H, W, T) uint8
+    labels: np.ndarray
+    float_pred: np.ndarray
+    quantized: SpikeRecord  # the quantized SLAYER model's spikes
+    lava_samples: int = DEFAULT_LAVA_SAMPLES
+    timeout_s: float = 300.0
+
+
+def _config_value(config: dict, key: str, default=None):
+    """A data setting from the checkpoint config: top level (contract 1), else the training `data` table."""
+    if key in config:
+        return config[key]
+    return config.get("train", {}).get("data", {}).get(key, default)
+
+
+def _test_set(config: dict, data_dir: str | None):
+    from tmkt_train.data.registry import build_dataset  # only export needs data; `run` reads samples.npz
+
+    data_dir = data_dir or _config_value(config, "data_dir") or None
+    dataset = build_dataset(_config_value(config, "dataset"), "test", data_dir=data_dir,
+                            cache_dir=_config_value(config, "cache_dir") or None,
+                            time_steps=int(_config_value(config, "time_steps")),
+                            size=int(_config_value(config, "size", config["input_shape"][-1])))
+    if len(dataset) == 0:
+        raise ValueError(f"dataset {_config_value(config, 'dataset')!r} has no test samples")
+    return dataset
+
+
+def _batches(count: int, size: int) -> Iterator[slice]:
+    return (slice(start, min(start + size, count)) for start in range(0, count, size))
+
+
+def prepare(checkpoint: str | os.PathLike, out: str | os.PathLike, *, samples: int | None = None,
+            data_dir: str | None = None) -> ExportJob:
+    """Quantize the checkpoint, write ir/ (+ netx), run the float and quantized PyTorch model on `samples`
+    test samples spread evenly over the test split (default: all of it), save them."""
+    from tmkt_train.models import load_model
+
+    model, ckpt = load_model(checkpoint)
+    config = ckpt["config"]
+    net = quantize_net(model, name=Path(checkpoint).parent.name or model.name,
+                       time_steps=int(_config_value(config, "time_steps")),
+                       class_names=list(ckpt.get("class_names", [])))
+    out = Path(out)
+    net.save(out / IR_DIR)
+    if sequential_problem(net) is None:
+        write_netx(net, out / NETX_FILE)
+    dataset = _test_set(config, data_dir)
+    count = len(dataset) if samples is None else min(samples, len(dataset))
+    picks = np.unique(np.linspace(0, len(dataset) - 1, count).astype(int))
+    frames, labels, float_pred, records = [], [], [], []
+    with Progress(transient=True) as progress:
+        task = progress.add_task("PyTorch reference", total=len(picks))
+        for part in _batches(len(picks), REFERENCE_BATCH):
+            items = [dataset[int(i)] for i in picks[part]]
+            x = torch.stack([dvs for _, dvs, _ in items])
+            labels.extend(label for _, _, label in items)
+            frames.append(graded_frames(model, x).astype(np.uint8))
+            records.append(SpikeRecord.from_layers(net, reference_spikes(model, x)))
+            with torch.no_grad(), float_weights(model):
+                float_pred.append(predict_counts(model.run(x)[0][model.output].numpy(), net.latency()))
+            progress.advance(task, len(items))
+    job = ExportJob(net=net, out=out, frames=np.concatenate(frames), labels=np.array(labels),
+                    float_pred=np.concatenate(float_pred), quantized=SpikeRecord.concat(records))
+    with atomic_write(out / SAMPLES_FILE) as f:
+        np.savez_compressed(f, frames=job.frames, labels=job.labels,
+                            float_pred=job.float_pred, **job.quantized.to_arrays("ref"))
+    return job
+
+
+def load_job(directory: str | os.PathLike) -> ExportJob:
+    """An earlier export folder back as a job (for `tmkt-deploy run`)."""
+    directory = Path(directory)
+    path = directory / SAMPLES_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: not found; run `tmkt-deploy export` into {directory} first")
+    net = Network.load(directory / IR_DIR)
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    if "ref/output" not in arrays:
+        raise ValueError(f"{path}: written by an older tmkt-deploy (no spike record); export again")
+    return ExportJob(net=net, out=directory, frames=arrays["frames"],
+                     labels=arrays["labels"], float_pred=arrays["float_pred"],
+                     quantized=SpikeRecord.from_arrays(arrays, "ref"))
+
+
+def _chunk(net: Network) -> int:
+    """Samples per emulator / ONNX pass so that every layer's spikes of a chunk stay within CHUNK_SPIKES."""
+    return max(1, CHUNK_SPIKES // (total_steps(net) * sum(lay.num_neurons for lay in net.layers)))
+
+
+def run_emulator(job: ExportJob) -> tuple[SpikeRecord, dict[str, np.ndarray]]:
+    """The emulator on every sample: its spike record and spikes per sample per layer (tail included)."""
+    records, counts = [], {}
+    with Progress(transient=True) as progress:
+        task = progress.add_task("emulator", total=len(job.frames))
+        for part in _batches(len(job.frames), _chunk(job.net)):
+            result = emulate(job.net, job.frames[part], record=True, device="auto")
+            records.append(SpikeRecord.from_layers(job.net, result.layer_spikes))
+            for name, c in result.spike_counts.items():
+                counts.setdefault(name, []).append(c)
+            progress.advance(task, part.stop - part.start)
+    return SpikeRecord.concat(records), {name: np.concatenate(c) for name, c in counts.items()}
+
+
+def run_lava(job: ExportJob, target: str) -> SpikeRecord:
+    """Lava (`target`: loihi2-sim or lava-cpu) on the first `lava_samples` samples, every layer recorded."""
+    frames = job.frames[:job.lava_samples]
+    with Progress(transient=True) as progress:
+        task = progress.add_task(f"Lava {target}", total=len(frames))
+        spikes = simulate(job.net, frames, target=target, timeout_s=job.timeout_s,
+                          on_sample=lambda _k: progress.advance(task))
+    return SpikeRecord.from_layers(job.net, spikes)
+
+
+def write_nir_file(job: ExportJob) -> tuple[dict, SpikeRecord | None]:
+    """network.nir, read back with `nir.read` to confirm it loads. snnTorch's import is not run here: it needs
+    bias-free layers and padding-free pools and differs from the chip by design (tests/test_interop_nir.py
+    measures it)."""
+    import nir
+
+    from .interop.nir_export import write_nir
+
+    path = job.out / NIR_FILE
+    write_nir(job.net, path)
+    graph = nir.read(path)
+    return {"nir": str(path), "nir_nodes": len(graph.nodes), "nir_edges": len(graph.edges)}, None
+
+
+def run_onnx_file(job: ExportJob) -> tuple[dict, SpikeRecord | None]:
+    """network.onnx, run with onnxruntime over every sample: its output spikes, for comparison."""
+    from .interop.onnx_export import write_onnx
+    from .interop.onnx_run import run_onnx
+
+    path = job.out / ONNX_FILE
+    write_onnx(job.net, path)
+    outputs = []
+    with Progress(transient=True) as progress:
+        task = progress.add_task("onnxruntime", total=len(job.frames))
+        for part in _batches(len(job.frames), _chunk(job.net)):
+            outputs.append(run_onnx(path, job.frames[part]))
+            progress.advance(task, part.stop - part.start)
+    return {"onnx": str(path)}, SpikeRecord.from_layers(job.net, {job.net.output: np.concatenate(outputs)})
+
+
+Interop = Callable[[ExportJob], tuple[dict, SpikeRecord | None]]
+
+
+def check_target(job: ExportJob, target: str, *, lava: str | None = None,
+                 interop: Interop | None = None) -> CheckResult:
+    """Emulator on all samples, optionally Lava (`lava` target) on the first few and an interop file; every
+    comparison, both JSON files. The emulator is compared with Lava only for Lava's fixed-point models."""
+    emulated, counts = run_emulator(job)
+    comparisons = {"emulator_vs_quantized": agreement(job.net, emulated, job.quantized)}
+    lava_pred, files = None, {}
+    lava_samples = min(job.lava_samples, len(job.frames)) if lava else 0
+    if lava_samples:
+        lava_record = run_lava(job, lava)
+        comparisons["lava_vs_quantized"] = agreement(job.net, lava_record, job.quantized.head(lava_samples))
+        if lava == "loihi2-sim":
+            comparisons["emulator_vs_lava"] = agreement(job.net, emulated.head(lava_samples), lava_record)
+        lava_pred = predict_counts(lava_record.output, job.net.latency())
+    if interop is not None:
+        files, record = interop(job)
+        if record is not None:
+            comparisons[f"{target}_vs_emulator"] = agreement(job.net, record, emulated)
+    latency = job.net.latency()
+    quant_pred, deployed_pred = (predict_counts(r.output, latency) for r in (job.quantized, emulated))
+    result = CheckResult(
+        target=target, samples=len(job.frames), lava_samples=lava_samples, time_steps=job.net.time_steps,
+        latency=latency, exact=all(c.exact for c in comparisons.values()),
+        agreement=float(np.mean(quant_pred == deployed_pred)),
+        accuracy={"float": accuracy(job.float_pred, job.labels),
+                  "quantized": accuracy(quant_pred, job.labels),
+                  "deployed": accuracy(deployed_pred, job.labels), "lava": accuracy(lava_pred, job.labels)},
+        comparisons=comparisons,
+        predictions={"label": job.labels.tolist(), "float": job.float_pred.tolist(),
+                     "quantized": quant_pred.tolist(), "deployed": deployed_pred.tolist(),
+                     "lava": [] if lava_pred is None else lava_pred.tolist()},
+        files=files)
+    write_json(result.to_json(), job.out / CHECK_FILE)
+    write_json(spike_summary(job.net, job.frames, counts, target=target), job.out / SPIKES_FILE)
+    return result
+
+
+def _loihi2(job: ExportJob) -> CheckResult:
+    """The IR (and netx) files are already written; hardware runs need Intel's lava-loihi."""
+    written = [str(job.out / name) for name in (IR_DIR, NETX_FILE) if (job.out / name).exists()]
+    reason = loihi_missing() or "Running on Loihi 2 hardware from tmkt is not built yet."
+    raise TargetUnavailable(f"{reason} Written for an INRC system: {', '.join(written)}.")
+
+
+TARGETS: dict[str, Callable[[ExportJob], CheckResult]] = {
+    "loihi2-sim": lambda job: check_target(job, "loihi2-sim", lava="loihi2-sim"),
+    "lava-cpu": lambda job: check_target(job, "lava-cpu", lava="lava-cpu"),
+    "loihi2": _loihi2,
+    "nir": lambda job: check_target(job, "nir", interop=write_nir_file),
+    "onnx": lambda job: check_target(job, "onnx", interop=run_onnx_file),
+}
+
+
+def _check_options(target: str, samples: int | None, lava_samples: int) -> None:
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; choose one of {sorted(TARGETS)}")
+    if samples is not None and samples < 1:
+        raise ValueError(f"--samples must be at least 1, got {samples}")
+    if lava_samples < 0:
+        raise ValueError(f"--lava-samples must be 0 or more, got {lava_samples}")
+
+
+def export_checkpoint(checkpoint: str | os.PathLike, *, target: str, out: str | os.PathLike,
+                      samples: int | None = None, lava_samples: int = DEFAULT_LAVA_SAMPLES,
+                      data_dir: str | None = None, timeout_s: float = 300.0) -> CheckResult:
+    """The whole `tmkt-deploy export`: files in `out`, the check result back."""
+    _check_options(target, samples, lava_samples)
+    job = prepare(checkpoint, out, samples=samples, data_dir=data_dir)
+    job.lava_samples, job.timeout_s = lava_samples, timeout_s
+    return TARGETS[target](job)
+
+
+def rerun(directory: str | os.PathLike, *, target: str = "loihi2-sim",
+          lava_samples: int = DEFAULT_LAVA_SAMPLES, timeout_s: float = 300.0) -> CheckResult:
+    """`tmkt-deploy run`: check an export folder again on `target` (same IR, same saved samples)."""
+    _check_options(target, None, lava_samples)
+    job = load_job(directory)
+    job.lava_samples, job.timeout_s = lava_samples, timeout_s
+    return TARGETS[target](job)

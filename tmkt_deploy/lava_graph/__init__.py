@@ -1,0 +1,14 @@
+"""Build Lava process graphs from the integer IR (see builder.py for layout, latency and reset)."""
+
+from .builder import (
+           LavaGraph,
+           UnsupportedForLava,
+           build_graph,
+           frames_to_stream,
+           lava_shape,
+           steps_per_sample,
+)
+from .delay import SpikeDelay
+
+__all__ = ["LavaGraph", "SpikeDelay", "UnsupportedForLava", "build_graph", "frames_to_stream", "lava_shape",
+           "steps_per_sample"]
