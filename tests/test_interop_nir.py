@@ -1,0 +1,142 @@
+"""NIR export: read back with `nir.read`, then run through snnTorch's NIR importer against our emulator."""
+
+from __future__ import annotations
+
+import nir
+import numpy as np
+import pytest
+import torch
+from snntorch.import_nir import import_from_nir
+from snntorch.utils import reset
+
+from tmkt_deploy.emulator import emulate
+from tmkt_deploy.emulator.synapse import lava_dense_weight
+from tmkt_deploy.interop import UnsupportedError
+from tmkt_deploy.interop.nir_export import DEFAULT_DT, write_nir
+from tmkt_deploy.ir import INPUT, Cuba, Layer, Network, Synapse
+from tmkt_deploy.quantize import quantize_net
+from tmkt_train.models import build_model
+
+T = 20
+NEURON = Cuba(i_decay=1024, v_decay=128, vth_mant=64)
+POOL_NEURON = Cuba(i_decay=4096, v_decay=4096, vth_mant=64)
+
+
+def scnn(residual: bool = False) -> Network:
+    """conv → sum-pool → (flatten) dense, optionally a 2nd dense reading d1 and the pool (residual)."""
+    rng = np.random.default_rng(0)
+    layers = [
+        Layer("c1", (4, 8, 8), NEURON, [Synapse(INPUT, "conv", (rng.integers(-3, 5, (4, 2, 3, 3)) * 2)
+                                                .astype(np.int16), padding=(1, 1))]),
+        Layer("p1", (4, 4, 4), POOL_NEURON, [Synapse("c1", "conv", np.full((4, 1, 2, 2), 40, np.int16),
+                                                     stride=(2, 2), groups=4, role="pool")]),
+        Layer("d1", (10,), NEURON, [Synapse("p1", "dense", (rng.integers(-12, 14, (10, 64)) * 2)
+                                            .astype(np.int16))]),
+    ]
+    if residual:
+        layers.append(Layer("d2", (6,), NEURON, [
+            Synapse("d1", "dense", rng.integers(-20, 30, (6, 10)).astype(np.int16)),
+            Synapse("p1", "dense", rng.integers(-10, 12, (6, 64)).astype(np.int16), delay=1)]))
+    net = Network("scnn", (2, 8, 8), T, layers, output=layers[-1].name)
+    net.validate()
+    return net
+
+
+def test_nir_reads_back_with_types_shapes_and_parameters(tmp_path):
+    net = scnn(residual=True)
+    write_nir(net, tmp_path / "scnn.nir")
+    graph = nir.read(tmp_path / "scnn.nir")
+
+    kinds = {name: type(node).__name__ for name, node in graph.nodes.items()}
+    assert kinds == {"input": "Input", "c1.syn0": "Conv2d", "c1": "CubaLIF", "p1.syn0": "SumPool2d",
+                     "p1": "CubaLIF", "p1.flat": "Flatten", "d1.syn0": "Linear", "d1": "CubaLIF",
+                     "d2.syn0": "Linear", "d2.syn1": "Linear", "d2": "CubaLIF", "output": "Output"}
+    assert {e for e in graph.edges if e[1] == "d2"} == {("d2.syn0", "d2"), ("d2.syn1", "d2")}  # residual
+    assert ("p1.flat", "d2.syn1") in graph.edges and ("p1.flat", "d1.syn0") in graph.edges
+    np.testing.assert_array_equal(graph.nodes["input"].output_type["output"], [2, 8, 8])
+    np.testing.assert_array_equal(graph.nodes["p1.flat"].output_type["output"], [64])
+    np.testing.assert_array_equal(graph.nodes["output"].input_type["input"], [6])
+
+    conv = graph.nodes["c1.syn0"]
+    np.testing.assert_array_equal(conv.weight, net.layer("c1").synapses[0].weight)
+    assert tuple(conv.padding) == (1, 1) and tuple(conv.stride) == (1, 1)
+    pool = graph.nodes["p1.syn0"]
+    assert tuple(pool.kernel_size) == (2, 2) and tuple(pool.stride) == (2, 2)
+    np.testing.assert_array_equal(graph.nodes["d2.syn1"].weight,
+                                  lava_dense_weight(net.layer("d2").synapses[1].weight))
+
+    lif = graph.nodes["c1"]
+    assert lif.tau_syn.shape == (4, 8, 8)
+    np.testing.assert_allclose(DEFAULT_DT / lif.tau_syn, NEURON.i_decay / 4096)  # Euler factor = Loihi's
+    np.testing.assert_allclose(DEFAULT_DT / lif.tau_mem, NEURON.v_decay / 4096)
+    np.testing.assert_allclose(lif.w_in * DEFAULT_DT / lif.tau_syn, 1.0)
+    np.testing.assert_allclose(lif.r * DEFAULT_DT / lif.tau_mem, 1.0)
+    np.testing.assert_array_equal(lif.v_threshold, NEURON.vth_mant)
+    np.testing.assert_allclose(graph.nodes["p1"].w_in * DEFAULT_DT / graph.nodes["p1"].tau_syn, 40.0)
+
+
+def run_snntorch(graph: nir.NIRGraph, frames: np.ndarray, steps: int) -> np.ndarray:
+    """Output spikes (N, K, steps) of snnTorch's import, one unbatched sample at a time (NIR shapes have no
+    batch dimension, so the imported Flatten(start_dim=0) needs unbatched input)."""
+    module = import_from_nir(graph)
+    out = []
+    with torch.no_grad():
+        for sample in frames:
+            reset(module)
+            state = None
+            spikes = []
+            for t in range(steps):
+                x = sample[..., t] if t < sample.shape[-1] else np.zeros(sample.shape[:-1])
+                y, state = module(torch.as_tensor(x, dtype=torch.float32), state)
+                spikes.append(y.numpy())
+            out.append(np.stack(spikes, axis=-1))
+    return np.stack(out)
+
+
+def test_snntorch_import_agrees_with_the_emulator(tmp_path):
+    """Not bit-exact by design (see nir_export's docstring: real-valued decays, no per-layer latency), so we
+    measure: spike-level agreement after aligning by the IR latency, and the predicted class."""
+    torch.set_num_threads(1)
+    net = scnn()
+    write_nir(net, tmp_path / "scnn.nir")
+    rng = np.random.default_rng(1)
+    frames = (rng.integers(0, 4, (5, 2, 8, 8, T)) * (rng.random((5, 2, 8, 8, T)) < 0.3)).astype(np.uint8)
+    latency = net.latency()
+
+    ours = emulate(net, frames).output_spikes[..., latency:]
+    theirs = run_snntorch(nir.read(tmp_path / "scnn.nir"), frames, T)
+    assert ours.shape == theirs.shape == (5, 10, T)
+    agreement = float((ours == theirs).mean())
+    same_class = float((ours.sum(-1).argmax(1) == theirs.sum(-1).argmax(1)).mean())
+    print(f"snnTorch vs emulator: spike agreement {agreement:.4f}, same prediction {same_class:.2f}")
+    assert 0.1 < ours.mean() < 0.9, "the test net must be neither silent nor saturated"
+    assert agreement > 0.97
+    assert same_class >= 0.8
+
+
+def test_resnet18_residual_edges_survive_the_round_trip(tmp_path):
+    """Our ResNet-18 (identity shortcuts: grouped 1x1 convs with a delay) → NIR → nir.read → snnTorch."""
+    torch.manual_seed(0)
+    net = quantize_net(build_model("resnet18", num_classes=4, input_shape=(2, 16, 16), width=0.125),
+                       name="resnet18", time_steps=4)
+    write_nir(net, tmp_path / "resnet.nir")
+    graph = nir.read(tmp_path / "resnet.nir")
+    fan_in = {layer.name: sum(1 for e in graph.edges if e[1] == layer.name) for layer in net.layers}
+    assert fan_in == {layer.name: len(layer.synapses) for layer in net.layers}
+    assert sum(n > 1 for n in fan_in.values()) >= 8  # two residual blocks in each of four stages
+    module = import_from_nir(graph)
+    with torch.no_grad():
+        out, _ = module(torch.zeros(2, 16, 16))
+    assert tuple(out.shape) == (4,)
+
+
+def test_nir_refuses_what_it_cannot_express_naming_the_layer(tmp_path):
+    net = scnn()
+    net.layers[0].neuron = Cuba(i_decay=0, v_decay=128, vth_mant=64)
+    with pytest.raises(UnsupportedError, match="'c1'.*decay 0"):
+        write_nir(net, tmp_path / "bad.nir")
+    net = scnn()
+    net.layers[1].synapses[0].weight[0, 0, 0, 0] = 7
+    with pytest.raises(UnsupportedError, match="'p1'.*shared weight"):
+        write_nir(net, tmp_path / "bad.nir")
+    assert not (tmp_path / "bad.nir").exists()

@@ -1,0 +1,13 @@
+"""Interop with other neuromorphic stacks, all reading or producing the one integer IR (`tmkt_deploy.ir`).
+
+- `nir_export.write_nir`: the IR as a NIR graph (CubaLIF nodes, for snnTorch, Norse, SpiNNaker, ...);
+- `onnx_export.write_onnx`: one Loihi time step as an integer-exact ONNX graph with explicit state, and
+  `onnx_run.run_onnx`: that file run over whole samples with onnxruntime (emulator layout, time last);
+- `netx_import.read_netx`: a lava-dl netx HDF5 file trained elsewhere into the IR.
+
+Every function raises `UnsupportedError` naming the layer and the reason for constructs it cannot express.
+"""
+
+from .errors import UnsupportedError
+
+__all__ = ["UnsupportedError"]
