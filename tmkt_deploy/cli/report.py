@@ -2,12 +2,52 @@
 
 from __future__ import annotations
 
-from tmkt_train.cli.common import not_built
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tmkt_train.cli.common import fail
 
 from . import app
 
 
 @app.command("report")
-def report() -> None:
-    """Not built yet (issue #6)."""
-    raise not_built("tmkt-deploy report", 6)
+def report(
+    run_dirs: list[Path] = typer.Argument(None, help="Export run directories: ir/, check.json, spikes.json."),
+    profile: list[str] = typer.Option(None, "--profile", "-p",
+                                      help="Hardware profile name (loihi2, loihi1, ann-45nm) or a TOML file; "
+                                           "repeat for several. Default: every profile in hw_profiles/."),
+    out: Path = typer.Option(Path("report"), "--out", "-o", help="Folder for report.md, report.json, PNGs."),
+    netx: Path = typer.Option(None, "--netx", help="A lava-dl netx HDF5 trained elsewhere (needs --input)."),
+    inputs: Path = typer.Option(None, "--input", help="Graded input spikes (N, C, H, W, T) .npy for --netx."),
+) -> None:
+    """Energy per inference, spikes, synops, latency, cores/chips and accuracy per backbone and chip.
+
+    Example: [cyan]tmkt-deploy report runs/scnn/deploy runs/vgg/deploy -p loihi2 -p ann-45nm --out cmp[/]."""
+    from tmkt_deploy.report.make import make_report  # matplotlib loads only when a report is made
+
+    if not run_dirs and netx is None:
+        raise fail("give at least one RUN_DIR, or --netx FILE --input SPIKES.npy")
+    try:
+        doc = make_report(run_dirs or [], out, profile, netx, inputs)
+    except (ValueError, KeyError, FileNotFoundError) as e:
+        raise fail(e.args[0] if isinstance(e, KeyError) else str(e)) from e
+    Console().print(summary_table(doc))
+    Console().print(f"wrote {out}/report.md, report.json and figures")
+
+
+def summary_table(doc: dict) -> Table:
+    """Backbones × (accuracy, spikes, synops, µJ per profile, chips) for the terminal."""
+    profiles = list(doc["profiles"])
+    table = Table(title="energy per inference")
+    for col in ["backbone", "deployed acc", "spikes/sample", "synops", "steps",
+                *(f"{p} µJ" for p in profiles)]:
+        table.add_column(col, justify="left" if col == "backbone" else "right")
+    for b in doc["backbones"]:
+        acc = b["accuracy"]["deployed"]
+        table.add_row(b["name"], "—" if acc is None else f"{100 * acc:.2f}%",
+                      f"{b['spikes_per_sample']:,.0f}", f"{b['synops']:,.0f}", str(b["latency_steps"]),
+                      *(f"{b['energy_j'][p]['total'] * 1e6:.3g}" for p in profiles))
+    return table

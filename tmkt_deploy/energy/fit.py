@@ -1,0 +1,55 @@
+"""Does a network fit a neuromorphic chip: cores per layer (by neurons and by synapse memory), and chips.
+
+Our own estimate because the real answer comes from Intel's compiler (lava-loihi, not public): it assumes each
+layer gets its own cores, split evenly, and that synapses are stored densely at the network's weight precision
+with no index overhead and no convolution weight sharing. Conv layers therefore get an upper bound on synapse
+memory; neuron-bound layers are exact up to per-core neuron-state limits the profile does not model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from tmkt_deploy.energy.profiles import Profile
+from tmkt_deploy.energy.synops import layer_synapses
+from tmkt_deploy.ir import Network
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Cores per layer, what bounds each (`neurons` or `synapses`), the total, and chips needed."""
+
+    profile: str
+    cores_by_layer: dict[str, int]
+    limited_by: dict[str, str]
+    weight_bits: int
+    weights_fit: bool
+    cores: int
+    chips: int
+
+
+def weight_bits(net: Network) -> int:
+    """Signed bits the IR's largest weight magnitude needs (the precision the chip must store)."""
+    largest = max(int(np.abs(syn.weight).max(initial=0)) for layer in net.layers for syn in layer.synapses)
+    return max(largest, 1).bit_length() + 1
+
+
+def fit(net: Network, profile: Profile) -> Fit:
+    """Cores and chips `net` needs on the neuromorphic target `profile`."""
+    if profile.model != "neuromorphic":
+        raise ValueError(f"profile {profile.name!r} is an {profile.model} profile, not a neuromorphic chip")
+    bits = weight_bits(net)
+    neurons_per_core = profile.si("neurons_per_core")
+    synapses_per_core = profile.si("synapse_memory_per_core") / bits
+    cores_by_layer, limited_by = {}, {}
+    for layer in net.layers:
+        by_neurons = math.ceil(layer.num_neurons / neurons_per_core)
+        by_synapses = math.ceil(layer_synapses(net, layer) / synapses_per_core)
+        cores_by_layer[layer.name] = max(by_neurons, by_synapses, 1)
+        limited_by[layer.name] = "synapses" if by_synapses > by_neurons else "neurons"
+    cores = sum(cores_by_layer.values())
+    return Fit(profile.name, cores_by_layer, limited_by, bits, bits <= profile.si("max_weight_bits"), cores,
+               math.ceil(cores / profile.si("cores_per_chip")))

@@ -1,0 +1,132 @@
+"""What the energy report reads: an export run directory, or a netx file plus input spikes (emulated).
+
+Export run directory (written by `tmkt-deploy export`); every key below is required, extra keys are ignored:
+
+    RUN_DIR/ir/                 Network.save(): network.json + weights.npz
+    RUN_DIR/check.json          {"accuracy": {"float": f, "quantized": f, "deployed": f},
+                                 "agreement": f, "samples": n}
+                                accuracies and agreement are fractions in [0, 1], or null when that stage
+                                did not run; agreement = share of samples whose deployed prediction equals
+                                the quantized model's; samples = how many samples were checked.
+    RUN_DIR/spikes.json         {"samples": n, "layers": {"input": x, "<layer>": x, ...}}
+                                layers: mean spikes per sample (summed over neurons and all steps) for
+                                "input" (number of nonzero graded input events) and every IR layer name
+                                (what `tmkt_deploy.check.spike_summary` writes).
+
+A netx HDF5 trained elsewhere has no check.json: it is read by `interop.netx_import.read_netx`, run on the
+user's input spikes `(N, C, H, W, T)` by the batched emulator, and reported without accuracies.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tmkt_deploy.ir import INPUT, Network
+
+ACCURACY_KEYS = ("float", "quantized", "deployed")
+
+
+class RunError(ValueError):
+    """An input of the report is missing or malformed; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One backbone to report: its IR, mean spikes per sample, and (export runs) its checked accuracies."""
+
+    name: str
+    source: str
+    net: Network
+    spikes: dict[str, float]
+    samples: int
+    accuracy: dict[str, float | None]
+    agreement: float | None
+
+
+def _read_json(path: Path) -> dict:
+    if not path.exists():
+        raise RunError(f"{path}: missing (an export run directory holds ir/, check.json and spikes.json)")
+    try:
+        doc = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise RunError(f"{path}: not valid JSON ({e})") from e
+    if not isinstance(doc, dict):
+        raise RunError(f"{path}: expected a JSON object")
+    return doc
+
+
+def _fraction(value: object, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise RunError(f"{where}: {value!r} is not a fraction in [0, 1] or null")
+    return float(value)
+
+
+def _count(doc: dict, key: str, where: Path, prefix: str = "") -> float:
+    if key not in doc:
+        raise RunError(f"{where}: missing key '{prefix}{key}'")
+    value = doc[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise RunError(f"{where}: '{prefix}{key}' = {value!r} is not a non-negative number")
+    return float(value)
+
+
+def load_export_run(run_dir: str | Path) -> Run:
+    """Read one export run directory (layout in the module docstring); RunError names what is wrong."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunError(f"{run_dir}: not a directory")
+    try:
+        net = Network.load(run_dir / "ir")
+    except (FileNotFoundError, ValueError, KeyError) as e:
+        raise RunError(f"{run_dir / 'ir'}: {e}") from e
+    check_path, spikes_path = run_dir / "check.json", run_dir / "spikes.json"
+    check, spikes_doc = _read_json(check_path), _read_json(spikes_path)
+    accuracy_doc = check.get("accuracy")
+    if not isinstance(accuracy_doc, dict):
+        raise RunError(f"{check_path}: missing key 'accuracy' (an object with {list(ACCURACY_KEYS)})")
+    for key in ACCURACY_KEYS:
+        if key not in accuracy_doc:
+            raise RunError(f"{check_path}: missing key 'accuracy.{key}'")
+    for key in ("agreement", "samples"):
+        if key not in check:
+            raise RunError(f"{check_path}: missing key {key!r}")
+    layers_doc = spikes_doc.get("layers")
+    if not isinstance(layers_doc, dict):
+        raise RunError(f"{spikes_path}: missing key 'layers' (mean spikes per sample per layer)")
+    names = [INPUT, *(layer.name for layer in net.layers)]
+    return Run(
+        name=net.name,
+        source=str(run_dir),
+        net=net,
+        spikes={name: _count(layers_doc, name, spikes_path, "layers.") for name in names},
+        samples=int(_count(spikes_doc, "samples", spikes_path)),
+        accuracy={k: _fraction(accuracy_doc[k], f"{check_path}: accuracy.{k}") for k in ACCURACY_KEYS},
+        agreement=_fraction(check["agreement"], f"{check_path}: agreement"),
+    )
+
+
+def load_netx_run(netx_file: str | Path, inputs_file: str | Path) -> Run:
+    """Read a netx HDF5 into the IR and count its spikes on `inputs_file` (N, C, H, W, T graded spikes)."""
+    from tmkt_deploy.emulator import emulate  # imports torch: only when a netx file is reported
+    from tmkt_deploy.interop.netx_import import read_netx
+
+    netx_file, inputs_file = Path(netx_file), Path(inputs_file)
+    if not inputs_file.exists():
+        raise RunError(f"{inputs_file}: input spikes file not found")
+    try:
+        inputs = np.load(inputs_file)
+    except ValueError as e:
+        raise RunError(f"{inputs_file}: not a .npy array ({e})") from e
+    if inputs.ndim != 5 or len(inputs) == 0:
+        raise RunError(f"{inputs_file}: expected graded input spikes (N, C, H, W, T), got {inputs.shape}")
+    net = read_netx(netx_file, input_shape=tuple(inputs.shape[1:4]), time_steps=inputs.shape[-1])
+    result = emulate(net, inputs, progress=True)
+    spikes = {name: float(np.mean(counts)) for name, counts in result.spike_counts.items()}
+    return Run(name=net.name, source=str(netx_file), net=net, spikes=spikes, samples=len(inputs),
+               accuracy=dict.fromkeys(ACCURACY_KEYS), agreement=None)
