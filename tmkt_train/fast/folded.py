@@ -1,0 +1,261 @@
+"""Time-folded layers over SLAYER CUBA blocks, and `FoldedNet` (a chain of them), for fast GPU training.
+
+SLAYER convolves `(N, C, H, W, T)` with `conv3d` kernels of depth 1; we run the same quantized weights as
+`conv2d` over `(N*T, C, H, W)` channels-last (pools as window sums, dense as a matrix product), then one
+fused Triton scan per layer (`scan.cuba_forward`) does the CUBA dynamics, spike, surrogate and one-step
+delay. Each layer is one autograd node that saves only its bf16 input spikes and bf16 surrogate.
+
+Exactness: forward synapses run in float32 (TF32 on tensor cores when cuDNN allows it). With 8-bit weights
+(multiples of 1/32 in [-4, 4)) and spikes that are integers 0..255, every operand is exact in TF32 (11
+significant bits) and every sum exact in the float32 accumulator while |z| < 2**19, so `z` — and hence every
+spike — equals SLAYER's. bf16 is used only where rounding cannot change a spike: saved activations (0/1
+spikes and 0..255 graded inputs are exact in bf16), saved surrogates and the backward convolutions. A bf16
+*forward* would round `z` to 8 significant bits (exact only while |z| * 32 < 256), so it is not offered.
+
+The SLAYER modules stay the owners of the parameters (shared, not copied): optimise and checkpoint them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from lava.lib.dl.slayer.block import cuba as cuba_blocks
+from lava.lib.dl.slayer.synapse import layer as slayer_synapse
+
+from ..models.residual import ResidualCuba
+from .constants import CubaConstants
+from .scan import Layout, cuba_backward, cuba_forward
+
+
+@dataclass(frozen=True)
+class Conv2dSynapse:
+    """A SLAYER conv (or dense-as-1x1) synapse as `conv2d` over folded time."""
+
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    groups: int
+
+    def forward(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        x = x.to(weight.dtype)
+        return F.conv2d(x, weight, None, self.stride, self.padding, self.dilation, self.groups)
+
+    def backward(
+        self, grad_z: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, needs: tuple[bool, bool]
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        grad_x, grad_w, _ = torch.ops.aten.convolution_backward(
+            grad_z, x, weight, None, self.stride, self.padding, self.dilation, False, (0, 0), self.groups,
+            (needs[0], needs[1], False),
+        )
+        return grad_x, grad_w
+
+
+@dataclass(frozen=True)
+class SumPoolSynapse:
+    """A SLAYER pool synapse (one fixed weight on every tap, stride = kernel) as a sum over non-overlapping
+    windows times that weight: the same exact sums as SLAYER's depthwise `conv3d`, done as channels-last
+    reshapes (cuDNN's depthwise and torch's NHWC avg-pool kernels are slow here)."""
+
+    kernel: tuple[int, int]
+
+    def _windows(self, x: torch.Tensor) -> torch.Tensor:
+        (kh, kw), (n, c, h, w) = self.kernel, x.shape
+        return x.permute(0, 2, 3, 1).reshape(n, h // kh, kh, w // kw, kw, c)
+
+    def forward(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        sums = self._windows(x).sum((2, 4), dtype=torch.float32) * weight
+        return sums.permute(0, 3, 1, 2)
+
+    def backward(
+        self, grad_z: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, needs: tuple[bool, bool]
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        if not needs[0]:
+            return None, None
+        spread = (grad_z * weight).permute(0, 2, 3, 1)[:, :, None, :, None, :].expand(self._windows(x).shape)
+        return spread.reshape(x.shape[0], x.shape[2], x.shape[3], x.shape[1]).permute(0, 3, 1, 2), None
+
+
+class LinearSynapse:
+    """A SLAYER dense synapse as a matrix product over folded time."""
+
+    def forward(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        return F.linear(x.to(weight.dtype), weight)
+
+    def backward(
+        self, grad_z: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, needs: tuple[bool, bool]
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        grad_x = grad_z @ weight if needs[0] else None
+        grad_w = grad_z.t() @ x if needs[1] else None
+        return grad_x, grad_w
+
+
+Synapse = Conv2dSynapse | SumPoolSynapse | LinearSynapse
+
+
+class _SynapsesCuba(torch.autograd.Function):
+    """Σ synapses + CUBA neuron + delay as one autograd node; saves only inputs, weights and the surrogate.
+
+    Tensors come as `x0, w0, x1, w1, ...`; returns (spikes, voltage), the voltage empty unless asked for.
+    """
+
+    @staticmethod
+    def forward(ctx, synapses, constants, layout, delay, low, want_voltage, *tensors):  # type: ignore[override]
+        z = None
+        for syn, x, w in zip(synapses, tensors[0::2], tensors[1::2], strict=True):
+            term = syn.forward(x, w)
+            z = term if z is None else z.add_(term)
+        spikes, surrogate, voltage = cuba_forward(z, layout, constants, delay, low, low, want_voltage)
+        ctx.save_for_backward(surrogate, *tensors)
+        ctx.setup = synapses, constants, layout, delay, low, want_voltage
+        return spikes, voltage if want_voltage else spikes.new_empty(0)
+
+    @staticmethod
+    def backward(ctx, grad_spikes, grad_voltage):  # type: ignore[override]
+        surrogate, *tensors = ctx.saved_tensors
+        synapses, constants, layout, delay, low, want_voltage = ctx.setup
+        grad_z = cuba_backward(
+            grad_spikes, surrogate, layout, constants, delay, low, grad_voltage if want_voltage else None
+        )
+        grads: list[torch.Tensor | None] = []
+        for index, syn in enumerate(synapses):
+            x, w = tensors[2 * index], tensors[2 * index + 1]
+            needs = (ctx.needs_input_grad[6 + 2 * index], ctx.needs_input_grad[7 + 2 * index])
+            grad_x, grad_w = syn.backward(grad_z, x.to(low), w.to(low), needs)
+            grads += [grad_x, None if grad_w is None else grad_w.to(w.dtype)]
+        return (None,) * 6 + tuple(grads)
+
+
+def _pair(values: tuple[int, ...]) -> tuple[int, int]:
+    return int(values[0]), int(values[1])
+
+
+def _folded_synapse(synapse: torch.nn.Module) -> Synapse:
+    if isinstance(synapse, slayer_synapse.Dense):
+        return LinearSynapse()
+    if isinstance(synapse, slayer_synapse.Pool):
+        weight, kernel = synapse.weight, _pair(synapse.weight.shape[2:4])
+        uniform = bool(torch.all(weight == weight.flatten()[0]))
+        if weight.requires_grad or not uniform or _pair(synapse.stride) != kernel or any(synapse.padding):
+            raise ValueError("pool synapse: the fast path needs fixed equal weights, stride = kernel, no pad")
+        return SumPoolSynapse(kernel)
+    return Conv2dSynapse(
+        _pair(synapse.stride), _pair(synapse.padding), _pair(synapse.dilation), int(synapse.groups)
+    )
+
+
+class FoldedNode:
+    """One CUBA neuron layer fed by one or more SLAYER synapses (a `Conv`/`Pool`/`Dense` block, or a
+    `ResidualCuba`), run over folded time. It only reads the SLAYER module (weights, quantizer, neuron
+    constants), so it is a plain object, not a second owner of the parameters."""
+
+    def __init__(self, module: torch.nn.Module, name: str):
+        """`module`: the SLAYER node; `name` labels errors about options the fast path does not model."""
+        synapses = list(module.synapses) if isinstance(module, ResidualCuba) else [module.synapse]
+        problems = {
+            "an axon delay (delay=True)": getattr(module, "delay", None) is not None,
+            "weight_norm": any(s.weight_norm_enabled for s in synapses),
+            "a synapse bias": any(s.bias is not None for s in synapses),
+            "a dense mask": getattr(module, "mask", None) is not None,
+        }
+        used = [problem for problem, present in problems.items() if present]
+        if used:
+            raise ValueError(f"{name}: the fast path does not support {', '.join(used)}")
+        self.slayer_synapses = synapses
+        self.constants = CubaConstants.from_neuron(module.neuron, f"{name}.neuron")
+        self.delay = bool(getattr(module, "delay_shift", True))
+        self.synapses = [_folded_synapse(s) for s in synapses]
+
+    def _weight(self, synapse: torch.nn.Module, folded: Synapse) -> torch.Tensor:
+        """SLAYER's quantized weight (its `pre_hook_fx`), reshaped for the folded synapse."""
+        weight = synapse.weight if synapse.pre_hook_fx is None else synapse.pre_hook_fx(synapse.weight)
+        if isinstance(folded, SumPoolSynapse):
+            return weight.flatten()[0]
+        weight = weight[..., 0]
+        if isinstance(folded, LinearSynapse):
+            return weight.flatten(1)
+        return weight.contiguous(memory_format=torch.channels_last)
+
+    def __call__(
+        self, inputs: list[torch.Tensor], steps: int, low: torch.dtype, want_voltage: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(spikes, voltage or an empty tensor) for folded inputs, one per synapse."""
+        tensors = []
+        for slayer_syn, folded, x in zip(self.slayer_synapses, self.synapses, inputs, strict=True):
+            if isinstance(folded, SumPoolSynapse):
+                x = _pad_like_slayer(x, folded.kernel)
+            tensors += [x, self._weight(slayer_syn, folded)]
+        return _SynapsesCuba.apply(
+            self.synapses, self.constants, Layout(steps), self.delay, low, want_voltage, *tensors
+        )
+
+
+def _pad_like_slayer(x: torch.Tensor, kernel: tuple[int, int]) -> torch.Tensor:
+    """SLAYER's pool pads odd sizes with zeros at the bottom/right by `size % kernel`."""
+    pad_h, pad_w = x.shape[2] % kernel[0], x.shape[3] % kernel[1]
+    return F.pad(x, (0, pad_w, 0, pad_h)) if pad_h or pad_w else x
+
+
+def folded_layer(module: torch.nn.Module, name: str) -> FoldedNode | None:
+    """The folded twin of a SLAYER node; `None` for `Flatten` (a reshape)."""
+    if isinstance(module, cuba_blocks.Flatten):
+        return None
+    if isinstance(module, (cuba_blocks.Conv, cuba_blocks.Pool, cuba_blocks.Dense, ResidualCuba)):
+        return FoldedNode(module, name)
+    raise ValueError(f"{name}: the fast path supports cuba Conv, Pool, Dense, Flatten and residual nodes")
+
+
+def flatten(x: torch.Tensor) -> torch.Tensor:
+    """SLAYER's `Flatten` (C, H, W order) over folded time."""
+    return x.reshape(x.shape[0], -1)
+
+
+def fold_time(x: torch.Tensor) -> torch.Tensor:
+    """`(N, ..., T)` → `(N*T, ...)`, channels-last for images."""
+    folded = x.movedim(-1, 1).reshape(-1, *x.shape[1:-1])
+    return Layout(x.shape[-1]).contiguous(folded)
+
+
+def unfold_time(x: torch.Tensor, steps: int) -> torch.Tensor:
+    """`(N*T, ...)` → SLAYER's `(N, ..., T)`."""
+    return x.reshape(x.shape[0] // steps, steps, *x.shape[1:]).movedim(1, -1)
+
+
+def delay_time(x: torch.Tensor, shift: int, steps: int) -> torch.Tensor:
+    """SLAYER's `axon.delay(x, shift)` (zeros first) on a folded tensor."""
+    per_sample = x.view(x.shape[0] // steps, steps, *x.shape[1:])
+    delayed = torch.zeros_like(per_sample)
+    delayed[:, shift:] = per_sample[:, : steps - shift]
+    return delayed.view(x.shape)
+
+
+class FoldedNet(torch.nn.Module):
+    """A chain of SLAYER CUBA blocks (`Conv`, `Pool`, `Dense`, `Flatten`) run the fast way.
+
+    `mixed=True` (default) keeps activations, surrogates and backward math in bf16 on CUDA; the forward
+    synaptic sums stay exact either way. On CPU everything is float32.
+    """
+
+    def __init__(self, blocks: Iterable[torch.nn.Module], mixed: bool = True):
+        super().__init__()
+        self.mixed = mixed
+        self.blocks = torch.nn.ModuleList(blocks)
+        self.layers = [
+            folded_layer(block, f"block {i} ({type(block).__name__})") for i, block in enumerate(self.blocks)
+        ]
+
+    def forward(self, x: torch.Tensor, return_layers: bool = False) -> torch.Tensor | list[torch.Tensor]:
+        """Output spikes `(N, K, T)` for input `(N, C, H, W, T)`; with `return_layers`, every block's."""
+        steps = x.shape[-1]
+        low = torch.bfloat16 if x.is_cuda and self.mixed else torch.float32
+        h = fold_time(x)
+        outputs = []
+        for layer in self.layers:
+            h = flatten(h) if layer is None else layer([h], steps, low)[0]
+            if return_layers:
+                outputs.append(unfold_time(h, steps))
+        if return_layers:
+            return outputs
+        return unfold_time(h, steps).to(x.dtype)
