@@ -5,8 +5,9 @@ Trainers (VGGSNN: all; ResNet-18: the two `spikingnet` ones, no baseline ResNets
 - `slayer`: the same blocks run by lava-dl SLAYER itself (T steps);
 - `snntorch`, `snntorch-bf16`: the same layer stack with snnTorch `Leaky` (fp32 / bf16 autocast);
 - `spikingjelly`, `spikingjelly-bf16`: SpikingJelly multi-step LIF (optional import, skipped if absent);
-- `fast-spikingnet`: our training model, `FastSpikingNet(build_model(...))` (T + latency steps, NetOutput);
-- `spikingnet`: the registry `SpikingNet`'s own forward (SLAYER neurons; T + latency steps).
+- `fast-spikingnet`: our training model, `FastSpikingNet(build_model(...))` (T delay-free steps, NetOutput;
+  what `SpikingNet.forward` runs on CUDA);
+- `spikingnet`: the registry `SpikingNet`'s SLAYER-neuron path (`run(x, chip_timing=False)`, T steps).
 Each runs warm-up + timed forward/backward/Adam steps; prints samples/s, peak GPU memory and ratios, and
 writes JSON. `--check` first compares our spikes with SLAYER's. `--small` is a tiny CPU run for CI.
 """
@@ -94,7 +95,7 @@ def fast_spiking_net(setup: Setup) -> tuple[Forward, torch.nn.Module]:
 
 def spiking_net(setup: Setup) -> tuple[Forward, torch.nn.Module]:
     net = registry_model(setup).to(setup.device)
-    return (lambda x: net(x).spikes), net
+    return (lambda x: net.run(x, chip_timing=False)[0][net.output]), net
 
 
 def snntorch_vgg(setup: Setup) -> tuple[Forward, torch.nn.Module]:

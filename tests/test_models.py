@@ -78,6 +78,24 @@ def test_output_window_lines_up_with_input_frames():
     assert out_full.shape == out_late.shape == (3, 5, STEPS)
 
 
+@pytest.mark.parametrize("name", ["scnn", "vggsnn", "resnet18"])
+def test_delay_free_training_run_equals_the_chip_timed_window(name):
+    """forward (T steps, no delays) gives exactly the chip-timed run's spikes and voltages, shifted."""
+    net = tiny(name, neuron={"threshold": 0.5}).eval()
+    x = events()
+    with torch.no_grad():
+        out = net(x)
+        free, free_voltage = net.run(x, chip_timing=False)
+        chip, chip_voltage = net.run(x)
+    for node, _ in net.graph:
+        assert torch.equal(free[node], net.window(chip[node], node, STEPS)), node
+    assert free[net.output].sum() > 0, "the output must spike for the comparison to mean anything"
+    assert torch.equal(out.spikes, net.window(chip[net.output], net.output, STEPS).reshape(out.spikes.shape))
+    lat = net.latency[net.feature]
+    assert torch.equal(free_voltage, chip_voltage[..., lat - 1:lat - 1 + STEPS])
+    assert torch.equal(out.potentials, free_voltage.reshape(out.potentials.shape))
+
+
 def test_input_encoding_is_clamped_rounded_graded_spikes():
     x = torch.tensor([-1.0, 0.04, 0.07, 1.0, 100.0])
     assert encode_input(x, 8.0).tolist() == [0.0, 0.0, 1.0, 8.0, 255.0]

@@ -179,16 +179,19 @@ class FoldedNode:
         return weight.contiguous(memory_format=torch.channels_last)
 
     def __call__(
-        self, inputs: list[torch.Tensor], steps: int, low: torch.dtype, want_voltage: bool = False
+        self, inputs: list[torch.Tensor], steps: int, low: torch.dtype, want_voltage: bool = False,
+        delay: bool | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(spikes, voltage or an empty tensor) for folded inputs, one per synapse."""
+        """(spikes, voltage or an empty tensor) for folded inputs, one per synapse; `delay` overrides the
+        block's own `delay_shift` (the delay-free training run passes False)."""
         tensors = []
         for slayer_syn, folded, x in zip(self.slayer_synapses, self.synapses, inputs, strict=True):
             if isinstance(folded, SumPoolSynapse):
                 x = _pad_like_slayer(x, folded.kernel)
             tensors += [x, self._weight(slayer_syn, folded)]
         return _SynapsesCuba.apply(
-            self.synapses, self.constants, Layout(steps), self.delay, low, want_voltage, *tensors
+            self.synapses, self.constants, Layout(steps), self.delay if delay is None else delay, low,
+            want_voltage, *tensors
         )
 
 
@@ -221,14 +224,6 @@ def fold_time(x: torch.Tensor) -> torch.Tensor:
 def unfold_time(x: torch.Tensor, steps: int) -> torch.Tensor:
     """`(N*T, ...)` → SLAYER's `(N, ..., T)`."""
     return x.reshape(x.shape[0] // steps, steps, *x.shape[1:]).movedim(1, -1)
-
-
-def delay_time(x: torch.Tensor, shift: int, steps: int) -> torch.Tensor:
-    """SLAYER's `axon.delay(x, shift)` (zeros first) on a folded tensor."""
-    per_sample = x.view(x.shape[0] // steps, steps, *x.shape[1:])
-    delayed = torch.zeros_like(per_sample)
-    delayed[:, shift:] = per_sample[:, : steps - shift]
-    return delayed.view(x.shape)
 
 
 class FoldedNet(torch.nn.Module):

@@ -27,8 +27,8 @@ class NetOutput:
     spikes: output layer (N, K, T); features: the feature layer's spikes averaged over space (N, C, T),
     for the MAG/MRP heads; potentials: the feature layer's membrane voltage flattened (N, F, T), for CKA;
     spike_counts: total spikes per neuron layer in this batch over the whole run (energy report).
-    Each tensor is aligned to the input: step t is that layer's response to input frame t, i.e. its output
-    `latency[layer]` steps later (see `SpikingNet.forward`).
+    Each tensor is aligned to the input: step t is that layer's response up to input frame t, which the chip
+    emits `latency[layer]` steps later (see `SpikingNet.forward`).
     """
 
     spikes: torch.Tensor
@@ -47,14 +47,15 @@ def encode_input(x: torch.Tensor, input_scale: float) -> torch.Tensor:
     return torch.clamp(torch.round(x * input_scale), 0, GRADED_MAX)
 
 
-def run_node(node: torch.nn.Module, inputs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
+def run_node(node: torch.nn.Module, inputs: list[torch.Tensor],
+             delayed: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(spikes, voltage) of one node; Flatten has no neuron, so no voltage."""
     if isinstance(node, ResidualCuba):
-        return node(inputs)
+        return node(inputs, delayed)
     (x,) = inputs
     if isinstance(node, block.cuba.Flatten):
         return node(x), None
-    return fire(node.neuron, node.synapse(x))
+    return fire(node.neuron, node.synapse(x), delayed)
 
 
 def delay_steps(x: torch.Tensor, steps: int) -> torch.Tensor:
@@ -107,6 +108,7 @@ class SpikingNet(torch.nn.Module):
         self.latency = latency
         self.input_shape = tuple(input_shape)
         self.input_scale = float(input_scale)
+        self._fast = None  # tmkt_train.fast's fused runner, built on the first CUDA forward
         self._infer_shapes()
 
     def _infer_shapes(self) -> None:
@@ -121,40 +123,64 @@ class SpikingNet(torch.nn.Module):
         """Steps from an input frame to the output spikes it causes (one per neuron layer, longest path)."""
         return self.latency[self.output]
 
-    def run(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """Run T input frames followed by `output_latency` empty steps (what the chip runs: T + latency
-        steps); returns every node's spikes over the whole run and the feature layer's voltage.
+    def run(self, x: torch.Tensor, chip_timing: bool = True) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Every node's spikes and the feature layer's voltage for input frames `x` (N, C, H, W, T).
 
-        Without the tail a deep net (VGGSNN: 13 neuron layers) would emit nothing within T=10 steps.
+        `chip_timing=True` is what the chip runs and what deploy checks against: each neuron layer delays its
+        spikes by one step, shorter paths get their `edge_delays`, and T frames are followed by
+        `output_latency` empty steps (T + latency steps; without the tail a deep net, VGGSNN with 13 neuron
+        layers, would emit nothing within T=10). `chip_timing=False` drops every delay and the tail: T steps.
+        The two agree exactly — layer `name`'s delay-free step t is its chip-timed step t + latency[name] —
+        because the network is time-invariant (zero initial state, no bias), so delaying every input of a
+        layer by d steps delays its output by d steps. Training uses the delay-free run: 2.3x fewer steps for
+        VGGSNN at T=10, same weights, same spikes in the window that predictions count.
         """
         if x.dim() != 5 or tuple(x.shape[1:4]) != self.input_shape:
             expected = ", ".join(map(str, self.input_shape))
             raise ValueError(f"expected input (N, {expected}, T), got {tuple(x.shape)}")
-        graded = torch.nn.functional.pad(encode_input(x, self.input_scale), (0, self.output_latency))
+        graded = encode_input(x, self.input_scale)
+        if chip_timing:
+            graded = torch.nn.functional.pad(graded, (0, self.output_latency))
         values = {INPUT: graded}
         for name, sources in self.graph:
-            inputs = [delay_steps(values[s], self.edge_delays[(s, name)]) for s in sources]
-            values[name], voltage = run_node(self.nodes[name], inputs)
+            inputs = [delay_steps(values[s], self.edge_delays[(s, name)] * chip_timing) for s in sources]
+            values[name], voltage = run_node(self.nodes[name], inputs, delayed=chip_timing)
             if name == self.feature:
                 feature_voltage = voltage
         return values, feature_voltage
 
     def window(self, spikes: torch.Tensor, name: str, steps: int) -> torch.Tensor:
-        """The `steps` outputs of layer `name` that line up with the input frames (its latency later)."""
+        """The `steps` chip-timed outputs of layer `name` that line up with the input frames."""
         return spikes[..., self.latency[name]:self.latency[name] + steps]
 
     def forward(self, x: torch.Tensor) -> NetOutput:
-        """NetOutput with each layer's window aligned to the input frames; counts cover the whole run."""
-        values, voltage = self.run(x)
-        n, steps, lat = x.shape[0], x.shape[-1], self.latency[self.feature]
-        feat = self.window(values[self.feature], self.feature, steps)
+        """NetOutput of the delay-free run (T steps, see `run`); spike counts cover those T steps, not the
+        chip's post-sequence tail (deploy counts the chip's own spikes for energy).
+
+        On CUDA this runs `tmkt_train.fast.FastSpikingNet`: the same spikes and voltages (tests compare them
+        with SLAYER's CPU reference), fused and time-folded, several times faster; SLAYER's own CUDA kernel
+        also differs from its CPU reference at exact threshold ties, which the fast kernel does not.
+        """
+        if x.is_cuda:
+            return self._fast_runner()(x)
+        values, voltage = self.run(x, chip_timing=False)
+        n, steps = x.shape[0], x.shape[-1]
+        feat = values[self.feature]
         return NetOutput(
-            spikes=self.window(values[self.output], self.output, steps).reshape(n, -1, steps),
+            spikes=values[self.output].reshape(n, -1, steps),
             features=feat.reshape(n, feat.shape[1], -1, steps).mean(dim=2),
-            potentials=voltage[..., lat - 1:lat - 1 + steps].reshape(n, -1, steps),
+            potentials=voltage.reshape(n, -1, steps),
             spike_counts={name: float(values[name].detach().sum()) for name, _ in self.graph
                           if has_neuron(self.nodes[name])},
         )
+
+    def _fast_runner(self) -> torch.nn.Module:
+        if self._fast is None:
+            from ..fast import FastSpikingNet  # lazy: fast imports this module
+
+            # Not a submodule: it only borrows this net's parameters (state_dict and optimiser stay ours).
+            object.__setattr__(self, "_fast", FastSpikingNet(self))
+        return self._fast
 
 
 def predict(spikes: torch.Tensor) -> torch.Tensor:

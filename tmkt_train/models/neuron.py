@@ -34,12 +34,14 @@ def neuron_params(overrides: dict | None = None) -> dict:
     return {**DEFAULT_NEURON, **(overrides or {}), **_FIXED}
 
 
-def fire(neuron: torch.nn.Module, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run CUBA dynamics on synaptic input `current` (N, ..., T).
+def fire(
+    neuron: torch.nn.Module, current: torch.Tensor, delayed: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run CUBA dynamics on synaptic input `current` (N, ..., T); returns (spikes, membrane voltage).
 
-    Returns (spikes delayed by one step, membrane voltage): the one-step delay is the layer latency Loihi and
-    Lava have (SLAYER's `delay_shift=True`).
+    `delayed`: shift the spikes one step later, the layer latency Loihi and Lava have (SLAYER's
+    `delay_shift=True`). Training runs without it (see `SpikingNet.forward`).
     """
     _, voltage = neuron.dynamics(current)
     spikes = neuron.spike(voltage)
-    return delay(spikes, 1), voltage
+    return (delay(spikes, 1) if delayed else spikes), voltage

@@ -33,8 +33,8 @@ class ResidualCuba(torch.nn.Module):
         for syn in self.synapses:
             syn.pre_hook_fx = self.neuron.quantize_8bit
 
-    def forward(self, inputs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, inputs: list[torch.Tensor], delayed: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         if len(inputs) != len(self.synapses):
             raise ValueError(f"ResidualCuba has {len(self.synapses)} synapses but got {len(inputs)} inputs")
         current = sum(syn(x) for syn, x in zip(self.synapses, inputs, strict=True))
-        return fire(self.neuron, current)
+        return fire(self.neuron, current, delayed)
