@@ -39,7 +39,6 @@ from .emulator import emulate, total_steps
 from .ir import Network
 from .netx_writer import sequential_problem, write_netx
 from .quantize import quantize_net
-from .simulate import TargetUnavailable, loihi_missing, simulate
 
 IR_DIR, NETX_FILE, SAMPLES_FILE = "ir", "network.net", "samples.npz"
 CHECK_FILE, SPIKES_FILE, NIR_FILE, ONNX_FILE = "check.json", "spikes.json", "network.nir", "network.onnx"
@@ -161,6 +160,10 @@ def run_emulator(job: ExportJob) -> tuple[SpikeRecord, dict[str, np.ndarray]]:
 
 def run_lava(job: ExportJob, target: str) -> SpikeRecord:
     """Lava (`target`: loihi2-sim or lava-cpu) on the first `lava_samples` samples, every layer recorded."""
+    # Lava is imported here, not at module load: the emulator, ONNX and NIR paths must work where lava-nc
+    # cannot import (it needs Python 3.10; a GPU box may have 3.12).
+    from .simulate import simulate
+
     frames = job.frames[:job.lava_samples]
     with Progress(transient=True) as progress:
         task = progress.add_task(f"Lava {target}", total=len(frames))
@@ -241,6 +244,8 @@ def check_target(job: ExportJob, target: str, *, lava: str | None = None,
 
 def _loihi2(job: ExportJob) -> CheckResult:
     """The IR (and netx) files are already written; hardware runs need Intel's lava-loihi."""
+    from .simulate import TargetUnavailable, loihi_missing
+
     written = [str(job.out / name) for name in (IR_DIR, NETX_FILE) if (job.out / name).exists()]
     reason = loihi_missing() or "Running on Loihi 2 hardware from tmkt is not built yet."
     raise TargetUnavailable(f"{reason} Written for an INRC system: {', '.join(written)}.")

@@ -2,11 +2,38 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
 from . import app
-from .common import not_built
+from .common import fail
 
 
 @app.command("sweep")
-def sweep() -> None:
-    """Not built yet (issue #9)."""
-    raise not_built("tmkt-train sweep", 9)
+def sweep(
+    out: Path = typer.Option(Path("runs/compare"), "--out", help="Folder: runs/NAME/result.json + results.*"),
+    grid: str = typer.Option("full", "--grid", help="full (GPU, issue 9) or cpu-smoke (tiny CPU runs)."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    epochs: int = typer.Option(None, help="Override every backbone's epochs (default: the grid's)."),
+    only: str = typer.Option(None, "--only", help="Glob(s) on run names, comma-separated, e.g. 'scnn-*' "
+                                                  "or '*-s0,*-s1': split the grid across sessions."),
+    lava_samples: int = typer.Option(4, "--lava-samples", help="Samples Lava fixed_pt checks (0: none)."),
+    table_only: bool = typer.Option(False, "--table-only", help="Only assemble the table from result files."),
+) -> None:
+    """TMKT vs dvs-only vs sliding-KT per backbone: train → loihi2-sim export → energy → one table.
+
+    Each run writes OUT/runs/NAME/result.json and is skipped when it exists, so the grid can be filled over
+    several sessions; the table (OUT/results.json, results.md, results.png) is rebuilt from those files.
+    Example: [cyan]tmkt-train sweep --grid full --only 'scnn-*' --out runs/compare[/]."""
+    from ..sweep import rich_table
+    from ..sweep import sweep as run_sweep
+
+    try:
+        rows = run_sweep(out, grid=grid, device=device, epochs=epochs, only=only, lava_samples=lava_samples,
+                         table_only=table_only)
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise fail(str(exc)) from exc
+    Console().print(rich_table(rows))
+    Console().print(f"wrote {out}/results.md, results.json, results.png")

@@ -1,0 +1,117 @@
+"""`tmkt-train sweep`: the cpu-smoke grid end to end (train → loihi2-sim with Lava → energy → result.json),
+reruns skip finished runs, the table assembles mean ± std over seeds; the full grid's definition; examples'
+clear errors."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import typer
+from typer.testing import CliRunner
+
+from tmkt_train.cli import app
+from tmkt_train.sweep import build_grid
+from tmkt_train.sweep.runner import result_path
+
+runner = CliRunner()
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory) -> Path:
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("sweep")
+    result = runner.invoke(app, ["sweep", "--grid", "cpu-smoke", "--out", str(out), "--device", "cpu",
+                                 "--lava-samples", "1"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.mark.lava
+def test_smoke_grid_writes_a_result_per_run(smoke):
+    specs = build_grid("cpu-smoke")
+    assert len(specs) == 4
+    for spec in specs:
+        doc = json.loads(result_path(smoke, spec).read_text())
+        assert (doc["name"], doc["seed"], doc["method"]) == (spec.name, spec.seed, spec.method)
+        assert doc["epochs"] == doc["config"]["optim"]["epochs"] == 1 and doc["config"]["seed"] == spec.seed
+        assert doc["hardware"]["device"] == "cpu" and doc["hardware"]["name"] and "sweep" in doc["command"]
+        assert doc["wall_s"]["total"] > 0
+        assert all(0 <= doc["accuracy"][k] <= 1 for k in ("float", "quantized", "deployed"))
+        # the emulator reproduced the quantized model and Lava's fixed_pt run, spike for spike
+        assert doc["check"]["exact"] and doc["check"]["lava"] == "ran" and doc["check"]["lava_samples"] == 1
+        assert doc["check"]["samples"] > 100  # the whole ndigits test split
+        assert doc["spikes_per_sample"] > 0 and doc["energy_j"] > 0 and doc["profile"] == "loihi2"
+        assert (smoke / "runs" / spec.name / "deploy" / "check.json").exists()
+
+
+@pytest.mark.lava
+def test_rerun_skips_finished_runs(smoke):
+    files = sorted((smoke / "runs").glob("*/result.json"))
+    before = [f.stat().st_mtime_ns for f in files]
+    result = runner.invoke(app, ["sweep", "--grid", "cpu-smoke", "--out", str(smoke), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "skipped 4 run(s)" in result.output
+    assert [f.stat().st_mtime_ns for f in files] == before
+
+
+@pytest.mark.lava
+def test_table_has_mean_and_std_over_seeds(smoke):
+    rows = {r["group"]: r for r in json.loads((smoke / "results.json").read_text())["rows"]}
+    assert set(rows) == {"scnn-dvs-only-dvs10", "scnn-tmkt-dvs10"}
+    for group, row in rows.items():
+        assert row["seeds"] == [0, 1]
+        accs = [100 * json.loads((smoke / "runs" / f"{group}-s{s}" / "result.json").read_text())
+                ["accuracy"]["deployed"] for s in (0, 1)]
+        assert row["deployed_acc"]["mean"] == pytest.approx(np.mean(accs))
+        assert row["deployed_acc"]["std"] == pytest.approx(np.std(accs, ddof=1))
+        assert row["energy_uj"]["mean"] > 0
+    md = (smoke / "results.md").read_text()
+    assert "±" in md and "| scnn | tmkt | full | 10 | 0,1 | 1 |" in md and "TMKT" in md
+    assert (smoke / "results.png").read_bytes()[:4] == b"\x89PNG"
+    result = runner.invoke(app, ["sweep", "--table-only", "--out", str(smoke)])
+    assert result.exit_code == 0 and "results.md" in result.output
+
+
+def test_full_grid_is_the_issue_grid():
+    runs = build_grid("full")
+    names = [r.name for r in runs]
+    assert len(names) == len(set(names)) == 27 + 9 + 24  # methods; ablations (+ shared tmkt); fractions
+    by_name = {r.name: r for r in runs}
+    shared = by_name["scnn-tmkt-dvs10-s2"]  # in the method table and the DVS-fraction sweep, trained once
+    assert set(shared.studies) == {"methods", "dvs-fraction"}
+    assert by_name["vggsnn-tmkt-no-mrp-dvs10-s1"].config().loss.mrp == 0
+    assert by_name["vggsnn-tmkt-no-cka-dvs10-s1"].config().loss.cka == 0
+    assert by_name["scnn-dvs-only-dvs5-s0"].config().data.dvs_fraction == 0.05
+    cfg = by_name["resnet18-sliding-kt-dvs10-s0"].config()
+    assert (cfg.model.width, cfg.data.size, cfg.optim.batch_size) == (0.5, 48, 32)
+    assert {r.seed for r in runs} == {0, 1, 2}
+    only = build_grid("full", only="scnn-tmkt-*,resnet18-*-s0", epochs=3)
+    assert len(only) == 5 * 3 + 3 and {r.settings.epochs for r in only} == {3}
+
+
+def test_bad_options_fail_clearly(tmp_path):
+    result = runner.invoke(app, ["sweep", "--grid", "huge", "--out", str(tmp_path)])
+    assert result.exit_code != 0 and "huge" in result.output
+    result = runner.invoke(app, ["sweep", "--only", "alexnet-*", "--out", str(tmp_path)])
+    assert result.exit_code != 0 and "alexnet-*" in result.output
+    result = runner.invoke(app, ["sweep", "--table-only", "--out", str(tmp_path)])
+    assert result.exit_code != 0 and "result.json" in result.output
+    assert not list(tmp_path.iterdir())
+
+
+def test_byo_ncaltech101_names_the_missing_directory(tmp_path):
+    spec = importlib.util.spec_from_file_location("byo_ncaltech101", EXAMPLES / "byo_ncaltech101.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    cli = typer.Typer()
+    cli.command()(module.main)
+    missing = tmp_path / "no-such-dataset"
+    result = runner.invoke(cli, ["--data-dir", str(missing), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "no-such-dataset" in result.output and "N-Caltech101" in result.output
+    assert not (tmp_path / "out").exists()
