@@ -191,11 +191,14 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end) -> list
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model.backbone, num_classes=len(train_set.classes),
                         input_shape=(geo.channels, geo.height, geo.width), width=cfg.model.width,
-                        neuron=cfg.model.neuron, input_scale=cfg.model.input_scale).to(dev)
+                        neuron=cfg.model.neuron, input_scale=cfg.model.input_scale)
     ckpt_path, metrics_path = out / CHECKPOINT, out / METRICS
     resuming = resume and ckpt_path.exists()
     if cfg.model.init_rate > 0 and not resuming:
-        calibrate_rates(model, first_events(train_set, cfg.optim.batch_size).to(dev), cfg.model.init_rate)
+        # On the CPU: calibration reads every layer through SLAYER's own neurons, whose CUDA kernel is built
+        # by a JIT (minutes) and is inexact at threshold ties; training itself runs the fast path.
+        calibrate_rates(model, first_events(train_set, cfg.optim.batch_size), cfg.model.init_rate)
+    model = model.to(dev)
     method = build_method(cfg.method, model, cfg.loss, geo.time_steps).to(dev)
     optimizer = torch.optim.AdamW([p for p in method.parameters() if p.requires_grad], lr=cfg.lr,
                                   weight_decay=cfg.optim.weight_decay)
