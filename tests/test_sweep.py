@@ -40,7 +40,8 @@ def test_smoke_grid_writes_a_result_per_run(smoke):
         doc = json.loads(result_path(smoke, spec).read_text())
         assert (doc["name"], doc["seed"], doc["method"]) == (spec.name, spec.seed, spec.method)
         assert doc["epochs"] == doc["config"]["optim"]["epochs"] == 1 and doc["config"]["seed"] == spec.seed
-        assert doc["hardware"]["device"] == "cpu" and doc["hardware"]["name"] and "sweep" in doc["command"]
+        assert doc["hardware"]["device"] == "cpu" and doc["hardware"]["name"] and doc["command"].startswith(
+            "tmkt-train sweep --grid cpu-smoke --device cpu")
         assert doc["wall_s"]["total"] > 0
         assert all(0 <= doc["accuracy"][k] <= 1 for k in ("float", "quantized", "deployed"))
         # the emulator reproduced the quantized model and Lava's fixed_pt run, spike for spike

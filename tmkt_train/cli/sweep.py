@@ -30,9 +30,12 @@ def sweep(
     from ..sweep import rich_table
     from ..sweep import sweep as run_sweep
 
+    given = {"--grid": grid, "--device": device, "--epochs": epochs, "--only": only,
+             "--lava-samples": lava_samples, "--out": out}
+    command = "tmkt-train sweep " + " ".join(f"{k} {v}" for k, v in given.items() if v is not None)
     try:
         rows = run_sweep(out, grid=grid, device=device, epochs=epochs, only=only, lava_samples=lava_samples,
-                         table_only=table_only)
+                         table_only=table_only, command=command)
     except (ValueError, RuntimeError, OSError) as exc:
         raise fail(str(exc)) from exc
     Console().print(rich_table(rows))
