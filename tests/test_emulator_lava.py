@@ -20,11 +20,12 @@ from lava.proc.io.sink import RingBuffer as Sink
 from lava.proc.io.source import RingBuffer as Source
 from lava.proc.lif.process import LIF, LIFReset
 
-from tmkt_deploy.emulator import WindowRunner, emulate, lif_params, total_steps
+from tmkt_deploy.emulator import WindowRunner, emulate, total_steps
 from tmkt_deploy.emulator.lif_kernel import lif_window
-from tmkt_deploy.emulator.neuron import LifParams, LifState
+from tmkt_deploy.emulator.neuron import LifState
 from tmkt_deploy.emulator.synapse import SynapseOp
 from tmkt_deploy.ir import INPUT, Cuba, Layer, Network, Synapse
+from tmkt_deploy.loihi_params import LifParams, lif_params
 
 pytestmark = pytest.mark.lava
 

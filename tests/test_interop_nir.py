@@ -10,10 +10,10 @@ from snntorch.import_nir import import_from_nir
 from snntorch.utils import reset
 
 from tmkt_deploy.emulator import emulate
-from tmkt_deploy.emulator.synapse import lava_dense_weight
 from tmkt_deploy.interop import UnsupportedError
 from tmkt_deploy.interop.nir_export import DEFAULT_DT, write_nir
 from tmkt_deploy.ir import INPUT, Cuba, Layer, Network, Synapse
+from tmkt_deploy.loihi_params import lava_dense_weight
 from tmkt_deploy.quantize import quantize_net
 from tmkt_train.models import build_model
 

@@ -2,10 +2,10 @@
 
 `emulate(net, inputs)` is the entry point; `total_steps(net, T)` is how many steps a sample runs
 (T + latency). Lava (`Loihi2SimCfg(select_tag="fixed_pt")`) stays the ground truth; the tests compare the
-two spike for spike.
+two spike for spike. The Loihi parameter mapping shared with the Lava builder lives in
+`tmkt_deploy.loihi_params`; predictions from output spikes are `tmkt_deploy.check.predict_counts`.
 """
 
-from ..loihi_params import LifParams, lif_params
 from .engine import EmulatorResult, WindowRunner, emulate, total_steps
 
-__all__ = ["EmulatorResult", "LifParams", "WindowRunner", "emulate", "lif_params", "total_steps"]
+__all__ = ["EmulatorResult", "WindowRunner", "emulate", "total_steps"]

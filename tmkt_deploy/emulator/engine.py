@@ -55,11 +55,6 @@ class EmulatorResult:
     latency: int
     layer_spikes: dict[str, np.ndarray] = field(default_factory=dict)
 
-    @property
-    def predictions(self) -> np.ndarray:
-        """Argmax over output neurons of spike counts over the sample's steps; ties go to the lowest index."""
-        return self.output_spikes.sum(axis=-1, dtype=np.int64).argmax(axis=1)
-
 
 def total_steps(net: Network, time_steps: int | None = None) -> int:
     """P: steps per sample, T frames (default: the IR's) plus the output latency of empty flush steps."""
