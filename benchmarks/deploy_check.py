@@ -16,6 +16,7 @@ The network is a registry backbone with seeded random weights (speed does not de
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -99,7 +100,8 @@ def main(
         net.save(save_ir)
     frames = graded_samples(net, max(samples, lava_samples), seed)
     report: dict = {"network": net.name, "layers": len(net.layers), "time_steps": net.time_steps,
-                    "latency": net.latency(), "samples": samples, "lava_samples": lava_samples}
+                    "latency": net.latency(), "samples": samples, "lava_samples": lava_samples,
+                    "load_average_1min": os.getloadavg()[0]}  # other work on the box slows both runners
 
     lava_rate = None
     if lava_samples:
@@ -132,6 +134,8 @@ def main(
                       f"{speedup:.0f}x" if speedup else "-")
     console = Console()
     console.print(table)
+    console.print(f"load average (1 min) when starting: {report['load_average_1min']:.2f} "
+                  f"on {os.cpu_count()} CPUs")
     if "bit_exact_vs_lava" in report:
         console.print(f"emulator == Lava on all layers and steps of {lava_samples} samples: "
                       f"{report['bit_exact_vs_lava']}")

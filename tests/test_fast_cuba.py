@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from lava.lib.dl import slayer
@@ -153,9 +155,11 @@ def test_fast_spiking_net_matches_registry_model(name: str, size: int) -> None:
     assert torch.equal(got.spikes, expected.spikes)
     assert torch.equal(got.features, expected.features)
     assert torch.equal(got.potentials, expected.potentials)
+    torch.testing.assert_close(got.currents, expected.currents)  # float sums: summation order may differ
     assert got.spike_counts == pytest.approx(expected.spike_counts)
     assert sum(expected.spike_counts.values()) > 0
-    loss = lambda out: (out.spikes.sum() + out.features.square().sum() + out.potentials.square().sum())  # noqa: E731
+    loss = lambda out: (out.spikes.sum() + out.features.square().sum() + out.potentials.square().sum()  # noqa: E731
+                        + out.currents.square().sum())
     weights = [p for p in net.parameters() if p.requires_grad]
     want = torch.autograd.grad(loss(net(x)), weights, allow_unused=True)
     have = torch.autograd.grad(loss(fast(x)), weights, allow_unused=True)
@@ -176,3 +180,22 @@ def test_fast_spiking_net_on_cuda_equals_registry_model_on_cpu() -> None:
         got = FastSpikingNet(net.cuda())(x.cuda())
     assert torch.equal(got.spikes.cpu(), expected.spikes)
     assert torch.equal(got.potentials.cpu(), expected.potentials)
+
+
+@pytest.mark.parametrize(("name", "size"), [("scnn", 16), ("vggsnn", 16), ("resnet18", 8)])
+def test_fast_chip_timed_run_equals_registry_run(name: str, size: int) -> None:
+    """The deploy reference on a GPU: shifted delay-free spikes = SLAYER's chip-timed run, every node."""
+    torch.manual_seed(11)
+    net = build_model(name, num_classes=4, input_shape=(2, size, size), width=1 / 8)
+    x = torch.poisson(torch.full((2, 2, size, size, 5), 0.4), generator=torch.Generator().manual_seed(12))
+    with torch.no_grad():
+        want, want_voltage = net.run(x)
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for device in devices:  # on CUDA through SpikingNet.run itself (what export runs there)
+        runner = FastSpikingNet(net).run if device == "cpu" else copy.deepcopy(net).cuda().run
+        have, have_voltage = runner(x.to(device))
+        assert set(have) == set(want)
+        for node, spikes in want.items():
+            assert torch.equal(have[node].cpu(), spikes), (device, node)
+        assert torch.equal(have_voltage.cpu(), want_voltage), device
+    assert sum(float(v.sum()) for node, v in want.items() if node != "input") > 0  # not an all-silent net

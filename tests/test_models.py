@@ -42,6 +42,12 @@ def test_forward_shapes_and_counts(name):
     assert set(out.spike_counts) <= set(net.nodes) and net.output in out.spike_counts
     assert out.spike_counts[net.graph[0][0]] > 0, "the first layer should fire on busy input"
     assert torch.all((out.spikes == 0) | (out.spikes == 1))
+    # the readout current: the output synapse's 8-bit weights times the spikes of the layer it reads
+    values, _ = net.run(events(), chip_timing=False)
+    syn = net.nodes[net.output].synapse
+    weight = syn.pre_hook_fx(syn.weight).flatten(1)
+    source = values[net.readout_source].reshape(3, weight.shape[1], STEPS)
+    torch.testing.assert_close(out.currents, torch.einsum("kf,nft->nkt", weight, source))
 
 
 @pytest.mark.parametrize("name", ["scnn", "vggsnn", "resnet18"])

@@ -27,7 +27,7 @@ def smoke(tmp_path_factory) -> Path:
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("sweep")
     result = runner.invoke(app, ["sweep", "--grid", "cpu-smoke", "--out", str(out), "--device", "cpu",
-                                 "--lava-samples", "1"])
+                                 "--lava-samples", "1", "--jobs", "2"])
     assert result.exit_code == 0, result.output
     return out
 
@@ -49,6 +49,7 @@ def test_smoke_grid_writes_a_result_per_run(smoke):
         assert doc["check"]["samples"] > 100  # the whole ndigits test split
         assert doc["spikes_per_sample"] > 0 and doc["energy_j"] > 0 and doc["profile"] == "loihi2"
         assert (smoke / "runs" / spec.name / "deploy" / "check.json").exists()
+        assert "epoch 1" in (smoke / "runs" / spec.name / "log.txt").read_text()  # a pool run's own log
 
 
 @pytest.mark.lava
@@ -57,7 +58,7 @@ def test_rerun_skips_finished_runs(smoke):
     before = [f.stat().st_mtime_ns for f in files]
     result = runner.invoke(app, ["sweep", "--grid", "cpu-smoke", "--out", str(smoke), "--device", "cpu"])
     assert result.exit_code == 0, result.output
-    assert "skipped 4 run(s)" in result.output
+    assert "skipping 4 run(s)" in result.output
     assert [f.stat().st_mtime_ns for f in files] == before
 
 
@@ -116,3 +117,18 @@ def test_byo_ncaltech101_names_the_missing_directory(tmp_path):
     result = runner.invoke(cli, ["--data-dir", str(missing), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2 and "no-such-dataset" in result.output and "N-Caltech101" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_result_trained_with_other_settings_is_stale():
+    """A result.json whose config differs from the grid's (e.g. another readout) is retrained, not kept."""
+    from dataclasses import asdict
+
+    from tmkt_train.sweep.runner import config_changes
+
+    spec = build_grid("cpu-smoke")[0]
+    saved = json.loads(json.dumps(asdict(spec.config())))
+    assert config_changes(saved, spec) == []
+    saved["loss"]["cls_mode"] = "tet-spikes"
+    saved["optim"]["epochs"] = 30
+    assert config_changes(saved, spec) == [f"loss.cls_mode: 'tet-spikes' → {spec.config().loss.cls_mode!r}",
+                                           "optim.epochs: 30 → 1"]

@@ -84,8 +84,22 @@ def test_classification_prefers_the_right_class():
     good[0, 0], good[1, 1] = 1, 1
     bad = torch.zeros(2, 3, 5)
     bad[:, 2] = 1
-    for mode in ("tet", "rate", "spike_rate"):
-        assert classification_loss(good, labels, mode=mode) < classification_loss(bad, labels, mode=mode)
+    for mode in ("tet", "tet-spikes", "rate", "spike_rate"):  # tet reads currents: the same tensors here
+        assert classification_loss(good, labels, currents=good, mode=mode) < classification_loss(
+            bad, labels, currents=bad, mode=mode)
+
+
+def test_tet_reads_currents_so_a_silent_output_still_learns():
+    """Silent output spikes: spike CE is flat (ln K, no signal), current CE still ranks the classes."""
+    labels = torch.tensor([0, 1])
+    silent = torch.zeros(2, 3, 5)
+    currents = torch.zeros(2, 3, 5, requires_grad=True)
+    loss = classification_loss(silent, labels, currents=currents)
+    loss.backward()
+    assert float(loss) == pytest.approx(float(torch.log(torch.tensor(3.0))))
+    assert currents.grad[0, 0].lt(0).all() and currents.grad[0, 1:].gt(0).all()  # raise the right class
+    with pytest.raises(ValueError, match="currents"):
+        classification_loss(silent, labels, mode="tet")
 
 
 @pytest.mark.parametrize("name,terms", [

@@ -46,7 +46,7 @@ def reference_spikes(net: torch.nn.Module, x: torch.Tensor) -> dict[str, np.ndar
     from tmkt_train.models.graph import has_neuron
 
     values, _ = net.run(x)
-    return {name: values[name].numpy().astype(np.int8) for name, _ in net.graph
+    return {name: values[name].cpu().numpy().astype(np.int8) for name, _ in net.graph
             if has_neuron(net.nodes[name])}
 
 

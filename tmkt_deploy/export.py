@@ -88,7 +88,11 @@ def _batches(count: int, size: int) -> Iterator[slice]:
 def prepare(checkpoint: str | os.PathLike, out: str | os.PathLike, *, samples: int | None = None,
             data_dir: str | None = None) -> ExportJob:
     """Quantize the checkpoint, write ir/ (+ netx), run the float and quantized PyTorch model on `samples`
-    test samples spread evenly over the test split (default: all of it), save them."""
+    test samples spread evenly over the test split (default: all of it), save them.
+
+    The PyTorch runs use the GPU when there is one (`SpikingNet.run` on CUDA is the fast path's chip-timed
+    run, spike-identical to SLAYER's CPU reference; tests/test_fast_cuba.py), else SLAYER on the CPU."""
+    from tmkt_train.device import pick_device
     from tmkt_train.models import load_model
 
     model, ckpt = load_model(checkpoint)
@@ -96,6 +100,8 @@ def prepare(checkpoint: str | os.PathLike, out: str | os.PathLike, *, samples: i
     net = quantize_net(model, name=Path(checkpoint).parent.name or model.name,
                        time_steps=int(_config_value(config, "time_steps")),
                        class_names=list(ckpt.get("class_names", [])))
+    device = pick_device("auto")
+    model.to(device)
     out = Path(out)
     net.save(out / IR_DIR)
     if sequential_problem(net) is None:
@@ -111,9 +117,10 @@ def prepare(checkpoint: str | os.PathLike, out: str | os.PathLike, *, samples: i
             x = torch.stack([dvs for _, dvs, _ in items])
             labels.extend(label for _, _, label in items)
             frames.append(graded_frames(model, x).astype(np.uint8))
+            x = x.to(device)
             records.append(SpikeRecord.from_layers(net, reference_spikes(model, x)))
             with torch.no_grad(), float_weights(model):
-                float_pred.append(predict_counts(model.run(x)[0][model.output].numpy(), net.latency()))
+                float_pred.append(predict_counts(model.run(x)[0][model.output].cpu().numpy(), net.latency()))
             progress.advance(task, len(items))
     job = ExportJob(net=net, out=out, frames=np.concatenate(frames), labels=np.array(labels),
                     float_pred=np.concatenate(float_pred), quantized=SpikeRecord.concat(records))

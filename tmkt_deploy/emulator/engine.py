@@ -9,7 +9,9 @@ spike at step t reaches the target at t + 1 + delay, and the IR lines every targ
 latency(target) = latency(source) + 1 + delay. A network has no recurrence, so each layer is computed for all
 P steps at once: its synapses run over every frame of their sources' windows in one conv/matmul (time folded
 into the batch), then its LIF registers are stepped through the window (on CPU in one fused numba kernel,
-`lif_kernel`; on a GPU step by step in torch, `neuron`).
+`lif_kernel`; on a GPU step by step in torch, `neuron`). Spatial layers' currents and spikes live in
+channels-last memory (H, W, C: the layout oneDNN's convs read and write without reordering) behind PyTorch's
+logical (C, H, W) shape, and spikes are float32 0/1, the type the next conv sums in.
 
 Layout of the results: like `tmkt_deploy.simulate`, each layer's spikes on the sample's own P steps, masked
 (zero) before the layer's latency (there Lava shows the previous sample's tail); a layer's last `latency`
@@ -18,7 +20,9 @@ window steps fall into the next sample's P steps and count in `spike_counts` onl
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,10 +35,15 @@ from ..ir import INPUT, Layer, Network
 from ..loihi_params import ACT_SHIFT, LifParams, lif_params
 from .lif_kernel import lif_window
 from .neuron import LifState, wrap
-from .synapse import SynapseOp
+from .synapse import FLOAT32_EXACT, SynapseOp, exact_kernels
 
-# Default batch size: as many samples as keep the widest layer's float64 input currents under this many bytes.
-BATCH_BYTES = 1 << 28
+# Default batch size: as many samples as keep the widest layer's float32 input currents under this many bytes.
+# Batches whose tensors stay in a core's caches run fastest (2-core EPYC, SCNN 48x48 T=10: 3 samples a batch
+# ~800 samples/s, 7 ~700, 64 about half the rate of 8).
+BATCH_BYTES = 1 << 23
+# Spikes and graded inputs are kept as float32 (0/1, and graded payloads of up to 24 bits, all exact): the
+# dtype most synapses sum in.
+SPIKE_DTYPE = torch.float32
 # Largest |a_in| for which `a_in << 6` plus a 24-bit current cannot overflow Lava's int32 arithmetic.
 INT32_SAFE_INPUT = 1 << (24 - ACT_SHIFT)
 
@@ -67,8 +76,13 @@ def emulate(net: Network, inputs: np.ndarray | torch.Tensor, *, record: bool | I
     """Emulate Lava's fixed_pt simulation of `net` on graded-spike `inputs` (N, C, H, W, T), sample-parallel.
 
     `record`: True for every layer's spikes, or the names of the layers to keep. `device`: cpu, cuda or auto.
-    `batch_size`: samples per pass (default: from a memory budget). Results are identical for any batch size
+    `batch_size`: samples per pass (default: from a cache budget). Results are identical for any batch size
     and device.
+
+    On CPU, batches run side by side in `torch.get_num_threads()` threads, each torch op single-threaded: on a
+    small machine shared with other work, the OpenMP barrier inside every multi-threaded op waits for a
+    descheduled thread (measured: 2-core box under load, 7x slower), while whole batches per thread need no
+    barrier and keep each batch in one core's cache.
     """
     net.validate()
     frames = _check_inputs(net, inputs)
@@ -76,26 +90,41 @@ def emulate(net: Network, inputs: np.ndarray | torch.Tensor, *, record: bool | I
     dev = device if isinstance(device, torch.device) else pick_device(device)
     steps = total_steps(net, frames.shape[-1])
     batch = batch_size or _default_batch(net, steps)
-    outputs: list[np.ndarray] = []
-    counts: dict[str, list[np.ndarray]] = {name: [] for name in [INPUT, *(lay.name for lay in net.layers)]}
-    kept: dict[str, list[np.ndarray]] = {name: [] for name in recorded}
     runner = WindowRunner(net, dev)
-    starts = range(0, len(frames), batch)
-    for start in track(starts, description=f"emulating {net.name}", disable=not progress):
+
+    def run(start: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """One batch → its spike counts and its spikes in `simulate`'s layout, for the output and `record`."""
         windows = runner(frames[start:start + batch].to(dev))
-        for name, window in windows.items():
-            counts[name].append(window.counts.cpu().numpy())
-            if name in kept:
-                kept[name].append(_simulate_layout(net, name, window.spikes))
-        output = _simulate_layout(net, net.output, windows[net.output].spikes)
-        outputs.append(output.reshape(len(output), -1, steps))
+        counts = {name: window.counts.cpu().numpy() for name, window in windows.items()}
+        kept = {*recorded, net.output}
+        return counts, {name: _simulate_layout(net, name, windows[name].spikes) for name in kept}
+
+    starts = range(0, len(frames), batch)
+    workers = min(len(starts), torch.get_num_threads()) if dev.type == "cpu" else 1
+    with exact_kernels(), _intra_op_threads(1 if workers > 1 else torch.get_num_threads()), \
+            ThreadPoolExecutor(workers, thread_name_prefix="emulate") as pool:
+        done = list(track(pool.map(run, starts), total=len(starts), description=f"emulating {net.name}",
+                          disable=not progress))
+    output = np.concatenate([spikes[net.output] for _, spikes in done])
     return EmulatorResult(
-        output_spikes=np.concatenate(outputs),
-        spike_counts={name: np.concatenate(c).astype(np.int64) for name, c in counts.items()},
+        output_spikes=output.reshape(len(output), -1, steps),
+        spike_counts={name: np.concatenate([counts[name] for counts, _ in done]).astype(np.int64)
+                      for name in done[0][0]},
         time_steps=steps,
         latency=net.latency(),
-        layer_spikes={name: np.concatenate(k) for name, k in kept.items()},
+        layer_spikes={name: np.concatenate([spikes[name] for _, spikes in done]) for name in recorded},
     )
+
+
+@contextmanager
+def _intra_op_threads(threads: int) -> Iterator[None]:
+    """torch's intra-op thread count for the duration (the process-wide setting, restored after)."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
 
 
 @dataclass
@@ -119,44 +148,66 @@ class WindowRunner:
         """Frames (n, C, H, W, T) → {"input" and each layer name: its window}."""
         net, (n, time_steps) = self.net, (len(frames), frames.shape[-1])
         steps = total_steps(net, time_steps)
-        source = torch.zeros(n, steps, *net.input_shape, dtype=frames.dtype, device=frames.device)
-        source[:, :time_steps] = frames.movedim(-1, 1)
-        windows = {INPUT: LayerWindow(source, source.flatten(1).count_nonzero(dim=1))}
+        channels, height, width = net.input_shape
+        source = frames.new_zeros(n, steps, height, width, channels, dtype=SPIKE_DTYPE)
+        source[:, :time_steps] = frames.permute(0, 4, 2, 3, 1)
+        windows = {INPUT: LayerWindow(source.permute(0, 1, 4, 2, 3), source.flatten(1).count_nonzero(dim=1))}
         max_spike = {INPUT: int(frames.max()) if frames.numel() else 0}
         for layer in net.layers:
-            a_in = self._layer_input(layer, windows, max_spike).view(n, steps, -1)
+            a_in = _neuron_major(self._layer_input(layer, windows, max_spike)).view(n, steps, -1)
             spikes, counts = self._fire(self.params[layer.name], a_in)
-            windows[layer.name] = LayerWindow(spikes.view(n, steps, *layer.shape), counts)
+            windows[layer.name] = LayerWindow(_logical(spikes, layer.shape), counts)
             max_spike[layer.name] = 1
         return windows
 
     def _layer_input(self, layer: Layer, windows: dict[str, LayerWindow],
                      max_spike: dict[str, int]) -> torch.Tensor:
-        """The layer's a_in for every frame: its synapses summed as Lava's InPort sums them (int32)."""
+        """The layer's a_in for every frame (M, *shape): its synapses summed as Lava's InPort sums them
+        (int32)."""
         ops = self.ops[layer.name]
         inputs = []
         for op in ops:
-            current = op(windows[op.syn.source].spikes.flatten(0, 1), max_spike[op.syn.source])
-            if current.shape[1] != layer.num_neurons:
+            current = op.currents(windows[op.syn.source].spikes.flatten(0, 1), max_spike[op.syn.source])
+            if current[0].numel() != layer.num_neurons:
                 raise ValueError(f"IR layer {layer.name!r}: synapse from {op.syn.source!r} gives "
-                                 f"{current.shape[1]} values per step for {layer.num_neurons} neurons")
-            inputs.append(current)
+                                 f"{current[0].numel()} values per step for {layer.num_neurons} neurons")
+            inputs.append(current.view(len(current), *layer.shape))
         if len(inputs) == 1:
             return inputs[0]
-        total = torch.stack(inputs).double().sum(dim=0)  # float64: exact whatever the magnitudes
-        return total if sum(op.bound(max_spike[op.syn.source]) for op in ops) < 1 << 31 else wrap(total, 32)
+        bound = sum(op.bound(max_spike[op.syn.source]) for op in ops)
+        # exact in float32 below its limit; the ops' results are fresh tensors, ours to add into
+        total = inputs[0].to(torch.float32 if bound < FLOAT32_EXACT else torch.float64)
+        for current in inputs[1:]:
+            total += current
+        return total if bound < 1 << 31 else wrap(total, 32)
 
     @staticmethod
     def _fire(params: LifParams, a_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Spikes (n, P, neurons) and spikes per sample of a layer for its inputs (n, P, neurons): the fused
         kernel on CPU, else torch step by step."""
         if a_in.device.type == "cpu":
-            window = lif_window(params, a_in.numpy())
+            window = lif_window(params, a_in.numpy(), spike_dtype=np.float32)  # = SPIKE_DTYPE
             return torch.from_numpy(window.spikes), torch.from_numpy(window.counts)
         int32_safe = bool(a_in.abs().max() <= INT32_SAFE_INPUT) if a_in.numel() else True
         state = LifState(params, a_in.shape[0], a_in.shape[2], a_in.device, int32_safe)
         spikes = torch.stack([state.step(a_in[:, t]) for t in range(a_in.shape[1])], dim=1)
         return spikes, spikes.flatten(1).sum(dim=1)
+
+
+def _neuron_major(currents: torch.Tensor) -> torch.Tensor:
+    """Currents (M, *shape) → (M, neurons) in their memory order: H, W, C for a channels-last conv result
+    (a view, no copy); the LIF update treats every neuron alike, so any fixed order will do."""
+    if currents.ndim == 4:
+        currents = currents.permute(0, 2, 3, 1)
+    return currents.reshape(len(currents), -1)
+
+
+def _logical(spikes: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """Spikes (n, P, neurons) in `_neuron_major` order → (n, P, *shape), as a view."""
+    if len(shape) != 3:
+        return spikes.view(*spikes.shape[:2], *shape)
+    channels, height, width = shape
+    return spikes.view(*spikes.shape[:2], height, width, channels).permute(0, 1, 4, 2, 3)
 
 
 def _simulate_layout(net: Network, name: str, window: torch.Tensor) -> np.ndarray:
@@ -168,7 +219,8 @@ def _simulate_layout(net: Network, name: str, window: torch.Tensor) -> np.ndarra
 
 
 def _check_inputs(net: Network, inputs: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """Integer graded spikes (N, C, H, W, T) within `input_bits`, as an int64 tensor."""
+    """Integer graded spikes (N, C, H, W, T) within `input_bits`, as a tensor of the caller's dtype (batches
+    are copied into float32 frames anyway)."""
     x = torch.as_tensor(inputs)
     if x.ndim != 5 or tuple(x.shape[1:4]) != tuple(net.input_shape):
         raise ValueError(f"emulator inputs must be (N, C, H, W, T) with C, H, W = {tuple(net.input_shape)}; "
@@ -178,7 +230,6 @@ def _check_inputs(net: Network, inputs: np.ndarray | torch.Tensor) -> torch.Tens
             raise ValueError("emulator inputs must be integer graded spikes; got non-integer values")
     elif x.dtype == torch.bool or x.is_complex():
         raise ValueError(f"emulator inputs must be integer graded spikes; got dtype {x.dtype}")
-    x = x.long()
     top = (1 << net.input_bits) - 1
     if x.numel() and (x.min() < 0 or x.max() > top):
         raise ValueError(f"emulator inputs must lie in 0..{top} ({net.input_bits}-bit graded spikes); "
@@ -198,4 +249,4 @@ def _recorded_layers(net: Network, record: bool | Iterable[str]) -> set[str]:
 
 def _default_batch(net: Network, steps: int) -> int:
     widest = max(layer.num_neurons for layer in net.layers)
-    return max(1, BATCH_BYTES // (8 * steps * widest))
+    return max(1, BATCH_BYTES // (4 * steps * widest))

@@ -2,7 +2,10 @@
 
 On CPU the torch version makes about fifteen passes over memory per time step; this kernel reads each input
 current once, keeps `u`/`v` in registers and writes each spike once, in int64 with Lava's int32 wraps always
-applied (they cost a few instructions here). Samples run in parallel threads; the neuron loop vectorises.
+applied (they cost a few instructions here); the neuron loop vectorises. It releases the GIL: the engine runs
+batches in parallel threads (numba's own parallel loops would bring a second OpenMP pool to spin against
+torch's).
+Spikes can be written as 0/1 in the float type the next synapse sums in, which saves it a conversion pass.
 Same arithmetic as `neuron.py` (see there for Lava's semantics); the tests check both against Lava.
 """
 
@@ -31,10 +34,10 @@ def _decay(x: np.int64, factor: np.int64) -> np.int64:
     return _int32(-magnitude if product < 0 else magnitude)
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True)
 def _lif_window(a_in, current_factor, voltage_factor, bias, vth, spikes, counts, u_out, v_out):
     samples, steps, neurons = a_in.shape
-    for i in numba.prange(samples):
+    for i in range(samples):
         u = np.zeros(neurons, np.int64)
         v = np.zeros(neurons, np.int64)
         count = 0
@@ -50,7 +53,7 @@ def _lif_window(a_in, current_factor, voltage_factor, bias, vth, spikes, counts,
                 voltage = _int32(_decay(v[j], voltage_factor) + current + bias)
                 voltage = min(max(voltage, 1 - UV_LIMIT), UV_LIMIT - 1)
                 fired = voltage > vth
-                spikes[i, t, j] = fired
+                spikes[i, t, j] = 1 if fired else 0
                 count += fired
                 v[j] = 0 if fired else voltage
         counts[i] = count
@@ -69,12 +72,12 @@ class Window:
     v: np.ndarray
 
 
-def lif_window(params: LifParams, a_in: np.ndarray) -> Window:
+def lif_window(params: LifParams, a_in: np.ndarray, spike_dtype: type = np.bool_) -> Window:
     """Run the neurons from zero state through integer inputs `a_in` (n, steps, neurons), int32 range, any
-    numeric dtype."""
+    numeric dtype; spikes come as `spike_dtype` 0/1."""
     samples, _, neurons = a_in.shape
     registers = (samples, neurons)
-    out = Window(spikes=np.empty(a_in.shape, dtype=np.bool_), counts=np.empty(samples, dtype=np.int64),
+    out = Window(spikes=np.empty(a_in.shape, dtype=spike_dtype), counts=np.empty(samples, dtype=np.int64),
                  u=np.empty(registers, dtype=np.int64), v=np.empty(registers, dtype=np.int64))
     current_factor = DECAY_UNITY - (params.du + CURRENT_DECAY_OFFSET)
     _lif_window(a_in, np.int64(current_factor), np.int64(DECAY_UNITY - params.dv),

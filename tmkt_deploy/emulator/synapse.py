@@ -9,16 +9,24 @@ What Lava computes per step (lava/proc/dense/models.py `PyDenseModelBitAcc`, lav
   (`utils.signed_clamp`).
 - Both send at step t what they received at step t-1 (one step of latency); `Synapse.delay` adds more.
 
-Sums run as float conv2d / matmul (torch has no integer conv on CPU) restricted to GEMM-based kernels: a
-BLAS product of integers is exact in any summation order whenever every partial sum is representable, while
-the algorithms cuDNN, oneDNN and NNPACK may pick (Winograd, FFT) round; so those three backends are switched
-off for our convs and TF32 is off for our matmuls. Every partial sum here is at most
-`max_spike * max_row_sum(|w|)`: float32 is used when that bound is below 2**24, float64 (exact below 2**53)
-otherwise. The same bound tells which of Lava's wraps can ever change a value; the others are skipped.
+Sums run in float (torch has no integer conv on CPU), which is exact when no partial sum rounds. Every
+partial sum here, in any summation order, is a sum of some of the integer products w * s, so it is at most
+`bound = max_spike * max_row_sum(|w|)`: below 2**24 every one is an integer that float32 represents exactly,
+so any kernel that only multiplies operands and adds products (direct loops, im2col + GEMM, FMA) returns the
+exact sum; float64 (exact below 2**53) takes over above that. Kernels that first transform the operands
+(Winograd, FFT) round, so we never let torch choose: on CPU, float32 convs call `torch.mkldnn_convolution`
+directly, which runs oneDNN's `convolution_direct` algorithm (ideep's `compute_v3` default; oneDNN's fp32
+math mode stays "strict" unless ONEDNN_DEFAULT_FPMATH_MODE says otherwise, which we check); every other conv
+runs with cuDNN, oneDNN and NNPACK switched off (torch's im2col + GEMM), and TF32 is off for our matmuls.
+The same bound tells which of Lava's wraps can ever change a value; the others are skipped.
+
+Conv results keep PyTorch's logical (M, C, H, W) shape in channels-last memory (oneDNN's fast layout), so the
+caller can see them as (M, H*W*C) neurons without a copy.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +42,9 @@ from .neuron import wrap
 # Frames per conv/matmul call: bounds the temporary float copies (elements of input or output).
 CHUNK_ELEMENTS = 1 << 24
 FLOAT32_EXACT = 1 << 24
+# oneDNN computes float32 in float32 only in its default "strict" math mode (others allow bf16/tf32 inside).
+ONEDNN_STRICT = os.environ.get("ONEDNN_DEFAULT_FPMATH_MODE",
+                               os.environ.get("DNNL_DEFAULT_FPMATH_MODE", "strict")).lower() == "strict"
 
 
 def grouped_conv(x: torch.Tensor, weight: torch.Tensor, stride: tuple[int, int], padding: tuple[int, int],
@@ -62,8 +73,11 @@ def grouped_conv(x: torch.Tensor, weight: torch.Tensor, stride: tuple[int, int],
 
 
 @contextmanager
-def _exact_kernels() -> Iterator[None]:
-    """GEMM-based conv kernels only and float32 matmuls in full float32, whatever the process set before."""
+def exact_kernels() -> Iterator[None]:
+    """GEMM-based conv kernels only and float32 matmuls in full float32, whatever the process set before.
+
+    These are process-wide settings: callers running ops in several threads hold this around all of them, so
+    that no thread's exit restores the caller's settings while another still computes."""
     saved = torch.get_float32_matmul_precision()
     torch.set_float32_matmul_precision("highest")
     try:
@@ -79,8 +93,7 @@ class SynapseOp:
     """One IR synapse ready to run: effective weights on the device and Lava's post-sum arithmetic."""
 
     syn: Synapse
-    weight: np.ndarray
-    device: torch.device
+    weights: dict[torch.dtype, torch.Tensor]  # effective weights in float32 and float64, convs channels-last
     row_sum: int  # max over output neurons of sum(|w|): with the largest spike value, bounds every sum
 
     @classmethod
@@ -97,7 +110,10 @@ class SynapseOp:
         else:
             raise ValueError(f"IR layer {layer!r}: unknown synapse kind {syn.kind!r} (dense or conv)")
         row_sum = int(np.abs(weight.astype(np.int64)).reshape(len(weight), -1).sum(axis=1).max(initial=0))
-        return cls(syn, weight, device, row_sum)
+        layout = torch.channels_last if syn.kind == "conv" else torch.contiguous_format
+        weights = {dtype: torch.as_tensor(weight, dtype=dtype, device=device).contiguous(memory_format=layout)
+                   for dtype in (torch.float32, torch.float64)}
+        return cls(syn, weights, row_sum)
 
     def bound(self, max_spike: int) -> int:
         """The largest |value| this synapse sends (after Lava's wraps and shift) for spikes <= max_spike."""
@@ -108,14 +124,19 @@ class SynapseOp:
         return min(raw << exp, 1 << 31) if exp > 0 else -(-raw >> -exp)
 
     def __call__(self, frames: torch.Tensor, max_spike: int) -> torch.Tensor:
-        """Spikes of many frames `(M, *source_shape)`, none above `max_spike` → synaptic input `(M, neurons)`
-        as float integers (float32 when all fit below 2**24, else float64)."""
+        """`currents` as `(M, neurons)` in PyTorch's C, H, W order (a copy for a conv)."""
+        return self.currents(frames, max_spike).flatten(1)
+
+    def currents(self, frames: torch.Tensor, max_spike: int) -> torch.Tensor:
+        """Spikes of many frames `(M, *source_shape)`, none above `max_spike` → synaptic input as float
+        integers (float32 when all fit below 2**24, else float64): `(M, C, H, W)` channels-last for a conv,
+        `(M, neurons)` for a dense synapse."""
         raw = self.row_sum * max_spike
         dtype = torch.float32 if raw < FLOAT32_EXACT else torch.float64
-        weight = torch.as_tensor(self.weight, dtype=dtype, device=self.device)
-        out_per_frame = len(self.weight) * (frames[0, 0].numel() if self.syn.kind == "conv" else 1)
+        weight = self.weights[dtype]
+        out_per_frame = len(weight) * (frames[0, 0].numel() if self.syn.kind == "conv" else 1)
         step = max(1, CHUNK_ELEMENTS // max(1, frames[0].numel(), out_per_frame))
-        with _exact_kernels():
+        with exact_kernels():
             chunks = [self._sum(frames[i:i + step].to(dtype), weight) for i in range(0, len(frames), step)]
         total = chunks[0] if len(chunks) == 1 else torch.cat(chunks)
         return self._lava_arithmetic(total, raw)
@@ -124,11 +145,12 @@ class SynapseOp:
         syn = self.syn
         if syn.kind == "dense":
             return x.flatten(1) @ weight.T
+        if x.device.type == "cpu" and x.dtype == torch.float32 and ONEDNN_STRICT:
+            return torch.mkldnn_convolution(x.contiguous(memory_format=torch.channels_last), weight, None,
+                                            syn.padding, syn.stride, syn.dilation, syn.groups)
         if syn.groups == 1:
-            total = F.conv2d(x, weight, stride=syn.stride, padding=syn.padding, dilation=syn.dilation)
-        else:
-            total = grouped_conv(x, weight, syn.stride, syn.padding, syn.dilation, syn.groups)
-        return total.flatten(1)
+            return F.conv2d(x, weight, stride=syn.stride, padding=syn.padding, dilation=syn.dilation)
+        return grouped_conv(x, weight, syn.stride, syn.padding, syn.dilation, syn.groups)
 
     def _lava_arithmetic(self, total: torch.Tensor, raw: int) -> torch.Tensor:
         """What Lava does to the exact sum (bounded by `raw`): conv wraps to 24 bits; dense wraps to int32 and

@@ -21,6 +21,9 @@ def sweep(
                                                   "or '*-s0,*-s1': split the grid across sessions."),
     lava_samples: int = typer.Option(4, "--lava-samples", help="Samples Lava fixed_pt checks (0: none)."),
     table_only: bool = typer.Option(False, "--table-only", help="Only assemble the table from result files."),
+    jobs: int = typer.Option(1, "--jobs", "-j",
+                             help="Runs at once, each in its own process, its log in runs/NAME/log.txt "
+                                  "(small nets leave a GPU mostly idle: try 4)."),
 ) -> None:
     """TMKT vs dvs-only vs sliding-KT per backbone: train → loihi2-sim export → energy → one table.
 
@@ -31,11 +34,11 @@ def sweep(
     from ..sweep import sweep as run_sweep
 
     given = {"--grid": grid, "--device": device, "--epochs": epochs, "--only": only,
-             "--lava-samples": lava_samples, "--out": out}
+             "--lava-samples": lava_samples, "--jobs": jobs, "--out": out}
     command = "tmkt-train sweep " + " ".join(f"{k} {v}" for k, v in given.items() if v is not None)
     try:
         rows = run_sweep(out, grid=grid, device=device, epochs=epochs, only=only, lava_samples=lava_samples,
-                         table_only=table_only, command=command)
+                         table_only=table_only, command=command, jobs=jobs)
     except (ValueError, RuntimeError, OSError) as exc:
         raise fail(str(exc)) from exc
     Console().print(rich_table(rows))

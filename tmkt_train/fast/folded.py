@@ -195,6 +195,13 @@ class FoldedNode:
         )
 
 
+    def current(self, inputs: list[torch.Tensor]) -> torch.Tensor:
+        """The layer's synaptic input for folded inputs (differentiable, outside the fused kernel): the
+        readout the classification loss reads."""
+        return sum(folded.forward(x, self._weight(slayer_syn, folded))
+                   for slayer_syn, folded, x in zip(self.slayer_synapses, self.synapses, inputs, strict=True))
+
+
 def _pad_like_slayer(x: torch.Tensor, kernel: tuple[int, int]) -> torch.Tensor:
     """SLAYER's pool pads odd sizes with zeros at the bottom/right by `size % kernel`."""
     pad_h, pad_w = x.shape[2] % kernel[0], x.shape[3] % kernel[1]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from ..models.graph import INPUT, NetOutput, encode_input
+from ..models.graph import INPUT, NetOutput, delay_steps, encode_input
 from .folded import flatten, fold_time, folded_layer, unfold_time
 
 
@@ -22,15 +22,15 @@ class FastSpikingNet(torch.nn.Module):
         self.mixed = mixed
         self.layers = {name: folded_layer(net.nodes[name], f"node {name!r}") for name, _ in net.graph}
 
-    def forward(self, x: torch.Tensor) -> NetOutput:
+    def _walk(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Every node's folded spikes and the feature layer's folded voltage, delay-free over x's steps."""
         net = self.net
         if x.dim() != 5 or tuple(x.shape[1:4]) != net.input_shape:
             shape = ", ".join(map(str, net.input_shape))
             raise ValueError(f"expected input (N, {shape}, T), got {tuple(x.shape)}")
-        n, steps = x.shape[0], x.shape[-1]
+        steps = x.shape[-1]
         low = torch.bfloat16 if x.is_cuda and self.mixed else torch.float32
         values = {INPUT: fold_time(encode_input(x, net.input_scale))}
-        counts: dict[str, torch.Tensor] = {}
         for name, sources in net.graph:
             inputs = [values[s] for s in sources]
             layer = self.layers[name]
@@ -38,14 +38,38 @@ class FastSpikingNet(torch.nn.Module):
                 values[name] = flatten(inputs[0])
                 continue
             values[name], voltage = layer(inputs, steps, low, want_voltage=name == net.feature, delay=False)
-            counts[name] = values[name].detach().sum(dtype=torch.float64)  # exact beyond 2**24
             if name == net.feature:
-                feature_voltage = unfold_time(voltage, steps)
+                feature_voltage = voltage
+        return values, feature_voltage
+
+    def forward(self, x: torch.Tensor) -> NetOutput:
+        net = self.net
+        n, steps = x.shape[0], x.shape[-1]
+        values, voltage = self._walk(x)
+        counts = {name: values[name].detach().sum(dtype=torch.float64)  # exact beyond 2**24
+                  for name, _ in net.graph if self.layers[name] is not None}
         feature = unfold_time(values[net.feature], steps).float()
         out = unfold_time(values[net.output], steps).float()
         return NetOutput(
             spikes=out.reshape(n, -1, steps),
             features=feature.reshape(n, feature.shape[1], -1, steps).mean(dim=2),
-            potentials=feature_voltage.reshape(n, -1, steps),
+            potentials=unfold_time(voltage, steps).reshape(n, -1, steps),
             spike_counts=dict(zip(counts, torch.stack(list(counts.values())).tolist(), strict=True)),
+            currents=unfold_time(self.layers[net.output].current([values[net.readout_source]]), steps)
+            .float().reshape(n, -1, steps),
         )
+
+    @torch.no_grad()
+    def run(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """`SpikingNet.run(x)` (chip timing: T frames + latency empty steps, each node delayed by its
+        latency), computed as the delay-free run over the padded frames shifted by each node's latency:
+        the network is time-invariant from zero state (the argument in `SpikingNet.run`'s docstring)."""
+        net = self.net
+        padded = torch.nn.functional.pad(x, (0, net.output_latency))
+        steps = padded.shape[-1]
+        values, voltage = self._walk(padded)
+        chip = {INPUT: encode_input(padded, net.input_scale)}
+        for name, _ in net.graph:
+            chip[name] = delay_steps(unfold_time(values[name], steps).float(), net.latency[name])
+        # a layer's voltage leads its spikes by the one-step output delay
+        return chip, delay_steps(unfold_time(voltage, steps).float(), net.latency[net.feature] - 1)

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import torch
 from lava.lib.dl.slayer import block
-from lava.lib.dl.slayer.axon import delay
 
 from .neuron import fire
 from .residual import ResidualCuba
@@ -26,7 +25,9 @@ class NetOutput:
 
     spikes: output layer (N, K, T); features: the feature layer's spikes averaged over space (N, C, T),
     for the MAG/MRP heads; potentials: the feature layer's membrane voltage flattened (N, F, T), for CKA;
-    spike_counts: total spikes per neuron layer in this batch over the whole run (energy report).
+    spike_counts: total spikes per neuron layer in this batch over the whole run (energy report);
+    currents: the output neurons' synaptic input (N, K, T), i.e. the 8-bit readout weights times the spikes
+    of the layer before: the linear readout TET's loss reads (the chip's output neurons integrate it).
     Each tensor is aligned to the input: step t is that layer's response up to input frame t, which the chip
     emits `latency[layer]` steps later (see `SpikingNet.forward`).
     """
@@ -35,6 +36,7 @@ class NetOutput:
     features: torch.Tensor
     potentials: torch.Tensor
     spike_counts: dict[str, float]
+    currents: torch.Tensor
 
 
 def encode_input(x: torch.Tensor, input_scale: float) -> torch.Tensor:
@@ -59,8 +61,9 @@ def run_node(node: torch.nn.Module, inputs: list[torch.Tensor],
 
 
 def delay_steps(x: torch.Tensor, steps: int) -> torch.Tensor:
-    """`x` shifted later in time by `steps` (SLAYER's axon delay), or `x` itself for none."""
-    return delay(x, steps) if steps else x
+    """`x` shifted later in time by `steps`, zeros first: SLAYER's axon `delay`, written in torch because
+    SLAYER's CUDA version is JIT-compiled (minutes) on first use."""
+    return torch.nn.functional.pad(x, (steps, 0))[..., : x.shape[-1]] if steps else x
 
 
 def has_neuron(node: torch.nn.Module) -> bool:
@@ -102,6 +105,8 @@ class SpikingNet(torch.nn.Module):
         for role, name in (("output", output), ("feature", feature)):
             if name not in self.nodes:
                 raise ValueError(f"{role} node {name!r} is not in the graph")
+        if len(dict(self.graph)[output]) != 1 or not hasattr(self.nodes[output], "synapse"):
+            raise ValueError(f"output {output!r} must be one synapse from one node (the readout)")
         if not has_neuron(self.nodes[feature]):
             raise ValueError(f"feature node {feature!r} has no neurons (CKA reads membrane potentials)")
         self.output, self.feature = output, feature
@@ -133,11 +138,14 @@ class SpikingNet(torch.nn.Module):
         The two agree exactly — layer `name`'s delay-free step t is its chip-timed step t + latency[name] —
         because the network is time-invariant (zero initial state, no bias), so delaying every input of a
         layer by d steps delays its output by d steps. Training uses the delay-free run: 2.3x fewer steps for
-        VGGSNN at T=10, same weights, same spikes in the window that predictions count.
+        VGGSNN at T=10, same weights, same spikes in the window that predictions count. On CUDA the
+        chip-timed run is `FastSpikingNet.run`, which uses exactly that argument.
         """
         if x.dim() != 5 or tuple(x.shape[1:4]) != self.input_shape:
             expected = ", ".join(map(str, self.input_shape))
             raise ValueError(f"expected input (N, {expected}, T), got {tuple(x.shape)}")
+        if x.is_cuda and chip_timing:  # SLAYER's CUDA neurons are JIT-compiled and inexact at threshold ties
+            return self._fast_runner().run(x)
         graded = encode_input(x, self.input_scale)
         if chip_timing:
             graded = torch.nn.functional.pad(graded, (0, self.output_latency))
@@ -172,7 +180,13 @@ class SpikingNet(torch.nn.Module):
             potentials=voltage.reshape(n, -1, steps),
             spike_counts={name: float(values[name].detach().sum()) for name, _ in self.graph
                           if has_neuron(self.nodes[name])},
+            currents=self.nodes[self.output].synapse(values[self.readout_source]).reshape(n, -1, steps),
         )
+
+    @property
+    def readout_source(self) -> str:
+        """The node whose spikes the output layer reads."""
+        return dict(self.graph)[self.output][0]
 
     def _fast_runner(self) -> torch.nn.Module:
         if self._fast is None:

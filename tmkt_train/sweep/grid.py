@@ -8,9 +8,12 @@ it was trained with:
 
 - `full` (GPU, one H100): widths 1.0 / 0.5 / 0.5 (SCNN / VGGSNN / ResNet-18), 48×48 input (ndigits'
   default), batch 32; 60 epochs SCNN and 40 for the deeper nets. An epoch at 10 % DVS is 5 batches (143
-  recordings), so an SCNN run is sized for well under a minute on an H100 (not yet measured there: every
-  result file records its wall time and hardware). At half width and 32×32, 15 epochs at batch 16 took ~60 s
-  on one CPU core and reached 74 % (examples/quickstart.py).
+  recordings): an SCNN run took ~45 s end to end on an H100, a VGGSNN run ~1-2 min, ten runs sharing the
+  GPU (`--jobs 10`); every result file records its wall time and hardware. At half width and 32×32, 15
+  epochs at batch 16 took ~60 s on one CPU core and reached 74 % (examples/quickstart.py).
+  The classification loss reads the output spikes for SCNN and the output currents for the deep nets: on
+  the H100, spike CE silenced VGGSNN's and ResNet-18's output layer (10 % accuracy, see tmkt.losses), while
+  current CE cost SCNN ~15 points at 10 % DVS (dvs-only 71 % vs 87 %, 3 seeds each).
 - `cpu-smoke` (CI): SCNN at width 0.125, 16×16 input, 1 epoch, 2 methods × 2 seeds — checks the plumbing,
   not the science.
 """
@@ -40,6 +43,7 @@ class Settings:
     size: int
     epochs: int
     batch_size: int
+    cls_mode: str = "tet"  # classification readout (tmkt_train.tmkt.losses): output currents or "tet-spikes"
 
 
 @dataclass(frozen=True)
@@ -71,13 +75,14 @@ class RunSpec:
         cfg.data.size = self.settings.size
         cfg.model.backbone, cfg.model.width = self.backbone, self.settings.width
         cfg.optim.epochs, cfg.optim.batch_size = self.settings.epochs, self.settings.batch_size
+        cfg.loss.cls_mode = self.settings.cls_mode
         if self.variant != FULL:
             setattr(cfg.loss, ABLATIONS[self.variant], 0.0)
         return cfg
 
 
 GPU_SETTINGS = {
-    "scnn": Settings(width=1.0, size=48, epochs=60, batch_size=32),
+    "scnn": Settings(width=1.0, size=48, epochs=60, batch_size=32, cls_mode="tet-spikes"),
     "vggsnn": Settings(width=0.5, size=48, epochs=40, batch_size=32),
     "resnet18": Settings(width=0.5, size=48, epochs=40, batch_size=32),
 }

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -27,6 +28,7 @@ from .grid import RunSpec
 from .pipeline import train_and_deploy
 
 RESULT = "result.json"
+LOG = "log.txt"  # a pool run's output
 RESULT_FORMAT = "tmkt-sweep-result"
 ENERGY_PROFILE = "loihi2"
 
@@ -94,30 +96,107 @@ def run_one(spec: RunSpec, out_dir: str | os.PathLike, *, device: str = "auto", 
     return result
 
 
+def _leaves(doc: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in doc.items():
+        out.update(_leaves(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key: value})
+    return out
+
+
+def config_changes(saved: dict, spec: RunSpec) -> list[str]:
+    """Config keys whose saved value differs from what `spec` trains with now ("optim.epochs: 30 → 60")."""
+    now = _leaves(json.loads(json.dumps(asdict(spec.config()))))
+    was = _leaves(saved)
+    return [f"{k}: {was.get(k)!r} → {now.get(k)!r}" for k in sorted(now.keys() | was.keys())
+            if was.get(k) != now.get(k)]
+
+
+def _announce(console, result: dict) -> None:
+    acc = result["accuracy"]
+    console.print(f"{result['name']}: float {acc['float']:.3f} deployed {acc['deployed']:.3f} | "
+                  f"{result['spikes_per_sample']:,.0f} spikes | {result['energy_j'] * 1e6:.3g} µJ on loihi2"
+                  f" | {result['wall_s']['total']:.0f} s")
+
+
+def _run_logged(spec: RunSpec, out_dir: str | os.PathLike, device: str, lava_samples: int,
+                command: str | None, threads: int) -> dict:
+    """`run_one` in a pool process: its share of the CPU threads, its output in runs/NAME/log.txt (the runs
+    of a pool would otherwise interleave on one terminal)."""
+    import multiprocessing
+
+    # Lava's message infrastructure sets the start method (fork) when imported and fails if one is set, as
+    # it is in a spawned worker: unset it.
+    multiprocessing.set_start_method(None, force=True)
+    torch.set_num_threads(threads)
+    log = Path(out_dir) / "runs" / spec.name / LOG
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as f:
+        sys.stdout.flush(), sys.stderr.flush()
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+    try:
+        return run_one(spec, out_dir, device=device, lava_samples=lava_samples, command=command)
+    finally:
+        sys.stdout.flush(), sys.stderr.flush()
+
+
+def _run_pool(todo: list[RunSpec], out_dir: str | os.PathLike, *, device: str, lava_samples: int,
+              command: str | None, jobs: int, console) -> list[str]:
+    """`todo` over `jobs` spawned processes (small nets leave a GPU mostly idle: several runs share it);
+    returns the names that finished. A failed run does not stop the others; it is reported at the end."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    ran, failed = [], []
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(_run_logged, spec, out_dir, device, lava_samples, command, threads): spec
+                   for spec in todo}
+        console.print(f"{len(todo)} run(s) on {jobs} processes ({threads} CPU threads each); "
+                      f"logs in {Path(out_dir) / 'runs'}/NAME/{LOG}")
+        for future in as_completed(futures):
+            spec = futures[future]
+            try:
+                _announce(console, future.result())
+                ran.append(spec.name)
+            except Exception as exc:  # noqa: BLE001 -- reported below with the run's log
+                failed.append(f"{spec.name} ({type(exc).__name__}: {exc}; see runs/{spec.name}/{LOG})")
+                console.print(f"[red]{failed[-1]}[/]")
+    if failed:
+        raise RuntimeError(f"{len(failed)} run(s) failed: " + "; ".join(failed))
+    return ran
+
+
 def run_grid(runs: list[RunSpec], out_dir: str | os.PathLike, *, device: str = "auto", lava_samples: int = 4,
-             command: str | None = None) -> dict[str, list[str]]:
-    """Every run of `runs` whose result file is missing; returns the names run and skipped."""
+             command: str | None = None, jobs: int = 1) -> dict[str, list[str]]:
+    """Every run of `runs` whose result file is missing, one at a time or over `jobs` processes; returns
+    the names run and skipped."""
     from rich.console import Console
 
+    if jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {jobs}")
     console = Console(stderr=True)
     done: dict[str, list[str]] = {"ran": [], "skipped": []}
-    for i, spec in enumerate(runs, 1):
+    todo = []
+    for spec in runs:
         path = result_path(out_dir, spec)
         if path.exists():
-            done["skipped"].append(spec.name)
-            epochs = json.loads(path.read_text())["epochs"]
-            if epochs != spec.settings.epochs:
-                console.print(f"[yellow]kept {path}: trained {epochs} epochs, not {spec.settings.epochs}; "
-                              "delete it to retrain[/]")
-            continue
-        console.rule(f"[bold]{spec.name}[/] ({i}/{len(runs)})")
-        result = run_one(spec, out_dir, device=device, lava_samples=lava_samples, command=command)
-        done["ran"].append(spec.name)
-        acc = result["accuracy"]
-        console.print(f"{spec.name}: float {acc['float']:.3f} deployed {acc['deployed']:.3f} | "
-                      f"{result['spikes_per_sample']:,.0f} spikes | "
-                      f"{result['energy_j'] * 1e6:.3g} µJ on loihi2 | "
-                      f"{result['wall_s']['total']:.0f} s")
+            changed = config_changes(json.loads(path.read_text())["config"], spec)
+            if not changed:
+                done["skipped"].append(spec.name)
+                continue
+            console.print(f"[yellow]{spec.name}: its result was trained with other settings "
+                          f"({', '.join(changed)}); deleting {path.parent} and training it again[/]")
+            shutil.rmtree(path.parent)
+        todo.append(spec)
     if done["skipped"]:
-        console.print(f"skipped {len(done['skipped'])} run(s) with a result.json already")
+        console.print(f"skipping {len(done['skipped'])} run(s) with a result.json already")
+    if jobs > 1 and len(todo) > 1:
+        done["ran"] = _run_pool(todo, out_dir, device=device, lava_samples=lava_samples, command=command,
+                                jobs=min(jobs, len(todo)), console=console)
+        return done
+    for i, spec in enumerate(todo, 1):
+        console.rule(f"[bold]{spec.name}[/] ({i}/{len(todo)})")
+        _announce(console, run_one(spec, out_dir, device=device, lava_samples=lava_samples, command=command))
+        done["ran"].append(spec.name)
     return done

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..models import SpikingNet, predict
+from ..models import NetOutput, SpikingNet, predict
 from .cka import StepWeights
 from .heads import ModalityHead, RatioHead
 from .losses import classification_loss
@@ -28,7 +28,7 @@ class MethodConfig:
     cka: float = 0.5         # α, domain alignment (KT's 0.5)
     mag: float = 0.5         # β, Modality-Aware Guidance (choose: middle of the papers' sweep {0.1, 0.5, 1})
     mrp: float = 0.5         # γ, Mixup Ratio Perception (same)
-    cls_mode: str = "tet"    # "tet" (per-step CE), "rate" (CE of the mean output), "spike_rate" (SLAYER)
+    cls_mode: str = "tet"    # "tet" (per-step CE of output currents), "tet-spikes", "rate", "spike_rate"
     logit_scale: float = 4.0
     true_rate: float = 0.2   # spike_rate targets for the right / the other classes
     false_rate: float = 0.03
@@ -62,10 +62,12 @@ class Method(torch.nn.Module):
         super().__init__()
         self.model, self.cfg, self.time_steps = model, cfg, time_steps
 
-    def cls(self, spikes: torch.Tensor, labels: torch.Tensor, step_weights: torch.Tensor | None = None):
+    def cls(self, out: NetOutput, part: slice, labels: Tensor, step_weights: Tensor | None = None):
+        """Classification loss of the samples `part` of a forward's output."""
         cfg = self.cfg
-        return classification_loss(spikes, labels, mode=cfg.cls_mode, logit_scale=cfg.logit_scale,
-                                   step_weights=step_weights, rates=(cfg.true_rate, cfg.false_rate))
+        return classification_loss(out.spikes[part], labels, currents=out.currents[part], mode=cfg.cls_mode,
+                                   logit_scale=cfg.logit_scale, step_weights=step_weights,
+                                   rates=(cfg.true_rate, cfg.false_rate))
 
     def rgb_epoch(self, epoch: int, epochs: int) -> bool:
         """Whether epoch `epoch` trains on the RGB-only dataset (only the pre-training baseline does)."""
@@ -79,7 +81,7 @@ class SingleStream(Method):
 
     def forward(self, rgb: Tensor, dvs: Tensor, labels: Tensor, progress: float) -> StepResult:
         out = self.model(dvs)
-        loss = self.cls(out.spikes, labels)
+        loss = self.cls(out, slice(None), labels)
         correct = int((predict(out.spikes) == labels).sum())
         spikes = sum(out.spike_counts.values())
         return StepResult(loss, {"ce": float(loss)}, correct, len(labels), 1.0, spikes)
@@ -122,11 +124,11 @@ class TwoStream(Method):
         source, mask, ratio = self.mix(rgb, dvs, progress)
         n = len(labels)
         out = self.model(torch.cat([source, dvs]))
-        src_spikes, evt_spikes = out.spikes[:n], out.spikes[n:]
+        evt_spikes = out.spikes[n:]
         event_weights = 1 - self.steps() if self.steps is not None else None
         terms = {
-            "ce": self.cfg.ce_source * self.cls(src_spikes, labels),
-            "ce_event": self.cfg.ce_event * self.cls(evt_spikes, labels, event_weights),
+            "ce": self.cfg.ce_source * self.cls(out, slice(None, n), labels),
+            "ce_event": self.cfg.ce_event * self.cls(out, slice(n, None), labels, event_weights),
         }
         if self.steps is not None:
             terms["cka"] = self.cfg.cka * self.steps.alignment_loss(out.potentials[:n], out.potentials[n:])

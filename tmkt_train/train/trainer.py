@@ -194,11 +194,9 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end) -> list
                         neuron=cfg.model.neuron, input_scale=cfg.model.input_scale)
     ckpt_path, metrics_path = out / CHECKPOINT, out / METRICS
     resuming = resume and ckpt_path.exists()
-    if cfg.model.init_rate > 0 and not resuming:
-        # On the CPU: calibration reads every layer through SLAYER's own neurons, whose CUDA kernel is built
-        # by a JIT (minutes) and is inexact at threshold ties; training itself runs the fast path.
-        calibrate_rates(model, first_events(train_set, cfg.optim.batch_size), cfg.model.init_rate)
     model = model.to(dev)
+    if cfg.model.init_rate > 0 and not resuming:  # on a GPU through the fast path (SpikingNet.run)
+        calibrate_rates(model, first_events(train_set, cfg.optim.batch_size).to(dev), cfg.model.init_rate)
     method = build_method(cfg.method, model, cfg.loss, geo.time_steps).to(dev)
     optimizer = torch.optim.AdamW([p for p in method.parameters() if p.requires_grad], lr=cfg.lr,
                                   weight_decay=cfg.optim.weight_decay)
