@@ -46,15 +46,15 @@ class FastSpikingNet(torch.nn.Module):
         net = self.net
         n, steps = x.shape[0], x.shape[-1]
         values, voltage = self._walk(x)
-        counts = {name: values[name].detach().sum(dtype=torch.float64)  # exact beyond 2**24
-                  for name, _ in net.graph if self.layers[name] is not None}
         feature = unfold_time(values[net.feature], steps).float()
         out = unfold_time(values[net.output], steps).float()
         return NetOutput(
             spikes=out.reshape(n, -1, steps),
             features=feature.reshape(n, feature.shape[1], -1, steps).mean(dim=2),
             potentials=unfold_time(voltage, steps).reshape(n, -1, steps),
-            spike_counts=dict(zip(counts, torch.stack(list(counts.values())).tolist(), strict=True)),
+            counts=torch.stack([values[name].detach().sum(dtype=torch.float64)  # exact beyond 2**24
+                                for name in net.neuron_layers]),
+            count_names=net.neuron_layers,
             currents=unfold_time(self.layers[net.output].current([values[net.readout_source]]), steps)
             .float().reshape(n, -1, steps),
         )

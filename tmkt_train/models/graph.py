@@ -25,7 +25,8 @@ class NetOutput:
 
     spikes: output layer (N, K, T); features: the feature layer's spikes averaged over space (N, C, T),
     for the MAG/MRP heads; potentials: the feature layer's membrane voltage flattened (N, F, T), for CKA;
-    spike_counts: total spikes per neuron layer in this batch over the whole run (energy report);
+    counts: total spikes per neuron layer (named by `count_names`) in this batch, a float64 tensor on the
+    model's device, so reading them never waits for the GPU (`spike_counts` does, once asked);
     currents: the output neurons' synaptic input (N, K, T), i.e. the 8-bit readout weights times the spikes
     of the layer before: the linear readout TET's loss reads (the chip's output neurons integrate it).
     Each tensor is aligned to the input: step t is that layer's response up to input frame t, which the chip
@@ -35,8 +36,17 @@ class NetOutput:
     spikes: torch.Tensor
     features: torch.Tensor
     potentials: torch.Tensor
-    spike_counts: dict[str, float]
+    counts: torch.Tensor
+    count_names: tuple[str, ...]
     currents: torch.Tensor
+
+    @property
+    def spike_counts(self) -> dict[str, float]:
+        return dict(zip(self.count_names, self.counts.tolist(), strict=True))
+
+    @property
+    def total_spikes(self) -> torch.Tensor:
+        return self.counts.sum()
 
 
 def encode_input(x: torch.Tensor, input_scale: float) -> torch.Tensor:
@@ -178,10 +188,14 @@ class SpikingNet(torch.nn.Module):
             spikes=values[self.output].reshape(n, -1, steps),
             features=feat.reshape(n, feat.shape[1], -1, steps).mean(dim=2),
             potentials=voltage.reshape(n, -1, steps),
-            spike_counts={name: float(values[name].detach().sum()) for name, _ in self.graph
-                          if has_neuron(self.nodes[name])},
+            counts=torch.stack([values[n].detach().sum(dtype=torch.float64) for n in self.neuron_layers]),
+            count_names=self.neuron_layers,
             currents=self.nodes[self.output].synapse(values[self.readout_source]).reshape(n, -1, steps),
         )
+
+    @property
+    def neuron_layers(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.graph if has_neuron(self.nodes[name]))
 
     @property
     def readout_source(self) -> str:

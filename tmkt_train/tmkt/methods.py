@@ -42,14 +42,15 @@ class MethodConfig:
 
 @dataclass
 class StepResult:
-    """One batch's loss, every term by name (detached floats), and what the metrics need."""
+    """One batch's loss, every term by name, and what the metrics need: tensors on the model's device
+    (detached), so a training step never waits for the GPU; the trainer reads them once per epoch."""
 
     loss: torch.Tensor
-    terms: dict[str, float]
-    correct: int
+    terms: dict[str, Tensor]
+    correct: Tensor
     count: int
-    dvs_ratio: float
-    spikes: float  # total spikes of the network over the batch
+    dvs_ratio: Tensor | float
+    spikes: Tensor  # total spikes of the network over the batch
 
 
 class Method(torch.nn.Module):
@@ -82,9 +83,8 @@ class SingleStream(Method):
     def forward(self, rgb: Tensor, dvs: Tensor, labels: Tensor, progress: float) -> StepResult:
         out = self.model(dvs)
         loss = self.cls(out, slice(None), labels)
-        correct = int((predict(out.spikes) == labels).sum())
-        spikes = sum(out.spike_counts.values())
-        return StepResult(loss, {"ce": float(loss)}, correct, len(labels), 1.0, spikes)
+        correct = (predict(out.spikes) == labels).sum()
+        return StepResult(loss, {"ce": loss.detach()}, correct, len(labels), 1.0, out.total_spikes)
 
 
 class RgbPretrain(SingleStream):
@@ -134,9 +134,9 @@ class TwoStream(Method):
             terms["cka"] = self.cfg.cka * self.steps.alignment_loss(out.potentials[:n], out.potentials[n:])
         terms.update(self.extra_terms(out.features[:n], mask, ratio))
         loss = sum(terms.values())
-        correct = int((predict(evt_spikes) == labels).sum())
-        return StepResult(loss, {k: float(v) for k, v in terms.items()}, correct, n, float(mask.mean()),
-                          sum(out.spike_counts.values()) / 2)
+        correct = (predict(evt_spikes) == labels).sum()
+        return StepResult(loss, {k: v.detach() for k, v in terms.items()}, correct, n, mask.mean(),
+                          out.total_spikes / 2)
 
 
 class Tmkt(TwoStream):

@@ -33,6 +33,7 @@ from .config import DataConfig, TrainConfig, save_config
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
 CONFIG = "config.toml"
+SHOW_EVERY = 20  # steps between loss readings for the progress bar
 console = Console(stderr=True)
 
 
@@ -65,14 +66,15 @@ def learning_rate(progress: float, cfg: TrainConfig) -> float:
 def evaluate(model: SpikingNet, dataset: Dataset, device: torch.device, batch_size: int = 64) -> dict:
     """Accuracy and spikes per sample on the dataset's event sequences."""
     model.eval()
-    correct = total = 0
-    spikes = 0.0
+    correct = spikes = torch.zeros((), dtype=torch.float64, device=device)
+    total = 0
     for _, dvs, labels in DataLoader(dataset, batch_size=batch_size):
         out = model(dvs.to(device))
-        correct += int((predict(out.spikes).cpu() == labels).sum())
+        correct = correct + (predict(out.spikes) == labels.to(device)).sum()
         total += len(labels)
-        spikes += sum(out.spike_counts.values())
-    return {"test_acc": correct / max(total, 1), "test_spikes_per_sample": spikes / max(total, 1)}
+        spikes = spikes + out.total_spikes
+    total = max(total, 1)
+    return {"test_acc": float(correct) / total, "test_spikes_per_sample": float(spikes) / total}
 
 
 def checkpoint_config(cfg: TrainConfig, model: SpikingNet, time_steps: int) -> dict:
@@ -133,9 +135,11 @@ def progress_bar(enabled: bool) -> Progress:
 
 def train_epoch(ddp_method: torch.nn.Module, optimizer: Optimizer, loader: DataLoader, *, epoch: int,
                 cfg: TrainConfig, device: torch.device, bar: Progress) -> dict[str, float]:
-    """One pass over `loader`; returns sums over this rank's batches (terms weighted by batch size)."""
+    """One pass over `loader`; returns sums over this rank's batches (terms weighted by batch size). The
+    sums stay on the device until the end (the bar shows the loss every SHOW_EVERY steps): a step that
+    read a number would wait for the GPU to finish before the next step could be queued."""
     ddp_method.train()
-    sums: dict[str, float] = {}
+    sums: dict[str, torch.Tensor | float] = {}
     task = bar.add_task(f"epoch {epoch + 1}/{cfg.optim.epochs}", total=len(loader), info="")
     for i, (rgb, dvs, labels) in enumerate(loader):
         progress = (epoch + i / len(loader)) / cfg.optim.epochs
@@ -146,14 +150,15 @@ def train_epoch(ddp_method: torch.nn.Module, optimizer: Optimizer, loader: DataL
         result.loss.backward()
         optimizer.step()
         n = result.count
-        batch = {**{k: v * n for k, v in result.terms.items()}, "loss": float(result.loss) * n,
+        batch = {**{k: v * n for k, v in result.terms.items()}, "loss": result.loss.detach() * n,
                  "correct": result.correct, "count": n, "dvs_ratio": result.dvs_ratio * n,
                  "spikes": result.spikes}
         for k, v in batch.items():
             sums[k] = sums.get(k, 0.0) + v
-        bar.update(task, advance=1, info=f"loss {float(result.loss):.3f}")
+        shown = {"info": f"loss {float(result.loss):.3f}"} if i % SHOW_EVERY == 0 else {}
+        bar.update(task, advance=1, **shown)
     bar.remove_task(task)
-    return sums
+    return {k: float(v) for k, v in sums.items()}
 
 
 def epoch_line(epoch: int, sums: dict[str, float], rgb_phase: bool, lr: float) -> dict:
