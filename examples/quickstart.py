@@ -29,6 +29,7 @@ def demo_config(epochs: int) -> TrainConfig:
     cfg.data.dataset, cfg.data.size, cfg.data.dvs_fraction = "ndigits", 32, 0.1
     cfg.model.backbone, cfg.model.width = "scnn", 0.5
     cfg.optim.epochs, cfg.optim.batch_size = epochs, 16
+    cfg.loss.cls_mode = "tet-spikes"  # SCNN learns best from its output spikes (README: method comparison)
     return cfg
 
 
