@@ -41,11 +41,6 @@ def write_image(path: Path, grey: int, mode: str = "RGB") -> None:
     Image.fromarray(np.full((30, 40, 3), grey, dtype=np.uint8)).convert(mode).save(path)
 
 
-def stacked_items(dataset) -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]:
-    rgb, dvs, labels = zip(*(dataset[i] for i in range(len(dataset))), strict=True)
-    return torch.stack(rgb), torch.stack(dvs), labels
-
-
 @pytest.fixture
 def ncaltech_dir(tmp_path) -> Path:
     """N-Caltech101 with BACKGROUND_Google and Faces_easy; torchvision-style Caltech101 with Faces."""
@@ -116,7 +111,7 @@ def test_cepdvs_first_half_of_each_class_trains(cepdvs_dir, tmp_path):
     assert train.classes == ["fish", "trees"] and len(train) == len(test) == 4
     greys = {round(v, 1) for v in train.store.rgb.float().mean(dim=(1, 2)).tolist()}
     assert greys == {0.2, 0.4}  # images of recordings 0 and 1 only (grey 50 and 100)
-    rgb, dvs, _ = stacked_items(train)
+    rgb, dvs, _ = train.tensors()
     assert dvs.shape == rgb.shape == (4, 2, 48, 48, 6) and (dvs.sum(dim=(1, 2, 3, 4)) > 0).all()
 
 

@@ -22,6 +22,7 @@ import torch
 from rich.progress import Progress
 
 from tmkt_train.atomic import atomic_write
+from tmkt_train.device import pick_device
 
 from .check import (
     CheckResult,
@@ -35,7 +36,7 @@ from .check import (
     spike_summary,
     write_json,
 )
-from .emulator import emulate, total_steps
+from .emulator import WindowRunner, emulate, total_steps
 from .ir import Network
 from .netx_writer import sequential_problem, write_netx
 from .quantize import quantize_net
@@ -92,7 +93,6 @@ def prepare(checkpoint: str | os.PathLike, out: str | os.PathLike, *, samples: i
 
     The PyTorch runs use the GPU when there is one (`SpikingNet.run` on CUDA is the fast path's chip-timed
     run, spike-identical to SLAYER's CPU reference; tests/test_fast_cuba.py), else SLAYER on the CPU."""
-    from tmkt_train.device import pick_device
     from tmkt_train.models import load_model
 
     model, ckpt = load_model(checkpoint)
@@ -154,10 +154,11 @@ def _chunk(net: Network) -> int:
 def run_emulator(job: ExportJob) -> tuple[SpikeRecord, dict[str, np.ndarray]]:
     """The emulator on every sample: its spike record and spikes per sample per layer (tail included)."""
     records, counts = [], {}
+    runner = WindowRunner(job.net, pick_device("auto"))  # weights converted once for all chunks
     with Progress(transient=True) as progress:
         task = progress.add_task("emulator", total=len(job.frames))
         for part in _batches(len(job.frames), _chunk(job.net)):
-            result = emulate(job.net, job.frames[part], record=True, device="auto")
+            result = emulate(job.net, job.frames[part], record=True, runner=runner)
             records.append(SpikeRecord.from_layers(job.net, result.layer_spikes))
             for name, c in result.spike_counts.items():
                 counts.setdefault(name, []).append(c)
@@ -235,7 +236,7 @@ def check_target(job: ExportJob, target: str, *, lava: str | None = None,
     result = CheckResult(
         target=target, samples=len(job.frames), lava_samples=lava_samples, time_steps=job.net.time_steps,
         latency=latency, exact=all(c.exact for c in comparisons.values()),
-        agreement=float(np.mean(quant_pred == deployed_pred)),
+        agreement=comparisons["emulator_vs_quantized"].prediction_agreement,
         accuracy={"float": accuracy(job.float_pred, job.labels),
                   "quantized": accuracy(quant_pred, job.labels),
                   "deployed": accuracy(deployed_pred, job.labels), "lava": accuracy(lava_pred, job.labels)},

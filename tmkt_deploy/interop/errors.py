@@ -8,5 +8,3 @@ class UnsupportedError(ValueError):
 
     def __init__(self, where: str, reason: str) -> None:
         super().__init__(f"{where}: {reason}")
-        self.where = where
-        self.reason = reason

@@ -122,10 +122,6 @@ class LavaGraph:
     processes: list[AbstractProcess] = field(default_factory=list)
     received: dict[str, list[np.ndarray]] = field(default_factory=dict)
 
-    @property
-    def num_steps(self) -> int:
-        return self.samples * steps_per_sample(self.net)
-
     def collect(self) -> None:
         """Take one sample's P steps out of every extractor (call after each sample's run)."""
         for name, extractor in self.extractors.items():

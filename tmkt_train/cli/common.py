@@ -13,7 +13,3 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     err.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code)
 
-
-def not_built(command: str, issue: int) -> typer.Exit:
-    """A command whose issue has not landed yet says so and exits non-zero, never pretends."""
-    return fail(f"'{command}' is not built yet (tracked in issue #{issue}).", code=3)

@@ -194,7 +194,6 @@ class FoldedNode:
             want_voltage, *tensors
         )
 
-
     def current(self, inputs: list[torch.Tensor]) -> torch.Tensor:
         """The layer's synaptic input for folded inputs (differentiable, outside the fused kernel): the
         readout the classification loss reads."""
