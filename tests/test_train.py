@@ -161,3 +161,15 @@ def test_tmkt_on_ndigits_learns_and_eval_reproduces(tmp_path):
     assert lines[-1]["test_acc"] > 0.2  # chance is 0.1; seeds 0-2 give 0.3-0.58
     again = evaluate_run(tmp_path / "run", "cpu")
     assert again["test_acc"] == lines[-1]["test_acc"]
+
+
+def test_fit_help_names_every_backbone_and_method():
+    """The help text lists the choices by hand (the CLI loads no torch to print it): it must not go stale."""
+    from tmkt_train.models import list_models
+    from tmkt_train.tmkt import METHODS
+
+    result = CliRunner().invoke(app, ["fit", "--help"], terminal_width=300)
+    assert result.exit_code == 0
+    help_text = " ".join(result.output.split())
+    for name in [*list_models(), *METHODS]:
+        assert name in help_text, name

@@ -43,6 +43,16 @@ class LifParams:
     def effective_vth(self) -> int:
         return self.vth << VTH_SHIFT
 
+    @property
+    def current_factor(self) -> int:
+        """What Lava multiplies u by each step, over DECAY_UNITY (it adds CURRENT_DECAY_OFFSET to `du`)."""
+        return DECAY_UNITY - (self.du + CURRENT_DECAY_OFFSET)
+
+    @property
+    def voltage_factor(self) -> int:
+        """What Lava multiplies v by each step, over DECAY_UNITY."""
+        return DECAY_UNITY - self.dv
+
 
 def lif_params(cuba: Cuba, layer: str) -> LifParams:
     """The Lava `LIF` arguments for an IR neuron, mapped as lava-dl's netx maps SLAYER's device parameters.

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from ..loihi_params import ACT_SHIFT, CURRENT_DECAY_OFFSET, DECAY_SHIFT, DECAY_UNITY, UV_LIMIT, LifParams
+from ..loihi_params import ACT_SHIFT, DECAY_SHIFT, UV_LIMIT, LifParams
 
 INT32_HALF = np.int64(1 << 31)
 INT32_MASK = np.int64((1 << 32) - 1)
@@ -79,8 +79,7 @@ def lif_window(params: LifParams, a_in: np.ndarray, spike_dtype: type = np.bool_
     registers = (samples, neurons)
     out = Window(spikes=np.empty(a_in.shape, dtype=spike_dtype), counts=np.empty(samples, dtype=np.int64),
                  u=np.empty(registers, dtype=np.int64), v=np.empty(registers, dtype=np.int64))
-    current_factor = DECAY_UNITY - (params.du + CURRENT_DECAY_OFFSET)
-    _lif_window(a_in, np.int64(current_factor), np.int64(DECAY_UNITY - params.dv),
+    _lif_window(a_in, np.int64(params.current_factor), np.int64(params.voltage_factor),
                 np.int64(params.effective_bias), np.int64(params.effective_vth),
                 out.spikes, out.counts, out.u, out.v)
     return out

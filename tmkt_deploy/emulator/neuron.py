@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from ..loihi_params import ACT_SHIFT, CURRENT_DECAY_OFFSET, DECAY_UNITY, UV_LIMIT, LifParams
+from ..loihi_params import ACT_SHIFT, DECAY_UNITY, UV_LIMIT, LifParams
 
 
 def wrap(x: torch.Tensor, bits: int) -> torch.Tensor:
@@ -45,8 +45,8 @@ class LifState:
     def __init__(self, params: LifParams, batch: int, num_neurons: int, device: torch.device,
                  int32_safe: bool = False) -> None:
         self.params = params
-        self.current_factor = DECAY_UNITY - (params.du + CURRENT_DECAY_OFFSET)
-        self.voltage_factor = DECAY_UNITY - params.dv
+        self.current_factor = params.current_factor
+        self.voltage_factor = params.voltage_factor
         self.int32_safe = int32_safe and abs(params.effective_bias) < UV_LIMIT
         self.u = torch.zeros(batch, num_neurons, dtype=torch.float64, device=device)
         self.v = torch.zeros_like(self.u)

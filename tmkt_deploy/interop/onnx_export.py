@@ -44,9 +44,7 @@ from tmkt_train.atomic import atomic_write
 from ..ir import INPUT, Layer, Network, Synapse
 from ..loihi_params import (
     ACT_SHIFT,
-    CURRENT_DECAY_OFFSET,
     DECAY_SHIFT,
-    DECAY_UNITY,
     UV_LIMIT,
     lava_dense_weight,
     lif_params,
@@ -160,12 +158,11 @@ def _neuron(g: _Graph, layer: Layer, a: str) -> str:
         p = lif_params(layer.neuron, layer.name)
     except ValueError as exc:
         raise UnsupportedError("ONNX export", str(exc)) from exc
-    current_factor = DECAY_UNITY - (p.du + CURRENT_DECAY_OFFSET)
-    u = g.trunc_shift(g.cast(f"{layer.name}.u", TensorProto.INT64), current_factor)
+    u = g.trunc_shift(g.cast(f"{layer.name}.u", TensorProto.INT64), p.current_factor)
     u = g.op("Add", u, g.op("Mul", a, g.const(1 << ACT_SHIFT)))
     u = g.op("Where", g.op("Greater", u, g.const(UV_LIMIT)), g.op("Sub", u, g.const(2 * UV_LIMIT)), u)
     u = g.op("Where", g.op("LessOrEqual", u, g.const(-UV_LIMIT)), g.op("Add", u, g.const(2 * UV_LIMIT)), u)
-    v = g.trunc_shift(g.cast(f"{layer.name}.v", TensorProto.INT64), DECAY_UNITY - p.dv)
+    v = g.trunc_shift(g.cast(f"{layer.name}.v", TensorProto.INT64), p.voltage_factor)
     v = g.op("Add", g.op("Add", v, u), g.const(p.effective_bias))
     v = g.op("Min", g.op("Max", v, g.const(-UV_LIMIT + 1)), g.const(UV_LIMIT - 1))
     fired = g.op("Greater", v, g.const(p.effective_vth))

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from ..models import list_models
-from ..tmkt import METHODS
-from ..train.config import TrainConfig, load_config
 from . import app
 from .common import fail
+
+if TYPE_CHECKING:  # torch and lava-dl load when a command runs, not for every `tmkt-train`/`--help`
+    from ..train.config import TrainConfig
 
 
 def resolve_config(config: Path | None, **overrides) -> TrainConfig:
     """The TOML file (or defaults) with the command-line options that were given on top."""
+    from ..models import list_models
+    from ..tmkt import METHODS
+    from ..train.config import TrainConfig, load_config
+
     cfg = load_config(config) if config is not None else TrainConfig()
     where = {"dataset": cfg.data, "data_dir": cfg.data, "dvs_fraction": cfg.data, "backbone": cfg.model,
              "width": cfg.model, "epochs": cfg.optim, "method": cfg, "seed": cfg}
@@ -34,8 +39,8 @@ def resolve_config(config: Path | None, **overrides) -> TrainConfig:
 def fit(
     out: Path = typer.Option(..., "--out", help="Run folder: checkpoint.pt, metrics.jsonl, config.toml."),
     dataset: str = typer.Option(None, help="Dataset (tmkt-train datasets lists them). Default: ndigits."),
-    backbone: str = typer.Option(None, help=f"One of {', '.join(list_models())}. Default: scnn."),
-    method: str = typer.Option(None, help=f"One of {', '.join(sorted(METHODS))}. Default: tmkt."),
+    backbone: str = typer.Option(None, help="scnn, vggsnn or resnet18. Default: scnn."),
+    method: str = typer.Option(None, help="tmkt, sliding-kt, dvs-only or rgb-pretrain. Default: tmkt."),
     epochs: int = typer.Option(None, help="Training epochs. Default: 10."),
     config: Path = typer.Option(None, "--config", exists=True, dir_okay=False,
                                 help="TOML with any knob (see a run's config.toml); options override it."),

@@ -21,12 +21,12 @@ def frame_files(
     *,
     time_steps: int,
     size: int,
-    sensor_size: tuple[int, int] | None,
     description: str,
 ) -> list[np.ndarray]:
-    """Read and frame every event file once (a bad file stops here, naming itself)."""
+    """Read and frame every event file once, each at its own events' extent (a bad file stops here, naming
+    itself)."""
     return [
-        frame_events(read(p), time_steps=time_steps, size=size, sensor_size=sensor_size)
+        frame_events(read(p), time_steps=time_steps, size=size)
         for p in progress(paths, description, len(paths))
     ]
 

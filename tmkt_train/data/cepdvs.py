@@ -42,7 +42,7 @@ def build_store(data_dir: Path, *, time_steps: int, size: int, limit: int | None
         raise DatasetError(f"event recordings without their index-aligned image: {missing[:3]}")
     train = first_per_class(labels, TRAIN_FRACTION)
     frames = frame_files(
-        mats, read_cepdvs_mat, time_steps=time_steps, size=size, sensor_size=None,
+        mats, read_cepdvs_mat, time_steps=time_steps, size=size,
         description="framing CEP-DVS",
     )
     pool = [j for j, keep in zip(jpgs, train, strict=True) if keep]

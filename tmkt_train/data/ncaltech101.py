@@ -76,7 +76,7 @@ def build_store(data_dir: Path, *, time_steps: int, size: int, limit: int | None
         images += pool
         image_labels += [label] * len(pool)
     frames = frame_files(
-        bins, read_atis_bin, time_steps=time_steps, size=size, sensor_size=None,
+        bins, read_atis_bin, time_steps=time_steps, size=size,
         description="framing N-Caltech101",
     )
     rgb = load_images(images, size, "loading Caltech101 images")

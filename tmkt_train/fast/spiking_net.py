@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from ..models.graph import INPUT, NetOutput, delay_steps, encode_input
+from ..models.graph import INPUT, NetOutput, encode_input
+from ..models.neuron import delay_steps
 from .folded import flatten, fold_time, folded_layer, unfold_time
 
 

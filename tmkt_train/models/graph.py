@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from lava.lib.dl.slayer import block
 
-from .neuron import fire
+from .neuron import delay_steps, fire
 from .residual import ResidualCuba
 
 INPUT = "input"
@@ -68,12 +68,6 @@ def run_node(node: torch.nn.Module, inputs: list[torch.Tensor],
     if isinstance(node, block.cuba.Flatten):
         return node(x), None
     return fire(node.neuron, node.synapse(x), delayed)
-
-
-def delay_steps(x: torch.Tensor, steps: int) -> torch.Tensor:
-    """`x` shifted later in time by `steps`, zeros first: SLAYER's axon `delay`, written in torch because
-    SLAYER's CUDA version is JIT-compiled (minutes) on first use."""
-    return torch.nn.functional.pad(x, (steps, 0))[..., : x.shape[-1]] if steps else x
 
 
 def has_neuron(node: torch.nn.Module) -> bool:

@@ -8,7 +8,6 @@ per layer) and not learned, so a checkpoint's numbers fully determine what the c
 from __future__ import annotations
 
 import torch
-from lava.lib.dl.slayer.axon import delay
 
 # SLAYER's CUBA example values for threshold and decays (fractions; SLAYER turns them into Loihi's 12-bit
 # decays and threshold mantissa). The surrogate gradient's width/scale only shape training: SLAYER's example
@@ -34,6 +33,12 @@ def neuron_params(overrides: dict | None = None) -> dict:
     return {**DEFAULT_NEURON, **(overrides or {}), **_FIXED}
 
 
+def delay_steps(x: torch.Tensor, steps: int) -> torch.Tensor:
+    """`x` shifted later in time by `steps`, zeros first: SLAYER's axon `delay`, written in torch because
+    SLAYER's CUDA version is JIT-compiled (minutes) on first use."""
+    return torch.nn.functional.pad(x, (steps, 0))[..., : x.shape[-1]] if steps else x
+
+
 def fire(
     neuron: torch.nn.Module, current: torch.Tensor, delayed: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -44,4 +49,4 @@ def fire(
     """
     _, voltage = neuron.dynamics(current)
     spikes = neuron.spike(voltage)
-    return (delay(spikes, 1) if delayed else spikes), voltage
+    return (delay_steps(spikes, 1) if delayed else spikes), voltage

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..train.checkpoint import CHECKPOINT
 from ..train.config import TrainConfig
 
 if TYPE_CHECKING:  # tmkt_deploy is imported lazily: the sweep's table needs none of it
     from tmkt_deploy.check import CheckResult
 
 LAVA_PROBE = "tmkt_deploy.simulate"  # what a Lava run imports (lava.proc, lava.magma)
-CHECKPOINT = "checkpoint.pt"
 REPORT_PROFILES = ("loihi2", "loihi1", "ann-45nm")
 
 

@@ -16,7 +16,7 @@ from ..models import NetOutput, SpikingNet, predict
 from .cka import StepWeights
 from .heads import ModalityHead, RatioHead
 from .losses import classification_loss
-from .tsm import mix_ratio, time_step_mixup
+from .tsm import blend, mix_ratio, time_step_mixup
 
 
 @dataclass
@@ -113,9 +113,7 @@ class TwoStream(Method):
         """Sliding replacement: each whole sample becomes its event version with probability progress**k."""
         n, steps = rgb.shape[0], rgb.shape[-1]
         replace = (torch.rand(n) < progress ** self.cfg.slide_power).float().to(rgb.device)
-        mask = replace[:, None].expand(n, steps).contiguous()
-        m = mask[:, None, None, None, :]
-        return rgb * (1 - m) + dvs * m, mask, mask.mean(dim=1)
+        return blend(rgb, dvs, replace[:, None].expand(n, steps).contiguous())
 
     def extra_terms(self, features: torch.Tensor, mask: torch.Tensor, ratio: torch.Tensor) -> dict:
         return {}

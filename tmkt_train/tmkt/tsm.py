@@ -46,9 +46,14 @@ def time_step_mixup(
     """Mix (N,C,H,W,T) sequences: returns (mixed, mask m (N,T), realised ratio r (N,) = mean_t m_t)."""
     n, steps = source.shape[0], source.shape[-1]
     mask = truncated_mask(n, steps, switch_probability(ratio, steps), generator).to(source.device)
+    return blend(source, events, mask)
+
+
+def blend(source: torch.Tensor, events: torch.Tensor, mask: torch.Tensor):
+    """(N,C,H,W,T) frames taken from `events` where the (N,T) mask is 1, else from `source`; returns (mixed,
+    mask, realised event ratio per sample)."""
     m = mask[:, None, None, None, :]
-    mixed = source * (1 - m) + events * m
-    return mixed, mask, mask.mean(dim=1)
+    return source * (1 - m) + events * m, mask, mask.mean(dim=1)
 
 
 def mix_ratio(progress: float, schedule: str = "linear", power: float = 3.0,

@@ -13,6 +13,8 @@ import torch
 
 from ..atomic import atomic_write
 
+CHECKPOINT = "checkpoint.pt"  # a run folder's checkpoint file
+
 FORMAT = "tmkt-checkpoint"
 VERSION = 1
 

@@ -53,9 +53,9 @@ def teardown(info: Dist) -> None:
         dist.destroy_process_group()
 
 
-def sampler(dataset: Dataset, info: Dist, *, seed: int, shuffle: bool = True) -> DistributedSampler:
+def sampler(dataset: Dataset, info: Dist, *, seed: int) -> DistributedSampler:
     """This rank's share of `dataset`, reshuffled per epoch by `set_epoch` from `seed` (same on all ranks)."""
-    return DistributedSampler(dataset, num_replicas=info.world_size, rank=info.rank, shuffle=shuffle,
+    return DistributedSampler(dataset, num_replicas=info.world_size, rank=info.rank, shuffle=True,
                               seed=seed)
 
 

@@ -27,10 +27,9 @@ from ..models.calibrate import calibrate_rates
 from ..models.neuron import neuron_params
 from ..tmkt.methods import Method, build_method
 from . import distributed
-from .checkpoint import read_checkpoint, save_checkpoint
+from .checkpoint import CHECKPOINT, read_checkpoint, save_checkpoint
 from .config import DataConfig, TrainConfig, save_config
 
-CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
 CONFIG = "config.toml"
 SHOW_EVERY = 20  # steps between loss readings for the progress bar
@@ -163,11 +162,11 @@ def train_epoch(ddp_method: torch.nn.Module, optimizer: Optimizer, loader: DataL
 
 def epoch_line(epoch: int, sums: dict[str, float], rgb_phase: bool, lr: float) -> dict:
     count = max(sums.pop("count"), 1)
+    ratio = sums.pop("dvs_ratio", 0.0)
     line = {"epoch": epoch, "lr": lr, "phase": "rgb" if rgb_phase else "paired",
             "train_acc": sums.pop("correct") / count,
-            "dvs_ratio": 0.0 if rgb_phase else sums.pop("dvs_ratio") / count,
+            "dvs_ratio": 0.0 if rgb_phase else ratio / count,
             "spikes_per_sample": sums.pop("spikes") / count}
-    sums.pop("dvs_ratio", None)
     line.update({k: v / count for k, v in sorted(sums.items())})
     return line
 
