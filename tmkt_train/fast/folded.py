@@ -99,6 +99,8 @@ class _SynapsesCuba(torch.autograd.Function):
     """Σ synapses + CUBA neuron + delay as one autograd node; saves only inputs, weights and the surrogate.
 
     Tensors come as `x0, w0, x1, w1, ...`; returns (spikes, voltage), the voltage empty unless asked for.
+    Gradients are not materialised: an output the loss never reads (the voltage outside CKA, the output
+    spikes under a current readout) costs no zero tensor, and a node with neither skips its backward.
     """
 
     @staticmethod
@@ -110,15 +112,19 @@ class _SynapsesCuba(torch.autograd.Function):
         spikes, surrogate, voltage = cuba_forward(z, layout, constants, delay, low, low, want_voltage)
         ctx.save_for_backward(surrogate, *tensors)
         ctx.setup = synapses, constants, layout, delay, low, want_voltage
+        ctx.set_materialize_grads(False)
         return spikes, voltage if want_voltage else spikes.new_empty(0)
 
     @staticmethod
     def backward(ctx, grad_spikes, grad_voltage):  # type: ignore[override]
         surrogate, *tensors = ctx.saved_tensors
         synapses, constants, layout, delay, low, want_voltage = ctx.setup
-        grad_z = cuba_backward(
-            grad_spikes, surrogate, layout, constants, delay, low, grad_voltage if want_voltage else None
-        )
+        grad_voltage = grad_voltage if want_voltage else None
+        if grad_spikes is None and grad_voltage is None:
+            return (None,) * (6 + len(tensors))
+        if grad_spikes is None:
+            grad_spikes = torch.zeros_like(surrogate)
+        grad_z = cuba_backward(grad_spikes, surrogate, layout, constants, delay, low, grad_voltage)
         grads: list[torch.Tensor | None] = []
         for index, syn in enumerate(synapses):
             x, w = tensors[2 * index], tensors[2 * index + 1]

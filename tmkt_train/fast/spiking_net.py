@@ -26,9 +26,7 @@ class FastSpikingNet(torch.nn.Module):
     def _walk(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """Every node's folded spikes and the feature layer's folded voltage, delay-free over x's steps."""
         net = self.net
-        if x.dim() != 5 or tuple(x.shape[1:4]) != net.input_shape:
-            shape = ", ".join(map(str, net.input_shape))
-            raise ValueError(f"expected input (N, {shape}, T), got {tuple(x.shape)}")
+        net.check_input(x)
         steps = x.shape[-1]
         low = torch.bfloat16 if x.is_cuda and self.mixed else torch.float32
         values = {INPUT: fold_time(encode_input(x, net.input_scale))}
@@ -44,21 +42,11 @@ class FastSpikingNet(torch.nn.Module):
         return values, feature_voltage
 
     def forward(self, x: torch.Tensor) -> NetOutput:
-        net = self.net
-        n, steps = x.shape[0], x.shape[-1]
+        net, steps = self.net, x.shape[-1]
         values, voltage = self._walk(x)
-        feature = unfold_time(values[net.feature], steps).float()
-        out = unfold_time(values[net.output], steps).float()
-        return NetOutput(
-            spikes=out.reshape(n, -1, steps),
-            features=feature.reshape(n, feature.shape[1], -1, steps).mean(dim=2),
-            potentials=unfold_time(voltage, steps).reshape(n, -1, steps),
-            counts=torch.stack([values[name].detach().sum(dtype=torch.float64)  # exact beyond 2**24
-                                for name in net.neuron_layers]),
-            count_names=net.neuron_layers,
-            currents=unfold_time(self.layers[net.output].current([values[net.readout_source]]), steps)
-            .float().reshape(n, -1, steps),
-        )
+        currents = self.layers[net.output].current([values[net.readout_source]])
+        return net.net_output({name: unfold_time(v, steps) for name, v in values.items()},
+                              unfold_time(voltage, steps), unfold_time(currents, steps))
 
     @torch.no_grad()
     def run(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:

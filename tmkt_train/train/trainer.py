@@ -154,7 +154,7 @@ def train_epoch(ddp_method: torch.nn.Module, optimizer: Optimizer, loader: DataL
                  "spikes": result.spikes}
         for k, v in batch.items():
             sums[k] = sums.get(k, 0.0) + v
-        shown = {"info": f"loss {float(result.loss):.3f}"} if i % SHOW_EVERY == 0 else {}
+        shown = {"info": f"loss {float(result.loss.detach()):.3f}"} if i % SHOW_EVERY == 0 else {}
         bar.update(task, advance=1, **shown)
     bar.remove_task(task)
     return {k: float(v) for k, v in sums.items()}
