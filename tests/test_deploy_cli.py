@@ -84,7 +84,7 @@ def test_interop_targets_write_and_check_their_files(checkpoint, tmp_path):
                                  "--samples", "3", "--strict"])
     assert result.exit_code == 0, result.stderr + result.stdout
     check = json.loads((out / "check.json").read_text())
-    assert check["files"]["onnx"] == str(out / "network.onnx") and (out / "network.onnx").is_file()
+    assert check["files"]["onnx"] == "network.onnx" and (out / "network.onnx").is_file()
     onnx = check["comparisons"]["onnx_vs_emulator"]
     assert onnx["exact"] and onnx["samples"] == 3 and onnx["layers"] == ["out"]
     assert check["lava_samples"] == 0 and check["accuracy"]["lava"] is None

@@ -19,7 +19,7 @@ from lava.magma.core.run_configs import Loihi2SimCfg
 from lava.proc import io
 
 from tmkt_deploy.check import SpikeRecord, agreement, graded_frames, reference_spikes
-from tmkt_deploy.lava_graph import SpikeDelay, build_graph, frames_to_stream, steps_per_sample
+from tmkt_deploy.lava_graph import SpikeDelay, build_graph, frames_to_stream
 from tmkt_deploy.loihi_params import lava_lif_args, lif_params
 from tmkt_deploy.netx_writer import write_netx
 from tmkt_deploy.quantize import quantize_net
@@ -92,7 +92,7 @@ def test_netx_loads_our_file_and_agrees_with_our_builder(tmp_path):
     ir = quantize_net(model, name="scnn", time_steps=5)
     ours = simulate(ir, frames, record=[ir.output])[ir.output]
 
-    steps = steps_per_sample(ir)
+    steps = ir.steps_per_sample()
     # netx resets layer i at reset_offset + i; ours resets a layer of latency l at l + 1
     lava_net = netx.hdf5.Network(net_config=str(write_netx(ir, tmp_path / "scnn.net")),
                                  input_shape=(16, 16, 2), input_message_bits=8, reset_interval=steps,
@@ -116,7 +116,7 @@ def test_float_target_runs_and_loihi2_says_what_is_missing():
     frames = graded_input(1, (2, 3, 3), 6)
     ir = quantize_net(net, name="d", time_steps=6)
     spikes = simulate(ir, frames, target="lava-cpu")
-    assert spikes["out"].shape == (1, 4, steps_per_sample(ir)) and spikes["out"].sum() > 0
+    assert spikes["out"].shape == (1, 4, ir.steps_per_sample()) and spikes["out"].sum() > 0
     with pytest.raises(TargetUnavailable, match="lava-loihi"):
         simulate(ir, frames, target="loihi2")
 

@@ -11,7 +11,7 @@ import torch
 from test_emulator_exact_sums import int64_sums
 
 from tmkt_deploy.check import predict_counts
-from tmkt_deploy.emulator import EmulatorResult, WindowRunner, emulate, total_steps
+from tmkt_deploy.emulator import EmulatorResult, WindowRunner, emulate
 from tmkt_deploy.emulator import synapse as synapse_module
 from tmkt_deploy.ir import INPUT, Cuba, Layer, Network, Synapse
 
@@ -40,7 +40,7 @@ def frames(samples: int = 5, time_steps: int = 4, seed: int = 1) -> np.ndarray:
 def test_steps_cover_frames_plus_latency_and_output_is_masked_before_it():
     net = small_net()
     result = emulate(net, frames(), record=["pool"])
-    assert total_steps(net) == result.time_steps == 4 + net.latency() == 7
+    assert net.steps_per_sample() == result.time_steps == 4 + net.latency() == 7
     assert result.output_spikes.shape == (5, 4, 7)
     assert result.layer_spikes["pool"].shape == (5, 3, 3, 3, 7)
     assert not result.output_spikes[..., : net.latency()].any()

@@ -20,7 +20,7 @@ from lava.proc.io.sink import RingBuffer as Sink
 from lava.proc.io.source import RingBuffer as Source
 from lava.proc.lif.process import LIF, LIFReset
 
-from tmkt_deploy.emulator import WindowRunner, emulate, total_steps
+from tmkt_deploy.emulator import WindowRunner, emulate
 from tmkt_deploy.emulator.lif_kernel import lif_window
 from tmkt_deploy.emulator.neuron import LifState
 from tmkt_deploy.emulator.synapse import SynapseOp
@@ -64,7 +64,7 @@ def run_lava(net: Network, sample: np.ndarray) -> dict[str, np.ndarray]:
     models. As in the product's graph, a layer of latency l is a `LIFReset` that resets once, at step l (when
     its first input arrives); the run is P + L steps long so every layer's window [l, l + P) is complete.
     """
-    steps = total_steps(net, sample.shape[-1])
+    steps = net.steps_per_sample(sample.shape[-1])
     run_steps = steps + net.latency()
     data = np.zeros((*_lava_shape(net.input_shape), run_steps), dtype=np.int64)
     data[..., :sample.shape[-1]] = sample.transpose(2, 1, 0, 3)

@@ -62,3 +62,14 @@ def test_too_wide_weights_and_ann_profile_are_reported():
     assert not fit(dense_net(2, 2, weight=300), load_profile("loihi2")).weights_fit  # 10 bits > 8
     with pytest.raises(ValueError, match="ann-45nm.*not a neuromorphic chip"):
         fit(dense_net(2, 2), load_profile("ann-45nm"))
+
+
+def test_fit_reads_the_activitys_synapse_counts():
+    """The report passes its activity (fan-outs counted once); a silent run's structure gives the same fit."""
+    net, prof = dense_net(300, 500, weight=100), load_profile("loihi1")  # 150,000 synapses of 8 bits
+    activity = count_activity(net, {"input": 7.0, "fc": 2.0})
+    assert activity.layers[0].synapses == 150_000
+    assert fit(net, prof, activity) == fit(net, prof)
+    assert fit(net, prof, activity).cores_by_layer["fc"] == 2  # 1.2 Mbit over 1 Mbit per core
+    with pytest.raises(ValueError, match="not those of network"):
+        fit(dense_net(2, 2), prof, activity)

@@ -29,7 +29,7 @@ def torch_fanout(c_in: int, h: int, w: int, syn: Synapse) -> np.ndarray:
 
 def test_dense_fanout_is_out_features_for_every_input():
     syn = Synapse("input", "dense", np.ones((4, 6), dtype=np.int32))
-    fan = fanout(syn, (2, 1, 3), (4,), "fc")
+    fan = fanout(syn, (2, 1, 3), (4,))
     assert fan.shape == (2, 1, 3) and (fan == 4).all()
 
 
@@ -38,23 +38,23 @@ def test_conv_stride2_pad1_border_pixels_reach_fewer_outputs():
     # 1, 2, 1, 2, 1 kernel taps (hand count: y=0 only by tap 1 of output 0; y=1 by tap 0 of output 1 and
     # tap 2 of output 0; ...). Two output channels double it.
     syn = conv("input", 2, 1, 3, stride=(2, 2), padding=(1, 1))
-    fan = fanout(syn, (1, 5, 5), (2, 3, 3), "c1")
+    fan = fanout(syn, (1, 5, 5), (2, 3, 3))
     per_axis = np.array([1, 2, 1, 2, 1])
     np.testing.assert_array_equal(fan[0], 2 * np.outer(per_axis, per_axis))
     assert fan[0, 0, 0] == 2 and fan[0, 1, 1] == 8 and fan.sum() == 2 * 49
 
 
 def test_valid_conv_and_dilation_hand_counts():
-    valid = fanout(conv("input", 1, 1, 3), (1, 4, 4), (1, 2, 2), "c")
+    valid = fanout(conv("input", 1, 1, 3), (1, 4, 4), (1, 2, 2))
     np.testing.assert_array_equal(valid[0], np.outer([1, 2, 2, 1], [1, 2, 2, 1]))
     # dilation 2 on 5x5 -> one output reading rows 0, 2, 4 only: odd rows/cols are never read
-    dilated = fanout(conv("input", 1, 1, 3, dilation=(2, 2)), (1, 5, 5), (1, 1, 1), "c")
+    dilated = fanout(conv("input", 1, 1, 3, dilation=(2, 2)), (1, 5, 5), (1, 1, 1))
     np.testing.assert_array_equal(dilated[0], np.outer([1, 0, 1, 0, 1], [1, 0, 1, 0, 1]))
 
 
 def test_groups_connect_each_input_to_its_groups_output_channels_only():
     syn = conv("input", 6, 4, 1, groups=2)
-    fan = fanout(syn, (4, 3, 3), (6, 3, 3), "g")
+    fan = fanout(syn, (4, 3, 3), (6, 3, 3))
     assert (fan == 3).all()
 
 
@@ -70,7 +70,7 @@ def test_conv_fanout_matches_torch_reference(h, w, k, stride, pad, dil, groups):
     out_shape = (c_out, *torch.nn.functional.conv2d(torch.zeros(1, c_in, h, w), torch.zeros(syn.weight.shape),
                                                     stride=stride, padding=pad, dilation=dil,
                                                     groups=groups).shape[2:])
-    np.testing.assert_array_equal(fanout(syn, (c_in, h, w), out_shape, "c"), ref)
+    np.testing.assert_array_equal(fanout(syn, (c_in, h, w), out_shape), ref)
 
 
 def tiny_net() -> Network:
@@ -119,7 +119,9 @@ def test_missing_or_misshaped_counts_name_the_layer():
         count_activity(net, {"input": np.zeros((5, 5)), "c1": 1.0, "p1": 1.0, "fc": 1.0})
 
 
-def test_inconsistent_conv_shape_names_the_layer():
-    syn = conv("input", 2, 1, 3, stride=(2, 2))
-    with pytest.raises(ValueError, match="c9.*height 3 != 2"):
-        fanout(syn, (1, 5, 5), (2, 3, 3), "IR layer 'c9'")
+def test_counting_an_inconsistent_network_names_the_layer():
+    """fanout trusts its shapes; count_activity validates the IR first, so a bad conv is caught by name."""
+    net = tiny_net()
+    net.layer("c1").synapses[0].stride = (1, 1)  # 5x5 stays 5x5, but c1 is 3x3
+    with pytest.raises(ValueError, match=r"IR layer 'c1'.*layer is \(2, 3, 3\)"):
+        count_activity(net, {"input": 1.0, "c1": 1.0, "p1": 1.0, "fc": 1.0})

@@ -16,7 +16,7 @@ from lava.proc.conv.utils import conv as lava_conv
 from lava.proc.lif.models import PyLifModelBitAcc
 from lava.utils.weightutils import clip_weights, determine_sign_mode, truncate_weights
 
-from tmkt_deploy.emulator import emulate, total_steps
+from tmkt_deploy.emulator import emulate
 from tmkt_deploy.interop import UnsupportedError
 from tmkt_deploy.interop.onnx_export import OPSET, write_onnx
 from tmkt_deploy.interop.onnx_run import run_onnx
@@ -176,7 +176,7 @@ def test_onnx_matches_the_emulator_over_the_whole_run(tmp_path, frames):
     write_onnx(net, tmp_path / "tiny.onnx")
     got = run_onnx(tmp_path / "tiny.onnx", frames)
     want = emulate(net, frames).output_spikes
-    assert got.shape == want.shape == (BATCH, 4, total_steps(net, T)) and want.any()
+    assert got.shape == want.shape == (BATCH, 4, net.steps_per_sample(T)) and want.any()
     np.testing.assert_array_equal(got, want)
 
 

@@ -8,13 +8,17 @@ the whole test set); `loihi2-sim` also runs Lava's fixed-point simulation on the
 ground truth the emulator must reproduce, `lava-cpu` Lava's floating-point models, `nir` / `onnx` write the
 interop file (and the ONNX step graph is run and compared with the emulator). Targets are a registry: one
 line per target in `TARGETS`.
+
+An export or re-run writes into a staged folder that replaces the previous outputs only when it finished
+(`staging.staged_folder`): a failure leaves the folder as it was, never a new `ir/` without its samples and
+check. `check.json` names the interop files it checked relative to the folder, so the folder can move.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,13 +40,17 @@ from .check import (
     spike_summary,
     write_json,
 )
-from .emulator import WindowRunner, emulate, total_steps
+from .emulator import WindowRunner, emulate
+from .errors import TargetUnavailable
 from .ir import Network
 from .netx_writer import sequential_problem, write_netx
 from .quantize import quantize_net
+from .staging import staged_folder
 
 IR_DIR, NETX_FILE, SAMPLES_FILE = "ir", "network.net", "samples.npz"
 CHECK_FILE, SPIKES_FILE, NIR_FILE, ONNX_FILE = "check.json", "spikes.json", "network.nir", "network.onnx"
+EXPORT_FILES = (IR_DIR, NETX_FILE, SAMPLES_FILE, CHECK_FILE, SPIKES_FILE, NIR_FILE, ONNX_FILE)
+CHECK_FILES = (CHECK_FILE, SPIKES_FILE)  # what a re-run replaces (besides the interop file it writes)
 REFERENCE_BATCH = 16  # samples per PyTorch reference pass
 CHUNK_SPIKES = 1 << 26  # spikes (all layers, all steps) kept in memory per emulator / ONNX chunk
 DEFAULT_LAVA_SAMPLES = 4
@@ -50,7 +58,7 @@ DEFAULT_LAVA_SAMPLES = 4
 
 @dataclass
 class ExportJob:
-    """What a target function gets: the IR, the export folder and the saved samples."""
+    """What a target function gets: the IR, the folder to write into (staged, see module) and the samples."""
 
     net: Network
     out: Path
@@ -62,23 +70,30 @@ class ExportJob:
     timeout_s: float = 300.0
 
 
-def _config_value(config: dict, key: str, default=None):
-    """A data setting from the checkpoint config: top level (contract 1), else the training `data` table."""
-    if key in config:
-        return config[key]
-    return config.get("train", {}).get("data", {}).get(key, default)
+def _time_steps(config: dict) -> int:
+    """Frames per sample from the checkpoint config: top level (contract 1), else the training data table."""
+    return int(config["time_steps"] if "time_steps" in config else config["train"]["data"]["time_steps"])
 
 
 def _test_set(config: dict, data_dir: str | None):
-    from tmkt_train.data.registry import build_dataset  # only export needs data; `run` reads samples.npz
+    """The test split `tmkt-train eval` measures: the trainer's `build_datasets` on the run's data settings
+    (`limit` included), `data_dir` overriding the run's folder. A checkpoint without a training config
+    (`config["train"]`) gets the data defaults for its dataset, time steps and input size."""
+    # only export needs data (`run` reads samples.npz), so the trainer is imported here
+    from tmkt_train.train.config import DataConfig, config_from_dict
+    from tmkt_train.train.trainer import build_datasets
 
-    data_dir = data_dir or _config_value(config, "data_dir") or None
-    dataset = build_dataset(_config_value(config, "dataset"), "test", data_dir=data_dir,
-                            cache_dir=_config_value(config, "cache_dir") or None,
-                            time_steps=int(_config_value(config, "time_steps")),
-                            size=int(_config_value(config, "size", config["input_shape"][-1])))
+    if "train" in config:
+        train = config_from_dict(config["train"], "checkpoint config")
+        data, seed = train.data, train.seed
+    else:
+        data, seed = DataConfig(dataset=config["dataset"], time_steps=int(config["time_steps"]),
+                                size=int(config["input_shape"][-1])), 0
+    if data_dir:
+        data = replace(data, data_dir=data_dir)
+    _, dataset = build_datasets(data, seed)
     if len(dataset) == 0:
-        raise ValueError(f"dataset {_config_value(config, 'dataset')!r} has no test samples")
+        raise ValueError(f"dataset {data.dataset!r} has no test samples")
     return dataset
 
 
@@ -98,7 +113,7 @@ def prepare(checkpoint: str | os.PathLike, out: str | os.PathLike, *, samples: i
     model, ckpt = load_model(checkpoint)
     config = ckpt["config"]
     net = quantize_net(model, name=Path(checkpoint).parent.name or model.name,
-                       time_steps=int(_config_value(config, "time_steps")),
+                       time_steps=_time_steps(config),
                        class_names=list(ckpt.get("class_names", [])))
     device = pick_device("auto")
     model.to(device)
@@ -148,7 +163,7 @@ def load_job(directory: str | os.PathLike) -> ExportJob:
 
 def _chunk(net: Network) -> int:
     """Samples per emulator / ONNX pass so that every layer's spikes of a chunk stay within CHUNK_SPIKES."""
-    return max(1, CHUNK_SPIKES // (total_steps(net) * sum(lay.num_neurons for lay in net.layers)))
+    return max(1, CHUNK_SPIKES // (net.steps_per_sample() * sum(lay.num_neurons for lay in net.layers)))
 
 
 def run_emulator(job: ExportJob) -> tuple[SpikeRecord, dict[str, np.ndarray]]:
@@ -188,26 +203,25 @@ def write_nir_file(job: ExportJob) -> tuple[dict, SpikeRecord | None]:
 
     from .interop.nir_export import write_nir
 
-    path = job.out / NIR_FILE
-    write_nir(job.net, path)
-    graph = nir.read(path)
-    return {"nir": str(path), "nir_nodes": len(graph.nodes), "nir_edges": len(graph.edges)}, None
+    write_nir(job.net, job.out / NIR_FILE)
+    graph = nir.read(job.out / NIR_FILE)
+    return {"nir": NIR_FILE, "nir_nodes": len(graph.nodes), "nir_edges": len(graph.edges)}, None
 
 
 def run_onnx_file(job: ExportJob) -> tuple[dict, SpikeRecord | None]:
     """network.onnx, run with onnxruntime over every sample: its output spikes, for comparison."""
     from .interop.onnx_export import write_onnx
-    from .interop.onnx_run import run_onnx
+    from .interop.onnx_run import OnnxStepRunner
 
-    path = job.out / ONNX_FILE
-    write_onnx(job.net, path)
+    write_onnx(job.net, job.out / ONNX_FILE)
+    runner = OnnxStepRunner(job.out / ONNX_FILE)  # one session for all chunks
     outputs = []
     with Progress(transient=True) as progress:
         task = progress.add_task("onnxruntime", total=len(job.frames))
         for part in _batches(len(job.frames), _chunk(job.net)):
-            outputs.append(run_onnx(path, job.frames[part]))
+            outputs.append(runner(job.frames[part]))
             progress.advance(task, part.stop - part.start)
-    return {"onnx": str(path)}, SpikeRecord.from_layers(job.net, {job.net.output: np.concatenate(outputs)})
+    return {"onnx": ONNX_FILE}, SpikeRecord.from_layers(job.net, {job.net.output: np.concatenate(outputs)})
 
 
 Interop = Callable[[ExportJob], tuple[dict, SpikeRecord | None]]
@@ -251,12 +265,13 @@ def check_target(job: ExportJob, target: str, *, lava: str | None = None,
 
 
 def _loihi2(job: ExportJob) -> CheckResult:
-    """The IR (and netx) files are already written; hardware runs need Intel's lava-loihi."""
-    from .simulate import TargetUnavailable, loihi_missing
+    """The IR (and netx) files are the export; hardware runs need Intel's lava-loihi."""
+    from .simulate import loihi_missing
 
-    written = [str(job.out / name) for name in (IR_DIR, NETX_FILE) if (job.out / name).exists()]
+    written = [f"{IR_DIR}/", *([NETX_FILE] if sequential_problem(job.net) is None else [])]
     reason = loihi_missing() or "Running on Loihi 2 hardware from tmkt is not built yet."
-    raise TargetUnavailable(f"{reason} Written for an INRC system: {', '.join(written)}.")
+    raise TargetUnavailable(f"{reason} Written for an INRC system: {' and '.join(written)} in the export "
+                            "folder.")
 
 
 TARGETS: dict[str, Callable[[ExportJob], CheckResult]] = {
@@ -280,17 +295,22 @@ def _check_options(target: str, samples: int | None, lava_samples: int) -> None:
 def export_checkpoint(checkpoint: str | os.PathLike, *, target: str, out: str | os.PathLike,
                       samples: int | None = None, lava_samples: int = DEFAULT_LAVA_SAMPLES,
                       data_dir: str | None = None, timeout_s: float = 300.0) -> CheckResult:
-    """The whole `tmkt-deploy export`: files in `out`, the check result back."""
+    """The whole `tmkt-deploy export`: files in `out` (all of them or, on failure, none), the check result
+    back. `loihi2` keeps its files although it raises TargetUnavailable: they are what it exports."""
     _check_options(target, samples, lava_samples)
-    job = prepare(checkpoint, out, samples=samples, data_dir=data_dir)
-    job.lava_samples, job.timeout_s = lava_samples, timeout_s
-    return TARGETS[target](job)
+    with staged_folder(out, EXPORT_FILES, keep=(TargetUnavailable,)) as stage:
+        job = prepare(checkpoint, stage, samples=samples, data_dir=data_dir)
+        job.lava_samples, job.timeout_s = lava_samples, timeout_s
+        return TARGETS[target](job)
 
 
 def rerun(directory: str | os.PathLike, *, target: str = "loihi2-sim",
           lava_samples: int = DEFAULT_LAVA_SAMPLES, timeout_s: float = 300.0) -> CheckResult:
-    """`tmkt-deploy run`: check an export folder again on `target` (same IR, same saved samples)."""
+    """`tmkt-deploy run`: check an export folder again on `target` (same IR, same saved samples); its new
+    check files replace the old ones only when the check finished."""
     _check_options(target, None, lava_samples)
     job = load_job(directory)
     job.lava_samples, job.timeout_s = lava_samples, timeout_s
-    return TARGETS[target](job)
+    with staged_folder(directory, CHECK_FILES, keep=(TargetUnavailable,)) as stage:
+        job.out = stage
+        return TARGETS[target](job)

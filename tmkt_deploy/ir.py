@@ -47,6 +47,27 @@ class Cuba:
     graded: bool = False
 
 
+def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    """Outputs along one axis of a convolution (PyTorch's and Lava's Conv formula)."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def merge_groups(weight: np.ndarray, groups: int, merge: int) -> np.ndarray:
+    """The same grouped convolution with `groups // merge` groups: `merge` neighbouring groups become one
+    block-diagonal group (zeros where the old groups did not connect). `merge = groups` gives groups=1.
+
+    For targets that cannot take the IR's group count: Lava's Conv keeps `groups` in an int8, NIR importers
+    read the input channels from `weight.shape[1]`."""
+    out_ch, per_in = weight.shape[:2]
+    per_out = out_ch // groups
+    merged = np.zeros((out_ch, per_in * merge, *weight.shape[2:]), dtype=weight.dtype)
+    for g in range(groups):
+        slot = g % merge  # position of old group g inside its merged group
+        outputs = slice(g * per_out, (g + 1) * per_out)
+        merged[outputs, slot * per_in:(slot + 1) * per_in] = weight[outputs]
+    return merged
+
+
 SynapseKind = Literal["dense", "conv"]
 SynapseRole = Literal["weight", "pool", "identity"]
 
@@ -69,6 +90,36 @@ class Synapse:
     groups: int = 1
     delay: int = 0
     role: SynapseRole = "weight"
+
+    def output_shape(self, source_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """IR shape of the neurons this synapse drives from a source of `source_shape`: (N,) for dense,
+        (C, H, W) for conv."""
+        if self.kind == "dense":
+            return (int(self.weight.shape[0]),)
+        sizes = zip(source_shape[1:], self.weight.shape[2:], self.stride, self.padding, self.dilation,
+                    strict=True)
+        return (int(self.weight.shape[0]), *(conv_output_size(*axis) for axis in sizes))
+
+
+def _shape_problem(syn: Synapse, source_shape: tuple[int, ...], target_shape: tuple[int, ...]) -> str | None:
+    """Why `syn`'s weights cannot connect `source_shape` to `target_shape` (None when they can)."""
+    w = syn.weight.shape
+    if syn.kind == "dense":
+        if len(w) != 2 or w[1] != int(np.prod(source_shape)):
+            return f"dense weight {w} does not take the {int(np.prod(source_shape))} values of {source_shape}"
+    elif syn.kind == "conv":
+        if len(source_shape) != 3 or len(w) != 4:
+            return f"conv needs a (C, H, W) source and a 4-d weight, got {source_shape} and {w}"
+        if syn.groups < 1 or w[0] % syn.groups or w[1] * syn.groups != source_shape[0]:
+            return f"conv weight {w} with groups={syn.groups} does not take {source_shape[0]} channels"
+    else:
+        return f"unknown synapse kind {syn.kind!r} (dense or conv)"
+    out = syn.output_shape(source_shape)
+    if out != tuple(target_shape):
+        how = "" if syn.kind == "dense" else \
+            f" (kernel {w[2:]}, stride {syn.stride}, padding {syn.padding}, dilation {syn.dilation})"
+        return f"maps {source_shape} to {out}{how}, but the layer is {tuple(target_shape)}"
+    return None
 
 
 @dataclass
@@ -115,8 +166,16 @@ class Network:
         layer = self.layer(name)
         return 1 + max(self.latency(s.source) + s.delay for s in layer.synapses)
 
+    def steps_per_sample(self, time_steps: int | None = None) -> int:
+        """P: steps one sample runs, its T frames (default: the IR's) then the output latency in empty steps
+        so the last frame reaches the output. The trained model's chip-timed run, Lava, the emulator, ONNX
+        and the energy model all run P steps per sample."""
+        return (self.time_steps if time_steps is None else time_steps) + self.latency()
+
     def validate(self) -> None:
-        """Raise ValueError naming the layer when the graph or a shape is inconsistent."""
+        """Raise ValueError naming the layer when the graph or a shape is inconsistent: every synapse reads an
+        earlier layer, has integer weights shaped for its source, and produces the layer's shape. Targets
+        rely on this and check no shapes themselves."""
         seen = {INPUT}
         for layer in self.layers:
             if not layer.synapses:
@@ -128,6 +187,9 @@ class Network:
                     )
                 if not np.issubdtype(syn.weight.dtype, np.integer):
                     raise ValueError(f"IR layer {layer.name!r}: weights from {syn.source!r} are not integers")
+                problem = _shape_problem(syn, self.shape_of(syn.source), layer.shape)
+                if problem:
+                    raise ValueError(f"IR layer {layer.name!r}: synapse from {syn.source!r}: {problem}")
             seen.add(layer.name)
         if self.output not in seen:
             raise ValueError(f"IR output {self.output!r} is not a layer")

@@ -116,11 +116,8 @@ def _pool_synapse(syn: synapse.Pool, w_int: np.ndarray, source: str, source_shap
     return Synapse(source=source, kind="conv", weight=weight, stride=(kh, kw), groups=c, role="pool")
 
 
-def _dense_synapse(w_int: np.ndarray, source: str, source_shape: tuple[int, ...], name: str) -> Synapse:
+def _dense_synapse(w_int: np.ndarray, source: str) -> Synapse:
     weight = w_int.reshape(w_int.shape[0], -1)  # SLAYER's conv3d weight order is PyTorch's C, H, W flatten
-    if weight.shape[1] != int(np.prod(source_shape)):
-        raise UnsupportedLayer(f"layer {name!r}: dense synapse takes {weight.shape[1]} inputs but its source "
-                               f"{source!r} has shape {source_shape}")
     return Synapse(source=source, kind="dense", weight=weight)
 
 
@@ -140,23 +137,13 @@ def quantize_synapse(syn: torch.nn.Module, neuron: torch.nn.Module, *, name: str
     elif isinstance(syn, synapse.Conv):
         out = _conv_synapse(syn, w_int, source, "identity" if _is_identity(syn) else "weight")
     elif isinstance(syn, synapse.Dense):
-        out = _dense_synapse(w_int, source, source_shape, name)
+        out = _dense_synapse(w_int, source)
     else:
         raise UnsupportedLayer(f"layer {name!r}: synapse {type(syn).__name__} has no Lava connection process "
                                "here (supported: Dense, Conv, Pool)")
     out.weight_exp = int(neuron.weight_exponent)
     out.delay = int(delay)
     return out
-
-
-def output_shape(syn: Synapse, source_shape: tuple[int, ...]) -> tuple[int, ...]:
-    """IR shape of the neurons a synapse drives: (N,) for dense, (C, H, W) for conv."""
-    if syn.kind == "dense":
-        return (int(syn.weight.shape[0]),)
-    _, h, w = source_shape
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = syn.weight.shape[2:], syn.stride, syn.padding, syn.dilation
-    return (int(syn.weight.shape[0]), (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1,
-            (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1)
 
 
 def _check_block(node: torch.nn.Module, name: str) -> None:
@@ -181,17 +168,17 @@ def node_synapses(node: torch.nn.Module, name: str) -> list[torch.nn.Module]:
 
 def quantize_layer(node: torch.nn.Module, name: str,
                    sources: list[tuple[str, tuple[int, ...], int]]) -> Layer:
-    """One neuron node → IR `Layer`; `sources` = [(source name, its IR shape, edge delay)] in edge order."""
+    """One neuron node → IR `Layer`; `sources` = [(source name, its IR shape, edge delay)] in edge order.
+
+    The layer takes its first synapse's output shape; `Network.validate` (end of `quantize_net`) names the
+    layer if another synapse's weights or output shape disagree."""
     syns = node_synapses(node, name)
     if len(syns) != len(sources):
         raise UnsupportedLayer(f"layer {name!r}: {len(syns)} synapses but {len(sources)} graph inputs")
     neuron = quantize_neuron(node.neuron, name)
     ir_syns = [quantize_synapse(syn, node.neuron, name=name, source=src, source_shape=shape, delay=d)
                for syn, (src, shape, d) in zip(syns, sources, strict=True)]
-    shapes = {output_shape(s, shape) for s, (_, shape, _) in zip(ir_syns, sources, strict=True)}
-    if len(shapes) != 1:
-        raise UnsupportedLayer(f"layer {name!r}: its synapses produce different shapes {sorted(shapes)}")
-    return Layer(name=name, shape=shapes.pop(), neuron=neuron, synapses=ir_syns)
+    return Layer(name=name, shape=ir_syns[0].output_shape(sources[0][1]), neuron=neuron, synapses=ir_syns)
 
 
 def quantize_net(net: torch.nn.Module, *, name: str, time_steps: int,

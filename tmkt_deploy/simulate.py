@@ -18,8 +18,9 @@ from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
 from lava.proc.io.extractor import Extractor, PyLoihiExtractorModel
 
+from .errors import TargetUnavailable
 from .ir import Network
-from .lava_graph import build_graph, steps_per_sample
+from .lava_graph import build_graph
 
 SIM_TAGS = {"loihi2-sim": "fixed_pt", "lava-cpu": "floating_pt"}
 LOIHI_MODULE = "lava.magma.compiler.subcompilers.nc"
@@ -31,10 +32,6 @@ LOIHI_INSTALL = ("Intel's lava-loihi extension (module lava.magma.compiler.subco
 
 class LavaStalled(RuntimeError):
     """A Lava run made no progress within the time-out; the message names the steps and sample."""
-
-
-class TargetUnavailable(RuntimeError):
-    """The requested target cannot run on this machine; the message says what to install."""
 
 
 def loihi_missing() -> str | None:
@@ -85,7 +82,7 @@ def simulate(net: Network, frames: np.ndarray, *, target: str = "loihi2-sim",
     # Lava's Extractor model carries no tag, so it is named explicitly
     cfg = Loihi2SimCfg(select_tag=SIM_TAGS[target],
                        exception_proc_model_map={Extractor: PyLoihiExtractorModel})
-    steps, driver = steps_per_sample(net), graph.source
+    steps, driver = net.steps_per_sample(), graph.source
     try:
         for k in range(graph.samples):
             first, last = k * steps + 1, (k + 1) * steps

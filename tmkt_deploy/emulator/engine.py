@@ -65,11 +65,6 @@ class EmulatorResult:
     layer_spikes: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def total_steps(net: Network, time_steps: int | None = None) -> int:
-    """P: steps per sample, T frames (default: the IR's) plus the output latency of empty flush steps."""
-    return (net.time_steps if time_steps is None else time_steps) + net.latency()
-
-
 def emulate(net: Network, inputs: np.ndarray | torch.Tensor, *, record: bool | Iterable[str] = False,
             device: str | torch.device = "cpu", batch_size: int | None = None,
             progress: bool = False, runner: WindowRunner | None = None) -> EmulatorResult:
@@ -92,7 +87,7 @@ def emulate(net: Network, inputs: np.ndarray | torch.Tensor, *, record: bool | I
     dev = runner.device
     frames = _check_inputs(net, inputs)
     recorded = _recorded_layers(net, record)
-    steps = total_steps(net, frames.shape[-1])
+    steps = net.steps_per_sample(frames.shape[-1])
     batch = batch_size or _default_batch(net, steps)
 
     def run(start: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -151,7 +146,7 @@ class WindowRunner:
     def __call__(self, frames: torch.Tensor) -> dict[str, LayerWindow]:
         """Frames (n, C, H, W, T) → {"input" and each layer name: its window}."""
         net, (n, time_steps) = self.net, (len(frames), frames.shape[-1])
-        steps = total_steps(net, time_steps)
+        steps = net.steps_per_sample(time_steps)
         channels, height, width = net.input_shape
         source = frames.new_zeros(n, steps, height, width, channels, dtype=SPIKE_DTYPE)
         source[:, :time_steps] = frames.permute(0, 4, 2, 3, 1)
@@ -170,11 +165,8 @@ class WindowRunner:
         (int32)."""
         ops = self.ops[layer.name]
         inputs = []
-        for op in ops:
+        for op in ops:  # shapes agree: the runner validated the IR
             current = op.currents(windows[op.syn.source].spikes.flatten(0, 1), max_spike[op.syn.source])
-            if current[0].numel() != layer.num_neurons:
-                raise ValueError(f"IR layer {layer.name!r}: synapse from {op.syn.source!r} gives "
-                                 f"{current[0].numel()} values per step for {layer.num_neurons} neurons")
             inputs.append(current.view(len(current), *layer.shape))
         if len(inputs) == 1:
             return inputs[0]

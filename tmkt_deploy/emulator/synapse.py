@@ -35,7 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..ir import Synapse
+from ..ir import Synapse, conv_output_size
 from ..loihi_params import lava_dense_weight
 from .neuron import wrap
 
@@ -57,8 +57,8 @@ def grouped_conv(x: torch.Tensor, weight: torch.Tensor, stride: tuple[int, int],
     (sh, sw), (dh, dw) = stride, dilation
     out_ch, in_per_group, kh, kw = weight.shape
     xp = F.pad(x, (padding[1], padding[1], padding[0], padding[0])) if any(padding) else x
-    rows = (xp.shape[2] - dh * (kh - 1) - 1) // sh + 1
-    cols = (xp.shape[3] - dw * (kw - 1) - 1) // sw + 1
+    rows = conv_output_size(x.shape[2], kh, sh, padding[0], dh)
+    cols = conv_output_size(x.shape[3], kw, sw, padding[1], dw)
     xg = xp.view(len(x), groups, in_per_group, *xp.shape[2:])
     wg = weight.view(groups, out_ch // groups, in_per_group, kh, kw)
     out = x.new_zeros(len(x), groups, out_ch // groups, rows, cols)

@@ -1,7 +1,7 @@
 """Energy and fit estimates from spike counts: profiles (hw_profiles/*.toml), activity counts, energy, cores.
 
 `count_activity(net, spikes)` → `Activity`; `estimate(profile, activity, chips)` → `Energy`;
-`fit(net, profile)` → `Fit`; `load_profile(name_or_path)` → `Profile`.
+`fit(net, profile, activity)` → `Fit`; `load_profile(name_or_path)` → `Profile`.
 """
 
 from tmkt_deploy.energy.estimate import Energy, estimate

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tmkt_deploy.energy.profiles import Profile
-from tmkt_deploy.energy.synops import layer_synapses
+from tmkt_deploy.energy.synops import Activity, structural_activity
 from tmkt_deploy.ir import Network
 
 
@@ -37,17 +37,22 @@ def weight_bits(net: Network) -> int:
     return max(largest, 1).bit_length() + 1
 
 
-def fit(net: Network, profile: Profile) -> Fit:
-    """Cores and chips `net` needs on the neuromorphic target `profile`."""
+def fit(net: Network, profile: Profile, activity: Activity | None = None) -> Fit:
+    """Cores and chips `net` needs on the neuromorphic target `profile`. Neurons and synapses per layer come
+    from `activity` (`count_activity(net, ...)`, which has the fan-outs) or, without one, a silent run."""
     if profile.model != "neuromorphic":
         raise ValueError(f"profile {profile.name!r} is an {profile.model} profile, not a neuromorphic chip")
+    activity = activity or structural_activity(net)
+    counted = [(lay.name, lay.neurons) for lay in activity.layers]
+    if counted != [(lay.name, lay.num_neurons) for lay in net.layers]:
+        raise ValueError(f"fit: the activity's layers are not those of network {net.name!r}")
     bits = weight_bits(net)
     neurons_per_core = profile.si("neurons_per_core")
     synapses_per_core = profile.si("synapse_memory_per_core") / bits
     cores_by_layer, limited_by = {}, {}
-    for layer in net.layers:
-        by_neurons = math.ceil(layer.num_neurons / neurons_per_core)
-        by_synapses = math.ceil(layer_synapses(net, layer) / synapses_per_core)
+    for layer in activity.layers:
+        by_neurons = math.ceil(layer.neurons / neurons_per_core)
+        by_synapses = math.ceil(layer.synapses / synapses_per_core)
         cores_by_layer[layer.name] = max(by_neurons, by_synapses, 1)
         limited_by[layer.name] = "synapses" if by_synapses > by_neurons else "neurons"
     cores = sum(cores_by_layer.values())

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tmkt_deploy.ir import INPUT, Layer, Network, Synapse
+from tmkt_deploy.ir import INPUT, Network, Synapse
 
 SpikeCounts = Mapping[str, "float | np.ndarray"]
 
@@ -42,29 +42,14 @@ def _axis_reach(size_in: int, size_out: int, kernel: int, stride: int, pad: int,
     return reach
 
 
-def fanout(syn: Synapse, source_shape: tuple[int, ...], target_shape: tuple[int, ...],
-           where: str) -> np.ndarray:
-    """Number of target neurons each source neuron of `syn` reaches, shaped like the source layer."""
-    n_in = int(np.prod(source_shape))
+def fanout(syn: Synapse, source_shape: tuple[int, ...], target_shape: tuple[int, ...]) -> np.ndarray:
+    """Number of target neurons each source neuron of `syn` reaches, shaped like the source layer.
+
+    The shapes must fit the weights (what `Network.validate` checks)."""
     if syn.kind == "dense":
-        if syn.weight.shape != (int(np.prod(target_shape)), n_in):
-            raise ValueError(f"{where}: dense weight {syn.weight.shape} does not map {source_shape} "
-                             f"to {target_shape}")
         return np.full(source_shape, int(np.prod(target_shape)), dtype=np.int64)
-    if len(source_shape) != 3 or len(target_shape) != 3:
-        raise ValueError(f"{where}: conv needs (C, H, W) shapes, got {source_shape} -> {target_shape}")
-    c_out, c_in_per_group, kh, kw = syn.weight.shape
-    (c_in, h, w), (c_out_t, h_out, w_out) = source_shape, target_shape
-    if c_out != c_out_t or c_in_per_group * syn.groups != c_in:
-        raise ValueError(f"{where}: conv weight {syn.weight.shape} with groups={syn.groups} does not map "
-                         f"{source_shape} to {target_shape}")
-    for axis, size, kernel, size_out in (("height", h, kh, h_out), ("width", w, kw, w_out)):
-        i = 0 if axis == "height" else 1
-        expect = (size + 2 * syn.padding[i] - syn.dilation[i] * (kernel - 1) - 1) // syn.stride[i] + 1
-        if expect != size_out:
-            raise ValueError(f"{where}: conv output {axis} {size_out} != {expect} from input {size}, "
-                             f"kernel {kernel}, stride {syn.stride[i]}, padding {syn.padding[i]}, "
-                             f"dilation {syn.dilation[i]}")
+    c_out, _, kh, kw = syn.weight.shape
+    (c_in, h, w), (_, h_out, w_out) = source_shape, target_shape
     rows = _axis_reach(h, h_out, kh, syn.stride[0], syn.padding[0], syn.dilation[0])
     cols = _axis_reach(w, w_out, kw, syn.stride[1], syn.padding[1], syn.dilation[1])
     per_channel = (c_out // syn.groups) * np.outer(rows, cols)
@@ -126,12 +111,6 @@ class Activity:
         return sum(lay.acs for lay in self.layers)
 
 
-def layer_synapses(net: Network, layer: Layer) -> int:
-    """Structural connections into `layer` (what its cores must store)."""
-    return sum(int(fanout(syn, net.shape_of(syn.source), layer.shape, f"IR layer {layer.name!r}").sum())
-               for syn in layer.synapses)
-
-
 def _spikes_of(spikes: SpikeCounts, name: str, shape: tuple[int, ...]) -> float | np.ndarray:
     if name not in spikes:
         raise KeyError(f"no spike count for {name!r} (need 'input' and every IR layer)")
@@ -155,6 +134,7 @@ def _synops(counts: float | np.ndarray, fan: np.ndarray) -> float:
 
 def count_activity(net: Network, spikes: SpikeCounts) -> Activity:
     """Per-sample activity of `net` given mean spike counts per sample for `"input"` and every layer."""
+    net.validate()
     names = [INPUT, *(lay.name for lay in net.layers)]
     counts = {name: _spikes_of(spikes, name, net.shape_of(name)) for name in names}
     layers = []
@@ -162,8 +142,7 @@ def count_activity(net: Network, spikes: SpikeCounts) -> Activity:
         synops = spikes_in = 0.0
         synapses = macs = acs = 0
         for syn in layer.synapses:
-            where = f"IR layer {layer.name!r} (synapse from {syn.source!r})"
-            fan = fanout(syn, net.shape_of(syn.source), layer.shape, where)
+            fan = fanout(syn, net.shape_of(syn.source), layer.shape)
             n_conn = int(fan.sum())
             synapses += n_conn
             synops += _synops(counts[syn.source], fan)
@@ -175,9 +154,10 @@ def count_activity(net: Network, spikes: SpikeCounts) -> Activity:
         emitted = float(np.sum(counts[layer.name]))
         layers.append(
             LayerActivity(layer.name, layer.num_neurons, emitted, synapses, synops, spikes_in, macs, acs))
-    return Activity(layers, float(np.sum(counts[INPUT])), steps_per_inference(net))
+    return Activity(layers, float(np.sum(counts[INPUT])), net.steps_per_sample())
 
 
-def steps_per_inference(net: Network) -> int:
-    """Time steps the chip runs per sample: T input frames plus the pipeline's latency to the output."""
-    return net.time_steps + net.latency()
+def structural_activity(net: Network) -> Activity:
+    """The activity of a silent run: every count that depends on the structure alone (neurons, synapses,
+    MACs), none that depends on spikes."""
+    return count_activity(net, {name: 0.0 for name in (INPUT, *(lay.name for lay in net.layers))})

@@ -2,7 +2,8 @@
 
 - `nir_export.write_nir`: the IR as a NIR graph (CubaLIF nodes, for snnTorch, Norse, SpiNNaker, ...);
 - `onnx_export.write_onnx`: one Loihi time step as an integer-exact ONNX graph with explicit state, and
-  `onnx_run.run_onnx`: that file run over whole samples with onnxruntime (emulator layout, time last);
+  `onnx_run.run_onnx` / `OnnxStepRunner`: that file run over whole samples with onnxruntime (emulator
+  layout, time last; the runner opens the file once for many batches);
 - `netx_import.read_netx`: a lava-dl netx HDF5 file trained elsewhere into the IR.
 
 Every function raises `UnsupportedError` naming the layer and the reason for constructs it cannot express.

@@ -76,14 +76,6 @@ def _check_no_delay(group: h5py.Group, where: str) -> None:
         raise UnsupportedError(where, "learned per-synapse axonal delays are not representable in the IR")
 
 
-def _conv_shape(in_shape: tuple[int, ...], syn: Synapse, out_channels: int) -> tuple[int, int, int]:
-    kh, kw = syn.weight.shape[-2:]
-    dims = []
-    for size, k, s, p, d in zip(in_shape[1:], (kh, kw), syn.stride, syn.padding, syn.dilation, strict=True):
-        dims.append((size + 2 * p - d * (k - 1) - 1) // s + 1)
-    return (out_channels, dims[0], dims[1])
-
-
 class _Reader:
     """Walks `layer/<i>` in order, keeping the previous layer and its shape (netx files are chains)."""
 
@@ -126,7 +118,7 @@ class _Reader:
         syn = Synapse(source=self.source, kind="conv", weight=weight, stride=_pair(group, "stride", 1),
                       padding=_pair(group, "padding", 0), dilation=_pair(group, "dilation", 1),
                       groups=int(np.asarray(group["groups"][()])) if "groups" in group else 1)
-        self.add(group, where, name, _conv_shape(in_shape, syn, weight.shape[0]), syn)
+        self.add(group, where, name, syn.output_shape(in_shape), syn)
 
     def read_pool(self, group: h5py.Group, where: str, name: str) -> None:
         in_shape = self.source_shape(where)
@@ -140,7 +132,7 @@ class _Reader:
         syn = Synapse(source=self.source, kind="conv", weight=weight, stride=_pair(group, "stride", 1),
                       padding=_pair(group, "padding", 0), dilation=_pair(group, "dilation", 1),
                       groups=channels, role="pool")
-        self.add(group, where, name, _conv_shape(in_shape, syn, channels), syn)
+        self.add(group, where, name, syn.output_shape(in_shape), syn)
 
     def read_flatten(self, group: h5py.Group, where: str, name: str) -> None:
         self.flatten_pending = True  # folded into the next dense synapse (its weights are in C,H,W order)
@@ -151,8 +143,8 @@ class _Reader:
         if not self.layers and self.input_shape is None and weight.ndim == 2:
             self.input_shape = (weight.shape[1], 1, 1)  # a dense-first chain fixes its own input size
         in_shape = self.source_shape(where)
-        if weight.ndim != 2 or weight.shape[1] != int(np.prod(in_shape)):
-            raise UnsupportedError(where, f"dense weight {weight.shape} does not fit its input {in_shape}")
+        if weight.ndim != 2:
+            raise UnsupportedError(where, f"dense weight of shape {weight.shape}; expected (out, in)")
         if len(in_shape) == 3 and in_shape[1:] != (1, 1) and not self.flatten_pending:
             raise UnsupportedError(where, f"dense after a spatial layer {in_shape} without a flatten layer")
         self.flatten_pending = False
@@ -208,5 +200,8 @@ def read_netx(path: str | os.PathLike, *, input_shape: tuple[int, int, int] | No
     net = Network(name=name or path.stem, input_shape=tuple(reader.input_shape), time_steps=time_steps,
                   layers=reader.layers, output=reader.layers[-1].name,
                   meta={"source": "netx", "file": path.name})
-    net.validate()
+    try:
+        net.validate()  # weights against their inputs: layer i of the file is IR layer `<type><i>`
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
     return net

@@ -36,7 +36,7 @@ import numpy as np
 
 from tmkt_train.atomic import atomic_write
 
-from ..ir import INPUT, Layer, Network, Synapse
+from ..ir import INPUT, Layer, Network, Synapse, merge_groups
 from ..loihi_params import ACT_SHIFT, DECAY_UNITY, lava_dense_weight, lif_params
 from .errors import UnsupportedError
 
@@ -76,16 +76,6 @@ def _pool_weight(layer: Layer, syn: Synapse, channels: int) -> float:
     return float(values[0]) * 2.0 ** syn.weight_exp
 
 
-def _ungrouped(weight: np.ndarray, groups: int) -> np.ndarray:
-    """A grouped conv weight as the equivalent block-diagonal groups=1 weight `(out, in, kh, kw)`."""
-    out, per_group = weight.shape[:2]
-    full = np.zeros((out, per_group * groups, *weight.shape[2:]), dtype=weight.dtype)
-    step = out // groups
-    for g in range(groups):
-        full[g * step:(g + 1) * step, g * per_group:(g + 1) * per_group] = weight[g * step:(g + 1) * step]
-    return full
-
-
 def _synapse_node(net: Network, syn: Synapse) -> nir.NIRNode:
     scale = 2.0 ** syn.weight_exp
     if syn.kind == "dense":
@@ -93,7 +83,7 @@ def _synapse_node(net: Network, syn: Synapse) -> nir.NIRNode:
     if syn.role == "pool":
         return nir.SumPool2d(kernel_size=np.array(syn.weight.shape[2:]), stride=np.array(syn.stride),
                              padding=np.array(syn.padding))
-    weight = _ungrouped(syn.weight, syn.groups).astype(np.float64) * scale
+    weight = merge_groups(syn.weight, syn.groups, syn.groups).astype(np.float64) * scale  # groups=1
     return nir.Conv2d(input_shape=tuple(net.shape_of(syn.source)[1:]), weight=weight, stride=syn.stride,
                       padding=syn.padding, dilation=syn.dilation, groups=1, bias=np.zeros(weight.shape[0]))
 

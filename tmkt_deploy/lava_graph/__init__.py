@@ -6,9 +6,7 @@ from .builder import (
            build_graph,
            frames_to_stream,
            lava_shape,
-           steps_per_sample,
 )
 from .delay import SpikeDelay
 
-__all__ = ["LavaGraph", "SpikeDelay", "UnsupportedForLava", "build_graph", "frames_to_stream", "lava_shape",
-           "steps_per_sample"]
+__all__ = ["LavaGraph", "SpikeDelay", "UnsupportedForLava", "build_graph", "frames_to_stream", "lava_shape"]

@@ -36,7 +36,7 @@ from lava.proc.io.extractor import Extractor
 from lava.proc.io.source import RingBuffer as Source
 from lava.proc.lif.process import LIFReset
 
-from ..ir import INPUT, Layer, Network, Synapse
+from ..ir import INPUT, Layer, Network, Synapse, merge_groups
 from ..loihi_params import DENSE_WEIGHT_BITS, lava_lif_args, lif_params
 from .delay import SpikeDelay
 
@@ -51,11 +51,6 @@ class UnsupportedForLava(ValueError):
 def lava_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
     """IR (C, H, W) → Lava (W, H, C); dense (N,) stays."""
     return tuple(reversed(shape))
-
-
-def steps_per_sample(net: Network) -> int:
-    """P = T frames + the output latency in empty steps (what the trained model and the chip run)."""
-    return net.time_steps + net.latency()
 
 
 def frames_to_stream(frames: np.ndarray, steps: int) -> np.ndarray:
@@ -81,17 +76,11 @@ def conv_weight(weight: np.ndarray) -> np.ndarray:
 def fit_groups(weight: np.ndarray, groups: int) -> tuple[np.ndarray, int]:
     """The same convolution with at most MAX_GROUPS groups: Lava's Conv model stores `groups` as int8, so a
     depthwise conv over >= 128 channels (a pool, an identity shortcut) would wrap to a negative group count.
-    Merging r neighbouring groups into one gives a block-diagonal kernel with zeros between the old groups."""
+    Merging the fewest neighbouring groups that fit (`ir.merge_groups`) keeps the convolution."""
     if groups <= MAX_GROUPS:
         return weight, groups
     merge = next(r for r in range(2, groups + 1) if groups % r == 0 and groups // r <= MAX_GROUPS)
-    out_ch, per_in = weight.shape[:2]
-    per_out = out_ch // groups
-    merged = np.zeros((out_ch, per_in * merge, *weight.shape[2:]), dtype=weight.dtype)
-    for o in range(out_ch):
-        slot = (o // per_out) % merge  # which old group inside the merged one
-        merged[o, slot * per_in:(slot + 1) * per_in] = weight[o]
-    return merged, groups // merge
+    return merge_groups(weight, groups, merge), groups // merge
 
 
 def connection(syn: Synapse, source_shape: tuple[int, ...], layer: Layer, graded: bool) -> AbstractProcess:
@@ -126,11 +115,11 @@ class LavaGraph:
         """Take one sample's P steps out of every extractor (call after each sample's run)."""
         for name, extractor in self.extractors.items():
             self.received.setdefault(name, []).extend(extractor.receive()
-                                                      for _ in range(steps_per_sample(self.net)))
+                                                      for _ in range(self.net.steps_per_sample()))
 
     def read(self) -> dict[str, np.ndarray]:
         """Collected spikes per layer, (N, *IR shape, P) int8, each latency window masked (see module)."""
-        steps = steps_per_sample(self.net)
+        steps = self.net.steps_per_sample()
         out = {}
         for name, frames in self.received.items():
             samples = len(frames) // steps
@@ -164,7 +153,7 @@ def build_graph(net: Network, frames: np.ndarray, *, floating: bool = False,
     if frames.shape[1:] != (*net.input_shape, net.time_steps):
         raise ValueError(f"frames must be (N, {', '.join(map(str, net.input_shape))}, {net.time_steps}); "
                          f"got {frames.shape}")
-    samples, steps = frames.shape[0], steps_per_sample(net)
+    samples, steps = frames.shape[0], net.steps_per_sample()
     source = Source(data=frames_to_stream(frames, steps).astype(float if floating else np.int32))
     ports: dict[str, OutPort] = {INPUT: source.s_out}
     shapes = {INPUT: tuple(net.input_shape)}

@@ -33,7 +33,7 @@ def profile_entry(profile: Profile) -> dict:
 def backbone_entry(run: Run, profiles: list[Profile]) -> dict:
     """Activity, energy per profile and fit per neuromorphic profile of one backbone."""
     activity = count_activity(run.net, run.spikes)
-    fits = {p.name: fit(run.net, p) for p in profiles if p.model == "neuromorphic"}
+    fits = {p.name: fit(run.net, p, activity) for p in profiles if p.model == "neuromorphic"}
     energy = {p.name: estimate(p, activity, fits[p.name].chips if p.name in fits else 1) for p in profiles}
     return {
         "name": run.name,
