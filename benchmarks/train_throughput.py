@@ -317,6 +317,33 @@ def print_results(results: list[Result], setup: Setup) -> None:
     console.print(table)
 
 
+def plot(report: dict, path: Path) -> None:
+    """Bar chart of samples/s per trainer (one panel per architecture), steady peak GiB on each bar."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = [run for run in report["runs"] if any(r["samples_per_s"] for r in run["results"])]
+    bars_per_run = [sum(1 for r in run["results"] if r["samples_per_s"]) for run in runs]
+    fig, axes = plt.subplots(1, len(runs), figsize=(2 + 1.1 * sum(bars_per_run), 4.5), squeeze=False,
+                             gridspec_kw={"width_ratios": [max(2, n) for n in bars_per_run]})
+    for ax, run in zip(axes[0], runs, strict=True):
+        done = [r for r in run["results"] if r["samples_per_s"]]
+        bars = ax.bar([r["trainer"] for r in done], [r["samples_per_s"] for r in done])
+        labels = ["" if r["peak_gib"] is None else f"{r['peak_gib']:.1f} GiB" for r in done]
+        ax.bar_label(bars, labels, fontsize=8)
+        setup = run["setup"]
+        ax.set_title(f"{setup['arch']} {setup['size']}x{setup['size']}, T={setup['time_steps']}, "
+                     f"B={setup['batch']}\n{report['gpu'] or 'cpu'}", fontsize=9)
+        ax.set_ylabel("training samples/s (fwd + bwd + Adam)")
+        ax.tick_params(axis="x", rotation=30, labelsize=8)
+    fig.tight_layout()
+    with atomic_write(path, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=120)
+    plt.close(fig)
+
+
 def _gib(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
@@ -336,6 +363,7 @@ def main(
     profile: bool = typer.Option(False, help="print the top kernels of the first trainer (CUDA)"),
     cudnn_benchmark: bool = typer.Option(True, help="let cuDNN time its algorithms (torch.backends.cudnn)"),
     json_out: Path = typer.Option(None, help="write results here as JSON"),
+    png: Path = typer.Option(None, help="write a bar chart of samples/s (and peak GiB) here"),
 ) -> None:
     """Measure training samples/s and peak memory of each trainer."""
     names = [n.strip() for n in trainers.split(",") if n.strip()]
@@ -371,6 +399,8 @@ def main(
     if json_out is not None:
         with atomic_write(json_out, "w") as handle:
             handle.write(json.dumps(report, indent=2))
+    if png is not None:
+        plot(report, png)
 
 
 if __name__ == "__main__":

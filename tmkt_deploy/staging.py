@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tmkt_train.atomic import default_mode
+
 
 @contextmanager
 def staged_folder(out: str | os.PathLike, owned: Iterable[str],
@@ -31,6 +33,7 @@ def staged_folder(out: str | os.PathLike, owned: Iterable[str],
         raise ValueError(f"{out}: exists and is not a folder")
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    os.chmod(stage, default_mode(directory=True))  # mkdtemp's folder is owner-only; `out` must not be
     try:
         yield stage
     except keep:

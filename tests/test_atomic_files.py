@@ -1,0 +1,41 @@
+"""Atomic writes and staged folders: results appear with normal permissions; failures leave nothing."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from tmkt_deploy.staging import staged_folder
+from tmkt_train.atomic import atomic_write, default_mode
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_atomic_write_gives_the_permissions_open_would(tmp_path):
+    with atomic_write(tmp_path / "result.json", "w") as handle:
+        handle.write("{}")
+    with open(tmp_path / "plain.json", "w") as handle:
+        handle.write("{}")
+    assert _mode(tmp_path / "result.json") == _mode(tmp_path / "plain.json") == default_mode()
+
+
+def test_atomic_write_failure_leaves_old_file_and_no_temp(tmp_path):
+    target = tmp_path / "result.json"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_write(target, "w") as handle:
+        handle.write("half")
+        raise RuntimeError("stop")
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result.json"]
+
+
+def test_staged_folder_gets_the_permissions_mkdir_would(tmp_path):
+    with staged_folder(tmp_path / "export", owned=["a.txt"]) as stage:
+        (stage / "a.txt").write_text("new")
+    (tmp_path / "plain").mkdir()
+    assert _mode(tmp_path / "export") == _mode(tmp_path / "plain") == default_mode(directory=True)
+    assert (tmp_path / "export" / "a.txt").read_text() == "new"
