@@ -47,6 +47,9 @@ class ToyPairs(torch.utils.data.Dataset):
     def __getitem__(self, i):
         return self.rgb[i], self.dvs[i], int(self.labels[i])
 
+    def events(self, index):
+        return self.dvs[index]
+
     def rgb_only(self):
         return ToyPairs(len(self), size=self.geometry.height, steps=self.geometry.time_steps, rgb=True)
 

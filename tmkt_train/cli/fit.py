@@ -21,8 +21,9 @@ def resolve_config(config: Path | None, **overrides) -> TrainConfig:
     from ..train.config import TrainConfig, load_config
 
     cfg = load_config(config) if config is not None else TrainConfig()
-    where = {"dataset": cfg.data, "data_dir": cfg.data, "dvs_fraction": cfg.data, "backbone": cfg.model,
-             "width": cfg.model, "epochs": cfg.optim, "method": cfg, "seed": cfg}
+    where = {"dataset": cfg.data, "data_dir": cfg.data, "dvs_fraction": cfg.data, "val_fraction": cfg.data,
+             "augment": cfg.data, "backbone": cfg.model, "width": cfg.model, "epochs": cfg.optim,
+             "method": cfg, "seed": cfg}
     for key, value in overrides.items():
         if value is not None:
             setattr(where[key], key, str(value) if isinstance(value, Path) else value)
@@ -49,6 +50,13 @@ def fit(
     width: float = typer.Option(None, help="Channel width multiplier (0.125 for CPU demos). Default: 1."),
     data_dir: Path = typer.Option(None, help="Folder of the dataset's files (not needed for ndigits)."),
     dvs_fraction: float = typer.Option(None, help="Share of event training samples kept (few-event regime)."),
+    val_fraction: float = typer.Option(
+        None, help="Share of each class's event training samples held out as a validation split, scored "
+                   "every epoch (val_acc): choose settings on it, keep the test split for the final number. "
+                   "Default: 0 (off)."),
+    augment: bool = typer.Option(
+        None, "--augment/--no-augment",
+        help="Random flip and shift (4 px at 48×48) per training sample, never at evaluation. Default: off."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt after a crash."),
 ) -> None:
     """Train a SLAYER CUBA backbone with TMKT or a baseline; evaluates on pure event input every epoch."""
@@ -57,7 +65,8 @@ def fit(
 
     try:
         cfg = resolve_config(config, dataset=dataset, backbone=backbone, method=method, epochs=epochs,
-                             seed=seed, width=width, data_dir=data_dir, dvs_fraction=dvs_fraction)
+                             seed=seed, width=width, data_dir=data_dir, dvs_fraction=dvs_fraction,
+                             val_fraction=val_fraction, augment=augment)
         train_set, test_set = build_datasets(cfg.data, cfg.seed)
         run_fit(cfg, out, train_set=train_set, test_set=test_set, device=device, resume=resume)
     except (ValueError, RuntimeError, OSError) as exc:

@@ -86,14 +86,16 @@ def build_dataset(
     seed: int = 0,
     cache_dir: str | Path | None = None,
     limit: int | None = None,
+    val_fraction: float = 0.0,
 ) -> PairedDataset:
     """A split of a registered dataset as a PairedDataset (see docs/contracts.md §0).
 
-    `limit` keeps only the first N event samples of each class (quick looks and tests).
+    `limit` keeps only the first N event samples of each class (quick looks and tests). `val_fraction` > 0
+    holds that share of each class's training event samples out of `train` as split `val`.
     """
     if time_steps < 1 or size < 1:
         raise DatasetError(f"time_steps and size must be positive, got {time_steps} and {size}")
-    check_view(split, dvs_fraction)
+    check_view(split, dvs_fraction, val_fraction)
     store = load_store(
         name,
         Path(data_dir).resolve() if data_dir is not None else None,
@@ -102,4 +104,4 @@ def build_dataset(
         Path(cache_dir).resolve() if cache_dir is not None else None,
         limit,
     )
-    return PairedDataset(store, split, dvs_fraction=dvs_fraction, seed=seed)
+    return PairedDataset(store, split, dvs_fraction=dvs_fraction, seed=seed, val_fraction=val_fraction)

@@ -1,4 +1,5 @@
-"""Deterministic per-class selections: train/test splits and the kept fraction of DVS training samples.
+"""Deterministic per-class selections: train/test splits, the validation hold-out and the kept fraction of
+DVS training samples.
 """
 
 from __future__ import annotations
@@ -38,6 +39,20 @@ def keep_fraction(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
         count = max(1, round(fraction * len(members)))
         kept.append(rng.choice(members, size=count, replace=False))
     return np.sort(np.concatenate(kept)) if kept else np.zeros(0, dtype=np.int64)
+
+
+def held_out(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask: `round(fraction·n)` seeded samples of each class (possibly none, or all: callers check).
+
+    Drawn from its own stream `(seed, 1)`, so the hold-out does not move with `keep_fraction`'s draws.
+    """
+    labels = np.asarray(labels)
+    mask = np.zeros(len(labels), dtype=bool)
+    rng = np.random.default_rng([seed, 1])
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        mask[rng.choice(members, size=round(fraction * len(members)), replace=False)] = True
+    return mask
 
 
 def first_n_per_class(labels: np.ndarray, n: int | None) -> np.ndarray:

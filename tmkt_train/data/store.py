@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,15 @@ class FrameStore:
                 report=json.dumps(self.report),
                 **{name: getattr(self, name).numpy() for name in _TENSORS},
             )
+
+    @property
+    def frame_bytes(self) -> int:
+        """Memory the frames take (DVS and RGB), to decide whether a device can hold them."""
+        return sum(t.numel() * t.element_size() for t in (self.dvs, self.rgb))
+
+    def on(self, device: torch.device | str) -> FrameStore:
+        """A copy whose frames live on `device` (labels and split flags stay on the CPU for indexing)."""
+        return replace(self, dvs=self.dvs.to(device), rgb=self.rgb.to(device))
 
     @classmethod
     def load(cls, path: Path) -> FrameStore:

@@ -27,6 +27,8 @@ class DataConfig:
     dvs_fraction: float = 1.0
     limit: int = 0           # keep the first N event samples per class (0 = all): quick runs and tests
     num_workers: int = 0
+    val_fraction: float = 0.0  # hold out this share of each class's training events as `val` (0 = off)
+    augment: bool = False    # random flip + translation per training sample (tmkt_train.data.augment)
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 Randomness is re-seeded from (seed, epoch, rank) at the start of every epoch and the sampler shuffles by
 (seed, epoch), so a run is deterministic on CPU and a resumed run continues exactly as an uninterrupted one.
-Test accuracy is always on pure event input (what the chip sees).
+Test (and, with `data.val_fraction`, validation) accuracy is always on pure event input (what the chip sees);
+`data.augment` augments training batches only.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from torch import Tensor
 from torch.optim import Optimizer
 from torch.utils.data import DataLoader, Dataset
 
@@ -27,6 +30,7 @@ from ..models.calibrate import calibrate_rates
 from ..models.neuron import neuron_params
 from ..tmkt.methods import Method, build_method
 from . import distributed
+from .batches import StoreBatches, epoch_batches, place_frames
 from .checkpoint import CHECKPOINT, read_checkpoint, save_checkpoint
 from .config import DataConfig, TrainConfig, save_config
 
@@ -37,12 +41,15 @@ console = Console(stderr=True)
 
 
 def build_datasets(data: DataConfig, seed: int) -> tuple[Dataset, Dataset]:
-    """(train, test) PairedDatasets from `tmkt_train.data` (imported here: models/deploy never need it)."""
+    """(train, test) PairedDatasets from `tmkt_train.data` (imported here: models/deploy never need it).
+
+    With `data.val_fraction` > 0 the train split lacks the held-out samples; `fit` evaluates
+    `train.validation()` each epoch."""
     from ..data import build_dataset
 
     common = dict(data_dir=data.data_dir or None, time_steps=data.time_steps, size=data.size,
                   dvs_fraction=data.dvs_fraction, seed=seed, cache_dir=data.cache_dir or None,
-                  limit=data.limit or None)
+                  limit=data.limit or None, val_fraction=data.val_fraction)
     return build_dataset(data.dataset, "train", **common), build_dataset(data.dataset, "test", **common)
 
 
@@ -62,18 +69,19 @@ def learning_rate(progress: float, cfg: TrainConfig) -> float:
 
 
 @torch.no_grad()
-def evaluate(model: SpikingNet, dataset: Dataset, device: torch.device, batch_size: int = 64) -> dict:
-    """Accuracy and spikes per sample on the dataset's event sequences."""
+def evaluate(model: SpikingNet, dataset: Dataset, device: torch.device, batch_size: int = 64,
+             split: str = "test") -> dict:
+    """`{split}_acc` and `{split}_spikes_per_sample` on the dataset's event sequences, read batch by batch
+    through `dataset.events` and `dataset.labels` (no RGB is paired or collated)."""
     model.eval()
     correct = spikes = torch.zeros((), dtype=torch.float64, device=device)
-    total = 0
-    for _, dvs, labels in DataLoader(dataset, batch_size=batch_size):
-        out = model(dvs.to(device))
-        correct = correct + (predict(out.spikes) == labels.to(device)).sum()
-        total += len(labels)
+    for start in range(0, len(dataset), batch_size):
+        batch = torch.arange(start, min(start + batch_size, len(dataset)))
+        out = model(dataset.events(batch).to(device))
+        correct = correct + (predict(out.spikes) == dataset.labels[batch].to(device)).sum()
         spikes = spikes + out.total_spikes
-    total = max(total, 1)
-    return {"test_acc": float(correct) / total, "test_spikes_per_sample": float(spikes) / total}
+    total = max(len(dataset), 1)
+    return {f"{split}_acc": float(correct) / total, f"{split}_spikes_per_sample": float(spikes) / total}
 
 
 def checkpoint_config(cfg: TrainConfig, model: SpikingNet, time_steps: int) -> dict:
@@ -132,11 +140,13 @@ def progress_bar(enabled: bool) -> Progress:
                     disable=not enabled, transient=True)
 
 
-def train_epoch(ddp_method: torch.nn.Module, optimizer: Optimizer, loader: DataLoader, *, epoch: int,
-                cfg: TrainConfig, device: torch.device, bar: Progress) -> dict[str, float]:
+def train_epoch(ddp_method: torch.nn.Module, optimizer: Optimizer, loader: StoreBatches | DataLoader, *,
+                epoch: int, cfg: TrainConfig, device: torch.device, bar: Progress,
+                augment: Callable[[Tensor], Tensor] | None = None) -> dict[str, float]:
     """One pass over `loader`; returns sums over this rank's batches (terms weighted by batch size). The
     sums stay on the device until the end (the bar shows the loss every SHOW_EVERY steps): a step that
-    read a number would wait for the GPU to finish before the next step could be queued."""
+    read a number would wait for the GPU to finish before the next step could be queued. `augment`, if
+    given, transforms the RGB and the DVS batch on the device, independently (pairs are different samples)."""
     ddp_method.train()
     sums: dict[str, torch.Tensor | float] = {}
     task = bar.add_task(f"epoch {epoch + 1}/{cfg.optim.epochs}", total=len(loader), info="")
@@ -144,7 +154,10 @@ def train_epoch(ddp_method: torch.nn.Module, optimizer: Optimizer, loader: DataL
         progress = (epoch + i / len(loader)) / cfg.optim.epochs
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(progress, cfg)
-        result = ddp_method(rgb.to(device), dvs.to(device), labels.to(device), progress)
+        rgb, dvs = rgb.to(device, non_blocking=True), dvs.to(device, non_blocking=True)
+        if augment is not None:
+            rgb, dvs = augment(rgb), augment(dvs)
+        result = ddp_method(rgb, dvs, labels.to(device, non_blocking=True), progress)
         optimizer.zero_grad(set_to_none=True)
         result.loss.backward()
         optimizer.step()
@@ -190,8 +203,23 @@ def fit(
         distributed.teardown(info)
 
 
+def epoch_augmentation(cfg: TrainConfig, size: int,
+                       device: torch.device) -> Callable[[Tensor], Tensor] | None:
+    """`data.augment`'s transforms with a generator on `device` seeded from the run's (just re-seeded)
+    generator: reproducible and resumable, and off means no draw, so default runs are unchanged."""
+    if not cfg.data.augment:
+        return None
+    from ..data.augment import train_augmentation
+
+    generator = torch.Generator(device=device)
+    generator.manual_seed(int(torch.randint(2**62, ())))
+    return partial(train_augmentation(size), generator=generator)
+
+
 def _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end) -> list[dict]:
     geo = train_set.geometry
+    train_set = place_frames(train_set, dev)  # its RGB-only and validation views share those frames
+    val_set = train_set.validation() if cfg.data.val_fraction > 0 else None
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model.backbone, num_classes=len(train_set.classes),
                         input_shape=(geo.channels, geo.height, geo.width), width=cfg.model.width,
@@ -224,13 +252,15 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end) -> list
                 data.set_epoch(epoch)
             sampler = distributed.sampler(data, info, seed=cfg.seed)
             sampler.set_epoch(epoch)
-            loader = DataLoader(data, batch_size=cfg.optim.batch_size, sampler=sampler,
-                                num_workers=cfg.data.num_workers)
+            loader = epoch_batches(data, sampler, cfg.optim.batch_size, cfg.data.num_workers, dev)
             started = time.time()
-            sums = train_epoch(ddp_method, optimizer, loader, epoch=epoch, cfg=cfg, device=dev, bar=bar)
+            sums = train_epoch(ddp_method, optimizer, loader, epoch=epoch, cfg=cfg, device=dev, bar=bar,
+                               augment=epoch_augmentation(cfg, geo.height, dev))
             sums = distributed.all_sum(sums, info, dev)
             line = epoch_line(epoch, sums, rgb_phase, optimizer.param_groups[0]["lr"])
             if info.main:
+                if val_set is not None:
+                    line.update(evaluate(model, val_set, dev, cfg.optim.batch_size, split="val"))
                 line.update(evaluate(model, test_set, dev, cfg.optim.batch_size))
                 line["seconds"] = round(time.time() - started, 2)
                 save_checkpoint(ckpt_path, {
@@ -250,6 +280,7 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end) -> list
 
 def summary(line: dict) -> str:
     terms = " ".join(f"{k} {line[k]:.3f}" for k in ("ce", "ce_event", "cka", "mag", "mrp") if k in line)
-    return (f"epoch {line['epoch'] + 1}: {terms} | train acc {line['train_acc']:.3f} | "
+    val = f"val acc (DVS) {line['val_acc']:.3f} | " if "val_acc" in line else ""
+    return (f"epoch {line['epoch'] + 1}: {terms} | train acc {line['train_acc']:.3f} | {val}"
             f"test acc (DVS) {line['test_acc']:.3f} | dvs ratio {line['dvs_ratio']:.2f} | "
             f"spikes/sample {line['spikes_per_sample']:.0f} | {line['seconds']}s")
