@@ -6,16 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from tmkt_train.data import DatasetError, Geometry, build_dataset, list_datasets, load_store, to_tensors
+from tmkt_train.data import DatasetError, Geometry, build_dataset, list_datasets, to_tensors
 from tmkt_train.data import ndigits as ndigits_module
 
-
-@pytest.fixture(autouse=True)
-def fresh_memo():
-    """Each test sees the disk cache, not another test's in-memory store."""
-    load_store.cache_clear()
-    yield
-    load_store.cache_clear()
+pytestmark = pytest.mark.usefixtures("fresh_memo")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

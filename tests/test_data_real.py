@@ -21,11 +21,7 @@ REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-events"
 NMNIST, AEDAT4 = REAL / "nmnist_sample.bin", REAL / "dvs_sample.aedat4"
 
 
-@pytest.fixture(autouse=True)
-def fresh_memo():
-    load_store.cache_clear()
-    yield
-    load_store.cache_clear()
+pytestmark = pytest.mark.usefixtures("fresh_memo")  # tests/conftest.py
 
 
 def atis_bytes(seed: int, width: int = 60, height: int = 40, count: int = 400) -> bytes:

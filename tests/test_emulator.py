@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import support
 import torch
 from test_emulator_exact_sums import int64_sums
 
@@ -32,9 +33,7 @@ def small_net(time_steps: int = 4) -> Network:
 
 
 def frames(samples: int = 5, time_steps: int = 4, seed: int = 1) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return np.where(rng.random((samples, 2, 6, 6, time_steps)) < 0.3,
-                    rng.integers(1, 256, (samples, 2, 6, 6, time_steps)), 0)
+    return support.graded_frames((samples, 2, 6, 6, time_steps), seed=seed)
 
 
 def test_steps_cover_frames_plus_latency_and_output_is_masked_before_it():
@@ -128,6 +127,6 @@ def test_synapse_sums_are_exact_at_backbone_sizes(in_ch, out_ch, kernel, stride,
     weight = rng.integers(-256, 256, (out_ch, in_ch // groups, kernel, kernel))
     syn = Synapse(INPUT, "conv", weight, stride=(stride, stride), padding=(kernel // 2,) * 2, groups=groups)
     shape = (32, in_ch, 48, 48)
-    frames = torch.as_tensor(np.where(rng.random(shape) < 0.3, rng.integers(1, 256, shape), 0))
+    frames = torch.as_tensor(support.graded_frames(shape, seed=in_ch + out_ch + 1, dtype=np.int64))
     mine = synapse_module.SynapseOp.build(syn, "probe", torch.device("cpu"))(frames, 255)
     assert torch.equal(mine, int64_sums(syn, frames).to(mine.dtype))

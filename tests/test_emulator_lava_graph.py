@@ -13,6 +13,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+import support
 import torch
 
 from tmkt_deploy.emulator import emulate
@@ -36,16 +37,10 @@ def small_backbone_ir(name: str, *, divisor: int, time_steps: int = 2) -> Networ
     return ir
 
 
-def graded_frames(samples: int, time_steps: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    active = rng.random((samples, *SHAPE, time_steps)) < 0.4
-    return (active * rng.integers(1, 256, active.shape)).astype(np.int32)
-
-
 @pytest.mark.parametrize(("backbone", "divisor"), [("scnn", 4), ("vggsnn", 3), ("resnet18", 3)])
 def test_backbones_match_the_lava_graph_layer_by_layer(backbone, divisor):
     ir = small_backbone_ir(backbone, divisor=divisor)
-    frames = graded_frames(2, ir.time_steps)
+    frames = support.graded_frames((2, *SHAPE, ir.time_steps), density=0.4)
     lava = simulate(ir, frames)
     result = emulate(ir, frames, record=True, batch_size=1)
     for layer in ir.layers:

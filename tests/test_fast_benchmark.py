@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import support
 import typer
 from typer.testing import CliRunner
 
@@ -17,15 +16,9 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "train_throughput.
 
 @pytest.fixture(scope="module")
 def benchmark_cli() -> Iterator[typer.Typer]:
-    """The benchmark's `main` as a typer app, loaded in-process (the script is not a package module)."""
-    spec = importlib.util.spec_from_file_location("train_throughput", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    app = typer.Typer()
-    app.command()(module.main)
-    yield app
-    del sys.modules[spec.name]
+    """The benchmark's `main` as a typer app, loaded in-process."""
+    with support.script_app(SCRIPT) as app:
+        yield app
 
 
 def test_train_throughput_small_runs_one_step_and_reports(benchmark_cli: typer.Typer, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
+import support
 import torch
 from lava.lib.dl import slayer
 from typer.testing import CliRunner
@@ -19,13 +20,6 @@ T = 12
 NEURON = {"threshold": 1.0, "current_decay": 0.25, "voltage_decay": 0.03}
 
 
-def export(blocks: torch.nn.ModuleList, path) -> None:
-    with h5py.File(path, "w") as f:
-        layers = f.create_group("layer")
-        for i, b in enumerate(blocks):
-            b.export_hdf5(layers.create_group(str(i)))
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny SLAYER CUBA Conv → Pool → Flatten → Dense chain, one forward pass, then export_hdf5."""
@@ -37,14 +31,9 @@ def trained(tmp_path_factory):
         slayer.block.cuba.Flatten(),
         slayer.block.cuba.Dense(NEURON, 4 * 4 * 4, 5, weight_scale=2),
     ])
-    rng = np.random.default_rng(0)
-    graded = rng.integers(0, 4, (3, 2, 8, 8, T)) * (rng.random((3, 2, 8, 8, T)) < 0.4)
-    x = torch.as_tensor(graded, dtype=torch.float32)
-    with torch.no_grad():
-        for b in blocks:
-            x = b(x)
+    graded = support.graded_frames((3, 2, 8, 8, T), density=0.4, high=4)
     path = tmp_path_factory.mktemp("netx") / "tiny.net"
-    export(blocks, path)
+    x = support.run_and_export_netx(blocks, torch.as_tensor(graded, dtype=torch.float32), path)
     return {"blocks": blocks, "path": path, "graded": graded, "spikes": x.numpy()}
 
 
@@ -97,11 +86,7 @@ def test_unsupported_layers_are_named(tmp_path):
     torch.manual_seed(0)
     blocks = torch.nn.ModuleList([slayer.block.cuba.Dense(NEURON, 6, 4, delay=True),
                                   slayer.block.cuba.Dense(NEURON, 4, 3)])
-    x = torch.rand(1, 6, 5)
-    with torch.no_grad():
-        for b in blocks:
-            x = b(x)
-    export(blocks, tmp_path / "delay.net")
+    support.run_and_export_netx(blocks, torch.rand(1, 6, 5), tmp_path / "delay.net")
     with h5py.File(tmp_path / "delay.net", "a") as f:  # as if trained: export clamps untrained delays to 0
         f["layer/0/delay"][...] = 2.0
     with pytest.raises(UnsupportedError, match=r"delay.net layer 0 \(dense\).*axonal delays"):

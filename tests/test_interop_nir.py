@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import nir
 import numpy as np
 import pytest
+import support
 import torch
 from snntorch.import_nir import import_from_nir
 from snntorch.utils import reset
@@ -99,8 +102,7 @@ def test_snntorch_import_agrees_with_the_emulator(tmp_path):
     torch.set_num_threads(1)
     net = scnn()
     write_nir(net, tmp_path / "scnn.nir")
-    rng = np.random.default_rng(1)
-    frames = (rng.integers(0, 4, (5, 2, 8, 8, T)) * (rng.random((5, 2, 8, 8, T)) < 0.3)).astype(np.uint8)
+    frames = support.graded_frames((5, 2, 8, 8, T), high=4, seed=1, dtype=np.uint8)
     latency = net.latency()
 
     ours = emulate(net, frames).output_spikes[..., latency:]
@@ -114,20 +116,56 @@ def test_snntorch_import_agrees_with_the_emulator(tmp_path):
     assert same_class >= 0.8
 
 
+def first_wave_spikes(graph: nir.NIRGraph, frames: np.ndarray) -> dict[str, np.ndarray]:
+    """Each CubaLIF layer's spikes (N, *shape) in snnTorch's import, one step on each sample's frame 0."""
+    module = import_from_nir(graph)
+    layers = [name for name, node in graph.nodes.items() if isinstance(node, nir.CubaLIF)]
+    seen: dict[str, list[np.ndarray]] = {name: [] for name in layers}
+
+    def keep(name: str):
+        def hook(_module, _inputs, output):
+            seen[name].append((output if isinstance(output, torch.Tensor) else output[0]).numpy().copy())
+        return hook
+
+    handles = [module.get_submodule(name).register_forward_hook(keep(name)) for name in layers]
+    with torch.no_grad():
+        for sample in frames:
+            reset(module)
+            module(torch.as_tensor(sample[..., 0], dtype=torch.float32), None)
+    for handle in handles:
+        handle.remove()
+    return {name: np.stack(spikes) for name, spikes in seen.items()}
+
+
 def test_resnet18_residual_edges_survive_the_round_trip(tmp_path):
-    """Our ResNet-18 (identity shortcuts: grouped 1x1 convs with a delay) → NIR → nir.read → snnTorch."""
+    """Our ResNet-18 (identity shortcuts: grouped 1x1 convs with a delay) → NIR → nir.read → snnTorch.
+
+    snnTorch cannot follow the chip step by step (real-valued decays, no per-layer latency or shortcut delay:
+    see nir_export's docstring), but one thing it must reproduce exactly: the first wave. One input frame
+    reaches each layer at its IR latency with all states still zero, so no decay has rounded yet and every
+    path into a residual layer (our shortcut delays make them meet) arrives together; snnTorch, with no
+    latency, computes the same sums in its first step. So every layer's first-step spikes there must equal
+    the emulator's at that layer's latency: weights, residual sums, pool weights and thresholds, exactly."""
     torch.manual_seed(0)
+    torch.set_num_threads(1)
     net = quantize_net(build_model("resnet18", num_classes=4, input_shape=(2, 16, 16), width=0.125),
                        name="resnet18", time_steps=4)
+    for layer in net.layers:  # untrained thresholds silence the deep layers: lower them so every layer fires
+        layer.neuron = dataclasses.replace(layer.neuron, vth_mant=max(1, layer.neuron.vth_mant // 3))
     write_nir(net, tmp_path / "resnet.nir")
     graph = nir.read(tmp_path / "resnet.nir")
     fan_in = {layer.name: sum(1 for e in graph.edges if e[1] == layer.name) for layer in net.layers}
     assert fan_in == {layer.name: len(layer.synapses) for layer in net.layers}
     assert sum(n > 1 for n in fan_in.values()) >= 8  # two residual blocks in each of four stages
-    module = import_from_nir(graph)
-    with torch.no_grad():
-        out, _ = module(torch.zeros(2, 16, 16))
-    assert tuple(out.shape) == (4,)
+
+    frames = support.graded_frames((3, 2, 16, 16, 1), high=4, seed=5, dtype=np.uint8)
+    ours = emulate(net, frames, record=True).layer_spikes
+    theirs = first_wave_spikes(graph, frames)
+    assert set(theirs) == {layer.name for layer in net.layers}
+    for layer in net.layers:
+        want = ours[layer.name][..., net.latency(layer.name)]
+        assert 0 < want.mean() < 1, f"{layer.name} must fire in its first wave, but not everywhere"
+        np.testing.assert_array_equal(theirs[layer.name], want, err_msg=layer.name)
 
 
 def test_nir_refuses_what_it_cannot_express_naming_the_layer(tmp_path):

@@ -11,6 +11,7 @@ import json
 import numpy as np
 import onnx
 import pytest
+import support
 import torch
 from lava.proc.conv.utils import conv as lava_conv
 from lava.proc.lif.models import PyLifModelBitAcc
@@ -120,9 +121,7 @@ def traced_run(path, frames: np.ndarray, flush: bool = False) -> tuple[np.ndarra
 @pytest.fixture(scope="module")
 def frames() -> np.ndarray:
     """Graded input (N, C, H, W, T), half the pixels silent."""
-    rng = np.random.default_rng(1)
-    x = rng.integers(0, 256, (BATCH, 2, 6, 6, T))
-    return np.where(rng.random(x.shape) < 0.5, x, 0).astype(np.uint8)
+    return support.graded_frames((BATCH, 2, 6, 6, T), density=0.5, seed=1, dtype=np.uint8)
 
 
 def test_onnx_step_matches_lava_fixed_point_spike_for_spike(tmp_path, frames):
@@ -192,9 +191,7 @@ def test_real_backbones_match_the_emulator_in_every_layer(tmp_path, backbone):
     assert int(props["tmkt.latency"]) == net.latency()
     assert json.loads(props["tmkt.state"])[0]["dtype"] == "int32"
 
-    rng = np.random.default_rng(3)
-    shape = (2, 2, 16, 16, 4)
-    frames = (rng.integers(64, 256, shape) * (rng.random(shape) < 0.6)).astype(np.uint8)
+    frames = support.graded_frames((2, 2, 16, 16, 4), density=0.6, low=64, seed=3, dtype=np.uint8)
     _, trace = traced_run(tmp_path / f"{backbone}.onnx", frames, flush=True)
     want = emulate(net, frames, record=True).layer_spikes
     sources = [name for name in want if f"{name}.spikes" in trace]

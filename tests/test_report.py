@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import support
 from typer.testing import CliRunner
 
 from tmkt_deploy.cli import app
@@ -129,7 +130,6 @@ def test_bad_options_fail_clearly(runs, tmp_path):
 
 def export_lava_dl_netx(path: Path) -> None:
     """A network trained elsewhere: lava-dl SLAYER blocks exported with their own `export_hdf5`."""
-    import h5py
     import lava.lib.dl.slayer as slayer
     import torch
 
@@ -137,20 +137,13 @@ def export_lava_dl_netx(path: Path) -> None:
     params = {"threshold": 0.5, "current_decay": 0.25, "voltage_decay": 0.03, "requires_grad": False}
     blocks = [slayer.block.cuba.Conv(params, 2, 4, 3, padding=1, stride=2, weight_scale=4),
               slayer.block.cuba.Flatten(), slayer.block.cuba.Dense(params, 4 * 3 * 3, 3, weight_scale=4)]
-    x = torch.ones(1, 2, 6, 6, 3)
-    with torch.no_grad():  # export_hdf5 needs a forward pass first
-        for block in blocks:
-            x = block(x)
-    with h5py.File(path, "w") as f:
-        group = f.create_group("layer")
-        for i, block in enumerate(blocks):
-            block.export_hdf5(group.create_group(str(i)))
+    support.run_and_export_netx(blocks, torch.ones(1, 2, 6, 6, 3), path)
 
 
 def test_netx_file_trained_elsewhere(runs, tmp_path):
     netx, inputs, out = tmp_path / "tiny.net", tmp_path / "in.npy", tmp_path / "report"
     export_lava_dl_netx(netx)
-    spikes = (np.random.default_rng(0).random((3, 2, 6, 6, 5)) < 0.3).astype(np.int32)
+    spikes = support.graded_frames((3, 2, 6, 6, 5), high=2)  # binary spikes
     np.save(inputs, spikes)
     result = runner.invoke(app, ["report", str(runs["a"]), "--netx", str(netx), "--input", str(inputs),
                                  "--out", str(out)])

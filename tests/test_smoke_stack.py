@@ -9,9 +9,9 @@ latency offset between the two is zero steps.
 
 from __future__ import annotations
 
-import h5py
 import numpy as np
 import pytest
+import support
 import torch
 from lava.lib.dl import netx, slayer
 from lava.magma.core.run_conditions import RunSteps
@@ -34,14 +34,8 @@ def _two_layer_net() -> torch.nn.Sequential:
 def test_slayer_and_lava_fixed_point_agree(tmp_path):
     net = _two_layer_net()
     spikes_in = (torch.rand(1, 20, STEPS, generator=torch.Generator().manual_seed(1)) < 0.3).float()
-    with torch.no_grad():
-        expected = net(spikes_in)[0].numpy().astype(int)  # (8, STEPS)
-
     path = tmp_path / "two_layer.net"
-    with h5py.File(path, "w") as f:
-        layers = f.create_group("layer")
-        for i, block in enumerate(net):
-            block.export_hdf5(layers.create_group(str(i)))
+    expected = support.run_and_export_netx(net, spikes_in, path)[0].numpy().astype(int)  # (8, STEPS)
 
     lava_net = netx.hdf5.Network(net_config=str(path))
     assert len(lava_net.layers) == 2

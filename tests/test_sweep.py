@@ -4,14 +4,13 @@ clear errors."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import support
 import torch
-import typer
 from typer.testing import CliRunner
 
 from tmkt_train.cli import app
@@ -108,13 +107,9 @@ def test_bad_options_fail_clearly(tmp_path):
 
 
 def test_byo_ncaltech101_names_the_missing_directory(tmp_path):
-    spec = importlib.util.spec_from_file_location("byo_ncaltech101", EXAMPLES / "byo_ncaltech101.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    cli = typer.Typer()
-    cli.command()(module.main)
     missing = tmp_path / "no-such-dataset"
-    result = runner.invoke(cli, ["--data-dir", str(missing), "--out", str(tmp_path / "out")])
+    with support.script_app(EXAMPLES / "byo_ncaltech101.py") as cli:
+        result = runner.invoke(cli, ["--data-dir", str(missing), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2 and "no-such-dataset" in result.output and "N-Caltech101" in result.output
     assert not (tmp_path / "out").exists()
 

@@ -1,8 +1,8 @@
-"""Dispatch the fused CUBA scan to Triton (CUDA) or torch (CPU), over the two activation layouts we use.
+"""Dispatch the fused CUBA scan to Triton (CUDA) or torch (CPU) over time-folded activations.
 
-Layouts: SLAYER's time-last `(N, ..., T)` (the drop-in neuron) and our time-folded `(N*T, C, H, W)`
-channels-last / `(N*T, F)` (the fast networks). Both become `(N, T, M)` strided views, so one kernel
-serves both.
+The fast networks (`folded.FoldedNet`, `spiking_net.FastSpikingNet`) keep time folded into the batch:
+`(N*T, C, H, W)` channels-last or `(N*T, F)`. `Layout` turns either into the `(N, T, M)` strided view both
+kernels scan over.
 """
 
 from __future__ import annotations
@@ -23,20 +23,18 @@ except ImportError:  # no Triton on CPU-only installs: the torch scan is used ev
 
 @dataclass(frozen=True)
 class Layout:
-    """Where time lives: `time_steps=None` → SLAYER's last axis; an int → folded into the batch axis."""
+    """Time folded into the batch axis: `(N*T, ...)` with `time_steps` = T."""
 
-    time_steps: int | None = None
+    time_steps: int
 
     def contiguous(self, x: torch.Tensor) -> torch.Tensor:
-        """The dense memory layout `view` needs (channels-last for folded 4-D activations)."""
-        if self.time_steps is not None and x.dim() == 4:
+        """The dense memory layout `view` needs (channels-last for 4-D activations)."""
+        if x.dim() == 4:
             return x.contiguous(memory_format=torch.channels_last)
         return x.contiguous()
 
     def view(self, x: torch.Tensor) -> torch.Tensor:
         """An `(N, T, M)` view of a tensor laid out by `contiguous`."""
-        if self.time_steps is None:
-            return x.view(x.shape[0], -1, x.shape[-1]).transpose(1, 2)
         if x.dim() == 4:
             x = x.permute(0, 2, 3, 1)
         return x.view(x.shape[0] // self.time_steps, self.time_steps, -1)
@@ -80,19 +78,3 @@ def cuba_backward(
 def _view(layout: Layout, x: torch.Tensor | None) -> torch.Tensor | None:
     return None if x is None else layout.view(x)
 
-
-class CubaScan(torch.autograd.Function):
-    """Autograd wrapper of the scan for callers that keep the synapse outside (the drop-in neuron)."""
-
-    @staticmethod
-    def forward(ctx, z, constants, layout, delay, surrogate_dtype):  # type: ignore[override]
-        spikes, surrogate, _ = cuba_forward(z, layout, constants, delay, z.dtype, surrogate_dtype)
-        ctx.save_for_backward(surrogate)
-        ctx.constants, ctx.layout, ctx.delay, ctx.z_dtype = constants, layout, delay, z.dtype
-        return spikes
-
-    @staticmethod
-    def backward(ctx, grad_spikes):  # type: ignore[override]
-        (surrogate,) = ctx.saved_tensors
-        grad_z = cuba_backward(grad_spikes, surrogate, ctx.layout, ctx.constants, ctx.delay, ctx.z_dtype)
-        return grad_z, None, None, None, None
