@@ -3,9 +3,11 @@ the CLI, and a tiny real TMKT run on ndigits that learns."""
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import socket
+import time
 
 import pytest
 import torch
@@ -125,7 +127,12 @@ class RecordingPairs(ToyPairs):
         return super().__getitem__(i)
 
 
+DDP_TIMEOUT_S = 300  # the test takes ~10 s; a rank has hung twice (cause unknown): fail, with tracebacks
+
+
 def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:
+    stack_file = open(os.path.join(out, f"stack{rank}.txt"), "w")  # stays open for the whole process
+    faulthandler.dump_traceback_later(DDP_TIMEOUT_S - 30, file=stack_file)
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
@@ -140,7 +147,14 @@ def test_ddp_on_cpu_with_gloo_shards_batches_and_writes_once(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    mp.spawn(_ddp_worker, args=(2, port, str(tmp_path)), nprocs=2)
+    workers = mp.start_processes(_ddp_worker, args=(2, port, str(tmp_path)), nprocs=2, join=False)
+    deadline = time.monotonic() + DDP_TIMEOUT_S
+    while not workers.join(timeout=5):
+        if time.monotonic() > deadline:
+            for process in workers.processes:
+                process.terminate()
+            stacks = "\n".join(p.read_text() for p in sorted(tmp_path.glob("stack*.txt")))
+            pytest.fail(f"DDP workers still running after {DDP_TIMEOUT_S} s; their stacks:\n{stacks}")
     seen0, seen1 = (torch.load(tmp_path / f"seen{r}.pt") for r in (0, 1))
     assert len(seen0) == len(seen1) == 12 and sorted(seen0 + seen1) == list(range(24))
     assert len(read_metrics(tmp_path)) == 1 and (tmp_path / "checkpoint.pt").exists()

@@ -3,6 +3,9 @@ stream as the DataLoader they replace, so a seeded run is unchanged; on real ndi
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
@@ -77,3 +80,20 @@ def test_a_seeded_run_is_the_same_with_gathered_and_dataloader_batches(paired, t
         histories.append([{k: v for k, v in line.items() if k != "seconds"} for line in lines])
     assert histories[0] == histories[1]
     assert histories[0][-1]["spikes_per_sample"] > 0
+
+
+def test_loader_workers_leave_the_start_method_to_lava():
+    """Training with DataLoader workers, then exporting to Lava in the same process: Lava sets its own start
+    method when imported, which fails once workers have fixed the default one. A fresh interpreter, so
+    Lava is not imported yet."""
+    script = (
+        "import multiprocessing, torch\n"
+        "from torch.utils.data import TensorDataset\n"
+        "from tmkt_train.train.batches import epoch_batches\n"
+        "data = TensorDataset(torch.arange(6.0))\n"
+        "assert len(list(epoch_batches(data, list(range(6)), 4, 1, torch.device('cpu')))) == 2\n"
+        "assert multiprocessing.get_start_method(allow_none=True) is None\n"
+        "import tmkt_deploy.simulate\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]

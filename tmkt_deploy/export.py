@@ -128,15 +128,15 @@ def prepare(checkpoint: str | os.PathLike, out: str | os.PathLike, *, samples: i
     with Progress(transient=True) as progress:
         task = progress.add_task("PyTorch reference", total=len(picks))
         for part in _batches(len(picks), REFERENCE_BATCH):
-            items = [dataset[int(i)] for i in picks[part]]
-            x = torch.stack([dvs for _, dvs, _ in items])
-            labels.extend(label for _, _, label in items)
+            rows = torch.from_numpy(picks[part])
+            x = dataset.events(rows)  # the event sequences alone: no RGB is paired
+            labels.extend(dataset.labels[rows].tolist())
             frames.append(graded_frames(model, x).astype(np.uint8))
             x = x.to(device)
             records.append(SpikeRecord.from_layers(net, reference_spikes(model, x)))
             with torch.no_grad(), float_weights(model):
                 float_pred.append(predict_counts(model.run(x)[0][model.output].cpu().numpy(), net.latency()))
-            progress.advance(task, len(items))
+            progress.advance(task, len(rows))
     job = ExportJob(net=net, out=out, frames=np.concatenate(frames), labels=np.array(labels),
                     float_pred=np.concatenate(float_pred), quantized=SpikeRecord.concat(records))
     with atomic_write(out / SAMPLES_FILE) as f:

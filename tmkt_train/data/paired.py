@@ -88,10 +88,15 @@ class _StoreView(Dataset):
         moved.store = self.store.on(device)
         return moved
 
+    @property
+    def frames_device(self) -> torch.device:
+        """Where the store's frames (and so gathered batches) live."""
+        return self.store.dvs.device
+
     def _frames_at(self, rows: torch.Tensor) -> torch.Tensor:
         """Store rows as an index where the frames live. non_blocking: a blocking host-to-device copy would
         wait for every queued GPU step, once per batch."""
-        return rows.to(self.store.dvs.device, non_blocking=True)
+        return rows.to(self.frames_device, non_blocking=True)
 
     def class_counts(self) -> dict[str, int]:
         counts = torch.bincount(self.labels, minlength=len(self.classes)).tolist()
@@ -191,7 +196,8 @@ class RgbDataset(_StoreView):
         """Items `rows` gathered at once where the store lives (one tensor, given twice: nothing writes
         into batches in place)."""
         seq = rgb_sequence(self.store.rgb[self._frames_at(rows)].float(), self.geometry.time_steps)
-        return seq.contiguous(), seq.contiguous(), self.labels[rows]
+        seq = seq.contiguous()
+        return seq, seq, self.labels[rows]
 
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """All RGB images `(M,2,H,W,T)` float32 (a broadcast view, given twice) and labels `(M,)`."""

@@ -29,16 +29,19 @@ def first_per_class(labels: np.ndarray, fraction: float) -> np.ndarray:
     return train
 
 
+def _choose_per_class(labels: np.ndarray, fraction: float, rng: np.random.Generator,
+                      at_least: int) -> np.ndarray:
+    """Indices into `labels`: `max(at_least, round(fraction·n))` of each class's n, drawn without replacement
+    from `rng`, classes in ascending order."""
+    labels = np.asarray(labels)
+    chosen = [rng.choice(members, size=max(at_least, round(fraction * len(members))), replace=False)
+              for members in (np.flatnonzero(labels == label) for label in np.unique(labels))]
+    return np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)
+
+
 def keep_fraction(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     """Indices into `labels` keeping `fraction` of each class (at least one), seeded, in ascending order."""
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    kept = []
-    for label in np.unique(labels):
-        members = np.flatnonzero(labels == label)
-        count = max(1, round(fraction * len(members)))
-        kept.append(rng.choice(members, size=count, replace=False))
-    return np.sort(np.concatenate(kept)) if kept else np.zeros(0, dtype=np.int64)
+    return np.sort(_choose_per_class(labels, fraction, np.random.default_rng(seed), at_least=1))
 
 
 def held_out(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -46,12 +49,8 @@ def held_out(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
 
     Drawn from its own stream `(seed, 1)`, so the hold-out does not move with `keep_fraction`'s draws.
     """
-    labels = np.asarray(labels)
     mask = np.zeros(len(labels), dtype=bool)
-    rng = np.random.default_rng([seed, 1])
-    for label in np.unique(labels):
-        members = np.flatnonzero(labels == label)
-        mask[rng.choice(members, size=round(fraction * len(members)), replace=False)] = True
+    mask[_choose_per_class(labels, fraction, np.random.default_rng([seed, 1]), at_least=0)] = True
     return mask
 
 

@@ -95,6 +95,17 @@ class LinearSynapse:
 Synapse = Conv2dSynapse | SumPoolSynapse | LinearSynapse
 
 
+def synaptic_input(synapses: list[Synapse], inputs: list[torch.Tensor],
+                   weights: list[torch.Tensor]) -> torch.Tensor:
+    """Σ synapse(x, w): a neuron layer's input current. Summed in place into the first term, which no
+    synapse's backward reads (they save inputs and weights, never outputs)."""
+    z = None
+    for syn, x, w in zip(synapses, inputs, weights, strict=True):
+        term = syn.forward(x, w)
+        z = term if z is None else z.add_(term)
+    return z
+
+
 class _SynapsesCuba(torch.autograd.Function):
     """Σ synapses + CUBA neuron + delay as one autograd node; saves only inputs, weights and the surrogate.
 
@@ -105,10 +116,7 @@ class _SynapsesCuba(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, synapses, constants, layout, delay, low, want_voltage, *tensors):  # type: ignore[override]
-        z = None
-        for syn, x, w in zip(synapses, tensors[0::2], tensors[1::2], strict=True):
-            term = syn.forward(x, w)
-            z = term if z is None else z.add_(term)
+        z = synaptic_input(synapses, tensors[0::2], tensors[1::2])
         spikes, surrogate, voltage = cuba_forward(z, layout, constants, delay, low, low, want_voltage)
         ctx.save_for_backward(surrogate, *tensors)
         ctx.setup = synapses, constants, layout, delay, low, want_voltage
@@ -203,8 +211,9 @@ class FoldedNode:
     def current(self, inputs: list[torch.Tensor]) -> torch.Tensor:
         """The layer's synaptic input for folded inputs (differentiable, outside the fused kernel): the
         readout the classification loss reads."""
-        return sum(folded.forward(x, self._weight(slayer_syn, folded))
-                   for slayer_syn, folded, x in zip(self.slayer_synapses, self.synapses, inputs, strict=True))
+        weights = [self._weight(slayer_syn, folded)
+                   for slayer_syn, folded in zip(self.slayer_synapses, self.synapses, strict=True)]
+        return synaptic_input(self.synapses, inputs, weights)
 
 
 def _pad_like_slayer(x: torch.Tensor, kernel: tuple[int, int]) -> torch.Tensor:

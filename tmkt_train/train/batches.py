@@ -11,6 +11,7 @@ the DataLoader remains the fallback for stores too large to put on the device.
 from __future__ import annotations
 
 import math
+import multiprocessing
 from collections.abc import Iterator
 
 import torch
@@ -51,8 +52,15 @@ def epoch_batches(dataset, sampler: Sampler, batch_size: int, num_workers: int,
                   device: torch.device) -> StoreBatches | DataLoader:
     """Gathered batches for datasets that can (`batch`), unless workers were asked for with the frames on
     the host; else a DataLoader, with pinned memory on CUDA so copies overlap compute."""
-    on_host = getattr(getattr(dataset, "store", None), "dvs", torch.empty(0)).device.type == "cpu"
-    if hasattr(dataset, "batch") and not (num_workers and on_host):
-        return StoreBatches(dataset, sampler, batch_size)
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
-                      pin_memory=device.type == "cuda")
+    if not hasattr(dataset, "batch") or (num_workers and dataset.frames_device.type == "cpu"):
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
+                          pin_memory=device.type == "cuda",
+                          multiprocessing_context=_worker_context(num_workers))
+    return StoreBatches(dataset, sampler, batch_size)
+
+
+def _worker_context(num_workers: int) -> multiprocessing.context.BaseContext | None:
+    """The platform's default start method as an explicit context: workers started through the default one
+    would fix the process-wide start method, and Lava, imported later for the export, sets its own (fork)
+    and fails with "context has already been set"."""
+    return multiprocessing.get_context(multiprocessing.get_all_start_methods()[0]) if num_workers else None

@@ -55,7 +55,7 @@ def build_datasets(data: DataConfig, seed: int) -> tuple[Dataset, Dataset]:
 
 def first_events(dataset: Dataset, count: int) -> torch.Tensor:
     """The event sequences of the first `count` items: the fixed batch the initial weights are fitted to."""
-    return torch.stack([dataset[i][1] for i in range(min(count, len(dataset)))])
+    return dataset.events(torch.arange(min(count, len(dataset))))
 
 
 def learning_rate(progress: float, cfg: TrainConfig) -> float:
