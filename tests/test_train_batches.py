@@ -86,6 +86,7 @@ def test_loader_workers_leave_the_start_method_to_lava():
     """Training with DataLoader workers, then exporting to Lava in the same process: Lava sets its own start
     method when imported, which fails once workers have fixed the default one. A fresh interpreter, so
     Lava is not imported yet."""
+    pytest.importorskip("lava.magma", reason="needs lava-nc (Python 3.10)")
     script = (
         "import multiprocessing, torch\n"
         "from torch.utils.data import TensorDataset\n"
