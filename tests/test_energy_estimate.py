@@ -60,7 +60,7 @@ def test_synapse_bound_layer_uses_weight_bits():
 
 def test_too_wide_weights_and_ann_profile_are_reported():
     assert not fit(dense_net(2, 2, weight=300), load_profile("loihi2")).weights_fit  # 10 bits > 8
-    with pytest.raises(ValueError, match="ann-45nm.*not a neuromorphic chip"):
+    with pytest.raises(ValueError, match="ann-45nm.*no chip capacity"):
         fit(dense_net(2, 2), load_profile("ann-45nm"))
 
 

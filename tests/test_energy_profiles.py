@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tmkt_deploy.energy import ProfileError, list_profiles, load_profile
-from tmkt_deploy.energy.profiles import KINDS, profiles_dir
+from tmkt_common.energy_model import KINDS, profiles_dir
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -11,14 +11,17 @@ import support
 from typer.testing import CliRunner
 
 from tmkt_deploy.cli import app
+from tmkt_deploy.emulator import emulate
+from tmkt_deploy.energy.records import ACTIVITY_FILE, ActivityRecord
 from tmkt_deploy.ir import Cuba, Layer, Network, Synapse
 
 runner = CliRunner()
 NEURON = Cuba(i_decay=1024, v_decay=128, vth_mant=80)
 PROFILES = ["-p", "loihi2", "-p", "loihi1", "-p", "ann-45nm"]
-BACKBONE_KEYS = {"name", "source", "samples", "accuracy", "agreement", "time_steps", "latency_steps",
-                 "neurons", "synapses", "input_events", "spikes_per_sample", "spikes_per_layer", "synops",
-                 "neuron_updates", "spikes_routed", "macs", "acs", "energy_j", "fit"}
+BACKBONE_KEYS = {"name", "source", "samples", "accuracy", "agreement", "time_steps", "latency_steps", "steps",
+                 "neurons", "synapses", "input_events", "spikes_per_sample", "spikes_per_layer", "firing_rates",
+                 "synops", "synops_nonzero", "neuron_updates", "active_updates", "spikes_routed", "macs", "acs",
+                 "energy_j", "schedules", "sensitivity_j", "break_even", "fit"}
 FIGURES = ["accuracy_vs_energy.png", "spikes_per_layer.png", "energy_breakdown.png"]
 
 
@@ -46,25 +49,36 @@ def backbone_b() -> Network:
     ], output="fc", class_names=["a", "b", "c"])
 
 
-def write_run(root: Path, net: Network, spikes: dict[str, float], deployed: float = 0.5) -> Path:
+def emulated_activity(net: Network, samples: int = 8, seed: int = 0) -> ActivityRecord:
+    """What an export records: the emulator's per-neuron counts on random graded frames."""
+    frames = support.graded_frames((samples, *net.input_shape, net.time_steps), high=4, seed=seed)
+    return ActivityRecord.from_emulation(net, [emulate(net, frames)])
+
+
+def write_run(root: Path, net: Network, activity: ActivityRecord, tag: str, deployed: float = 0.5) -> Path:
     """An export run directory as `tmkt-deploy export` writes it (with the extra keys check.py adds)."""
-    run = root / f"{net.name}-{int(sum(spikes.values()))}"
+    run = root / f"{net.name}-{tag}"
     net.save(run / "ir")
     (run / "check.json").write_text(json.dumps({
-        "target": "loihi2-sim", "samples": 8, "exact": True, "agreement": 1.0,
+        "target": "loihi2-sim", "samples": activity.samples, "exact": True, "agreement": 1.0,
         "accuracy": {"float": 0.625, "quantized": 0.5, "deployed": deployed}}))
-    summary = {"samples": 8, "unit": "spikes per sample", "layers": spikes}
-    (run / "spikes.json").write_text(json.dumps(summary))
+    activity.save(run / ACTIVITY_FILE)
     return run
+
+
+def doubled(record: ActivityRecord) -> ActivityRecord:
+    """Twice the activity on the same samples."""
+    return ActivityRecord(record.samples, {s: {k: 2 * v for k, v in d.items()} for s, d in record.spikes.items()},
+                          {s: {k: 2 * v for k, v in d.items()} for s, d in record.changed.items()})
 
 
 @pytest.fixture()
 def runs(tmp_path: Path) -> dict[str, Path]:
-    quiet = {"input": 40.0, "c1": 12.0, "p1": 3.0, "fc": 2.0}
+    quiet = emulated_activity(backbone_a())
     return {
-        "a": write_run(tmp_path, backbone_a(), quiet),
-        "a_busy": write_run(tmp_path, backbone_a(), {k: 2 * v for k, v in quiet.items()}),
-        "b": write_run(tmp_path, backbone_b(), {"input": 40.0, "c1": 30.0, "fc": 4.0}, deployed=0.75),
+        "a": write_run(tmp_path, backbone_a(), quiet, "quiet"),
+        "a_busy": write_run(tmp_path, backbone_a(), doubled(quiet), "busy"),
+        "b": write_run(tmp_path, backbone_b(), emulated_activity(backbone_b()), "b", deployed=0.75),
     }
 
 
@@ -81,7 +95,8 @@ def test_report_for_two_backbones(runs, tmp_path):
     a, b, busy = doc["backbones"]
     assert set(a) == BACKBONE_KEYS and set(b) == BACKBONE_KEYS
     assert a["name"].startswith("tiny-a (") and b["name"] == "tiny-b"  # same network twice → qualified names
-    assert a["latency_steps"] == 5 + 3 and b["latency_steps"] == 5 + 2
+    assert a["steps"] == 5 + 3 and b["steps"] == 5 + 2 and a["latency_steps"] == 3
+    assert a["schedules"]["streaming"]["steps"] == 5 and doc["schedule"] == "isolated"
     assert a["accuracy"] == {"float": 0.625, "quantized": 0.5, "deployed": 0.5}
     assert b["accuracy"]["deployed"] == 0.75
     assert set(a["fit"]) == {"loihi2", "loihi1"} and a["fit"]["loihi2"]["chips"] == 1
@@ -110,13 +125,13 @@ def test_bad_check_json_names_key_and_writes_nothing(runs, tmp_path):
 
 
 def test_missing_layer_count_names_layer(runs, tmp_path):
-    spikes = runs["b"] / "spikes.json"
-    doc = json.loads(spikes.read_text())
-    del doc["layers"]["c1"]
-    spikes.write_text(json.dumps(doc))
+    path = runs["b"] / ACTIVITY_FILE
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files if k != "streaming/spikes/c1"}
+    np.savez(path, **arrays)
     result = runner.invoke(app, ["report", str(runs["b"]), "--out", str(tmp_path / "r")])
     assert result.exit_code != 0
-    assert "spikes.json: missing key 'layers.c1'" in result.output.replace("\n", "")
+    assert "activity.npz: missing key 'streaming/spikes/c1'" in result.output.replace("\n", "")
 
 
 def test_bad_options_fail_clearly(runs, tmp_path):
@@ -152,3 +167,51 @@ def test_netx_file_trained_elsewhere(runs, tmp_path):
     assert theirs["name"] == "tiny" and set(theirs["accuracy"].values()) == {None}
     assert theirs["input_events"] == pytest.approx(np.count_nonzero(spikes) / 3)
     assert theirs["samples"] == 3 and theirs["time_steps"] == 5 and theirs["energy_j"]["loihi2"]["total"] > 0
+
+
+def brute_force_synops(net: Network, frames: np.ndarray, steps: int) -> float:
+    """Synaptic ops per sample by explicit loops over every target neuron, tap and window step: for each
+    target (o, y, x) and tap (c, ky, kx) inside the source, add the source's spike (input: event) count."""
+    import torch
+
+    from tmkt_deploy.emulator import WindowRunner
+
+    windows = WindowRunner(net, torch.device("cpu"))(torch.as_tensor(frames))
+    total = 0.0
+    for layer in net.layers:
+        for syn in layer.synapses:
+            spikes = (windows[syn.source].spikes[:, :steps] != 0).sum(dim=(0, 1)).numpy()  # per source neuron
+            if syn.kind == "dense":
+                total += spikes.sum() * syn.weight.shape[0]
+                continue
+            c_out, per_group, kh, kw = syn.weight.shape
+            _, h_out, w_out = layer.shape
+            c_in, h, w = spikes.shape
+            for o in range(c_out):
+                group = o // (c_out // syn.groups)
+                for y in range(h_out):
+                    for x in range(w_out):
+                        for ci in range(per_group):
+                            for ky in range(kh):
+                                for kx in range(kw):
+                                    sy = y * syn.stride[0] - syn.padding[0] + ky * syn.dilation[0]
+                                    sx = x * syn.stride[1] - syn.padding[1] + kx * syn.dilation[1]
+                                    if 0 <= sy < h and 0 <= sx < w:
+                                        total += spikes[group * per_group + ci, sy, sx]
+    return total / len(frames)
+
+
+def test_report_synops_equal_a_brute_force_count_with_activity_at_the_borders(tmp_path):
+    """Issue 24: the report's synaptic ops are exact (the mean-fan-out shortcut was ~3 % off on conv layers).
+    Input events sit only on the border ring, where padded stride-2 taps reach fewest outputs."""
+    net = backbone_a()
+    frames = support.graded_frames((6, *net.input_shape, net.time_steps), density=0.9, high=200)
+    frames[:, :, 1:-1, 1:-1, :] = 0
+    run = write_run(tmp_path, net, ActivityRecord.from_emulation(net, [emulate(net, frames)]), "border")
+    result = runner.invoke(app, ["report", str(run), "-p", "loihi2", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    (doc,) = json.loads((tmp_path / "r" / "report.json").read_text())["backbones"]
+    isolated, streaming = (brute_force_synops(net, frames, steps) for steps in (net.steps_per_sample(), 5))
+    assert doc["synops"] == pytest.approx(isolated, rel=1e-12)
+    assert doc["schedules"]["streaming"]["synops"] == pytest.approx(streaming, rel=1e-12)
+    assert 0 < streaming <= isolated

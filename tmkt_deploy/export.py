@@ -41,6 +41,7 @@ from .check import (
     write_json,
 )
 from .emulator import WindowRunner, emulate
+from .energy.records import ACTIVITY_FILE, ActivityRecord
 from .errors import TargetUnavailable
 from .ir import Network
 from .netx_writer import sequential_problem, write_netx
@@ -49,8 +50,9 @@ from .staging import staged_folder
 
 IR_DIR, NETX_FILE, SAMPLES_FILE = "ir", "network.net", "samples.npz"
 CHECK_FILE, SPIKES_FILE, NIR_FILE, ONNX_FILE = "check.json", "spikes.json", "network.nir", "network.onnx"
-EXPORT_FILES = (IR_DIR, NETX_FILE, SAMPLES_FILE, CHECK_FILE, SPIKES_FILE, NIR_FILE, ONNX_FILE)
-CHECK_FILES = (CHECK_FILE, SPIKES_FILE)  # what a re-run replaces (besides the interop file it writes)
+EXPORT_FILES = (IR_DIR, NETX_FILE, SAMPLES_FILE, CHECK_FILE, SPIKES_FILE, ACTIVITY_FILE, NIR_FILE, ONNX_FILE)
+# what a re-run replaces (besides the interop file it writes)
+CHECK_FILES = (CHECK_FILE, SPIKES_FILE, ACTIVITY_FILE)
 REFERENCE_BATCH = 16  # samples per PyTorch reference pass
 CHUNK_SPIKES = 1 << 26  # spikes (all layers, all steps) kept in memory per emulator / ONNX chunk
 DEFAULT_LAVA_SAMPLES = 4
@@ -166,9 +168,10 @@ def _chunk(net: Network) -> int:
     return max(1, CHUNK_SPIKES // (net.steps_per_sample() * sum(lay.num_neurons for lay in net.layers)))
 
 
-def run_emulator(job: ExportJob) -> tuple[SpikeRecord, dict[str, np.ndarray]]:
-    """The emulator on every sample: its spike record and spikes per sample per layer (tail included)."""
-    records, counts = [], {}
+def run_emulator(job: ExportJob) -> tuple[SpikeRecord, dict[str, np.ndarray], ActivityRecord]:
+    """The emulator on every sample: its spike record, spikes per sample per layer (tail included) and the
+    per-neuron counts exact energy needs."""
+    records, counts, results = [], {}, []
     runner = WindowRunner(job.net, pick_device("auto"))  # weights converted once for all chunks
     with Progress(transient=True) as progress:
         task = progress.add_task("emulator", total=len(job.frames))
@@ -177,8 +180,11 @@ def run_emulator(job: ExportJob) -> tuple[SpikeRecord, dict[str, np.ndarray]]:
             records.append(SpikeRecord.from_layers(job.net, result.layer_spikes))
             for name, c in result.spike_counts.items():
                 counts.setdefault(name, []).append(c)
+            result.layer_spikes = {}  # the record keeps digests; the activity needs only the sums
+            results.append(result)
             progress.advance(task, part.stop - part.start)
-    return SpikeRecord.concat(records), {name: np.concatenate(c) for name, c in counts.items()}
+    return SpikeRecord.concat(records), {name: np.concatenate(c) for name, c in counts.items()}, \
+        ActivityRecord.from_emulation(job.net, results)
 
 
 def run_lava(job: ExportJob, target: str) -> SpikeRecord:
@@ -231,7 +237,7 @@ def check_target(job: ExportJob, target: str, *, lava: str | None = None,
                  interop: Interop | None = None) -> CheckResult:
     """Emulator on all samples, optionally Lava (`lava` target) on the first few and an interop file; every
     comparison, both JSON files. The emulator is compared with Lava only for Lava's fixed-point models."""
-    emulated, counts = run_emulator(job)
+    emulated, counts, activity = run_emulator(job)
     comparisons = {"emulator_vs_quantized": agreement(job.net, emulated, job.quantized)}
     lava_pred, files = None, {}
     lava_samples = min(job.lava_samples, len(job.frames)) if lava else 0
@@ -261,6 +267,7 @@ def check_target(job: ExportJob, target: str, *, lava: str | None = None,
         files=files)
     write_json(result.to_json(), job.out / CHECK_FILE)
     write_json(spike_summary(job.net, job.frames, counts, target=target), job.out / SPIKES_FILE)
+    activity.save(job.out / ACTIVITY_FILE)
     return result
 
 

@@ -15,13 +15,17 @@ from . import app
 
 @app.command("report")
 def report(
-    run_dirs: list[Path] = typer.Argument(None, help="Export run directories: ir/, check.json, spikes.json."),
+    run_dirs: list[Path] = typer.Argument(None, help="Export run directories: ir/, check.json, activity.npz."),
     profile: list[str] = typer.Option(None, "--profile", "-p",
-                                      help="Hardware profile name (loihi2, loihi1, ann-45nm) or a TOML file; "
+                                      help="Hardware profile name (loihi2, ann-int8-45nm, ...) or a TOML file; "
                                            "repeat for several. Default: every profile in hw_profiles/."),
     out: Path = typer.Option(Path("report"), "--out", "-o", help="Folder for report.md, report.json, PNGs."),
     netx: Path = typer.Option(None, "--netx", help="A lava-dl netx HDF5 trained elsewhere (needs --input)."),
     inputs: Path = typer.Option(None, "--input", help="Graded input spikes (N, C, H, W, T) .npy for --netx."),
+    schedule: str = typer.Option(
+        "isolated", "--schedule",
+        help="Headline schedule (both are always priced): isolated = T + latency steps per sample (what Lava "
+             "and the spike check run), streaming = T steps per sample, latency paid once per stream."),
 ) -> None:
     """Energy per inference, spikes, synops, latency, cores/chips and accuracy per backbone and chip.
 
@@ -31,7 +35,7 @@ def report(
     if not run_dirs and netx is None:
         raise fail("give at least one RUN_DIR, or --netx FILE --input SPIKES.npy")
     try:
-        doc = make_report(run_dirs or [], out, profile, netx, inputs)
+        doc = make_report(run_dirs or [], out, profile, netx, inputs, schedule=schedule)
     except (ValueError, KeyError, FileNotFoundError) as e:
         raise fail(e.args[0] if isinstance(e, KeyError) else str(e)) from e
     Console().print(summary_table(doc))
@@ -48,6 +52,6 @@ def summary_table(doc: dict) -> Table:
     for b in doc["backbones"]:
         acc = b["accuracy"]["deployed"]
         table.add_row(b["name"], "—" if acc is None else f"{100 * acc:.2f}%",
-                      f"{b['spikes_per_sample']:,.0f}", f"{b['synops']:,.0f}", str(b["latency_steps"]),
+                      f"{b['spikes_per_sample']:,.0f}", f"{b['synops']:,.0f}", str(b["steps"]),
                       *(f"{b['energy_j'][p]['total'] * 1e6:.3g}" for p in profiles))
     return table

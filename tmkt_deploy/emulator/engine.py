@@ -55,7 +55,10 @@ class EmulatorResult:
     `output_spikes` (N, K, P) and `layer_spikes[name]` (N, *shape, P) are laid out as `tmkt_deploy.simulate`
     returns spikes: zero before the layer's latency. `spike_counts[name]` ((N,) int64) counts the layer's
     whole P-step window (its work per sample on the chip, tail included); `spike_counts["input"]` counts
-    nonzero graded input events.
+    nonzero graded input events. For exact energy counts, per neuron (shaped like the layer, int64, summed
+    over all N samples): `window_spikes` over the whole P-step window, `frame_spikes` over its first T steps
+    (the steps that answer the sample's own frames: the streaming schedule's work); `changed[name]` (N, P)
+    counts the layer's neurons whose state changed (a spike, or `u`/`v` moved) at each window step.
     """
 
     output_spikes: np.ndarray
@@ -63,6 +66,9 @@ class EmulatorResult:
     time_steps: int
     latency: int
     layer_spikes: dict[str, np.ndarray] = field(default_factory=dict)
+    window_spikes: dict[str, np.ndarray] = field(default_factory=dict)
+    frame_spikes: dict[str, np.ndarray] = field(default_factory=dict)
+    changed: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def emulate(net: Network, inputs: np.ndarray | torch.Tensor, *, record: bool | Iterable[str] = False,
@@ -90,12 +96,14 @@ def emulate(net: Network, inputs: np.ndarray | torch.Tensor, *, record: bool | I
     steps = net.steps_per_sample(frames.shape[-1])
     batch = batch_size or _default_batch(net, steps)
 
-    def run(start: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """One batch → its spike counts and its spikes in `simulate`'s layout, for the output and `record`."""
+    def run(start: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, dict]]:
+        """One batch → its spike counts, its spikes in `simulate`'s layout (for the output and `record`) and
+        its per-neuron energy counts."""
         windows = runner(frames[start:start + batch].to(dev))
         counts = {name: window.counts.cpu().numpy() for name, window in windows.items()}
         kept = {*recorded, net.output}
-        return counts, {name: _simulate_layout(net, name, windows[name].spikes) for name in kept}
+        return counts, {name: _simulate_layout(net, name, windows[name].spikes) for name in kept}, \
+            _energy_counts(windows, frames.shape[-1])
 
     starts = range(0, len(frames), batch)
     workers = min(len(starts), torch.get_num_threads()) if dev.type == "cpu" else 1
@@ -103,15 +111,31 @@ def emulate(net: Network, inputs: np.ndarray | torch.Tensor, *, record: bool | I
             ThreadPoolExecutor(workers, thread_name_prefix="emulate") as pool:
         done = list(track(pool.map(run, starts), total=len(starts), description=f"emulating {net.name}",
                           disable=not progress))
-    output = np.concatenate([spikes[net.output] for _, spikes in done])
+    output = np.concatenate([spikes[net.output] for _, spikes, _ in done])
+    energy = [e for _, _, e in done]
     return EmulatorResult(
         output_spikes=output.reshape(len(output), -1, steps),
-        spike_counts={name: np.concatenate([counts[name] for counts, _ in done]).astype(np.int64)
+        spike_counts={name: np.concatenate([counts[name] for counts, _, _ in done]).astype(np.int64)
                       for name in done[0][0]},
         time_steps=steps,
         latency=net.latency(),
-        layer_spikes={name: np.concatenate([spikes[name] for _, spikes in done]) for name in recorded},
+        layer_spikes={name: np.concatenate([spikes[name] for _, spikes, _ in done]) for name in recorded},
+        window_spikes={name: sum(e["window"][name] for e in energy) for name in energy[0]["window"]},
+        frame_spikes={name: sum(e["frame"][name] for e in energy) for name in energy[0]["frame"]},
+        changed={name: np.concatenate([e["changed"][name] for e in energy]) for name in energy[0]["changed"]},
     )
+
+
+def _energy_counts(windows: dict[str, LayerWindow], time_steps: int) -> dict[str, dict[str, np.ndarray]]:
+    """Per-neuron spikes summed over a batch's samples, over the whole window and its first `time_steps`
+    steps (int64, shaped like the layer); changed-state counts per sample and step."""
+    def per_neuron(spikes: torch.Tensor) -> np.ndarray:
+        return spikes.sum(dim=(0, 1), dtype=torch.float64).cpu().numpy().astype(np.int64)
+
+    graded = {INPUT: (windows[INPUT].spikes != 0)}  # input events, not their payload
+    return {"window": {name: per_neuron(graded.get(name, w.spikes)) for name, w in windows.items()},
+            "frame": {name: per_neuron(graded.get(name, w.spikes)[:, :time_steps]) for name, w in windows.items()},
+            "changed": {name: w.changed.cpu().numpy() for name, w in windows.items() if w.changed is not None}}
 
 
 @contextmanager
@@ -127,10 +151,12 @@ def _intra_op_threads(threads: int) -> Iterator[None]:
 
 @dataclass
 class LayerWindow:
-    """One layer's P-step window for a batch: spikes (n, P, *shape) and spikes per sample (n,)."""
+    """One layer's P-step window for a batch: spikes (n, P, *shape), spikes per sample (n,) and, for neuron
+    layers, neurons whose state changed per sample and step (n, P)."""
 
     spikes: torch.Tensor
     counts: torch.Tensor
+    changed: torch.Tensor | None = None
 
 
 class WindowRunner:
@@ -154,8 +180,8 @@ class WindowRunner:
         max_spike = {INPUT: int(frames.max()) if frames.numel() else 0}
         for layer in net.layers:
             a_in = _neuron_major(self._layer_input(layer, windows, max_spike)).view(n, steps, -1)
-            spikes, counts = self._fire(self.params[layer.name], a_in)
-            windows[layer.name] = LayerWindow(_logical(spikes, layer.shape), counts)
+            spikes, counts, changed = self._fire(self.params[layer.name], a_in)
+            windows[layer.name] = LayerWindow(_logical(spikes, layer.shape), counts, changed)
             max_spike[layer.name] = 1
         return windows
 
@@ -178,16 +204,29 @@ class WindowRunner:
         return total if bound < 1 << 31 else wrap(total, 32)
 
     @staticmethod
-    def _fire(params: LifParams, a_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Spikes (n, P, neurons) and spikes per sample of a layer for its inputs (n, P, neurons): the fused
-        kernel on CPU, else torch step by step."""
+    def _fire(params: LifParams, a_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Spikes (n, P, neurons), spikes per sample and changed-state neurons per sample and step (n, P) of a
+        layer for its inputs (n, P, neurons): the fused kernel on CPU, else torch step by step."""
         if a_in.device.type == "cpu":
             window = lif_window(params, a_in.numpy(), spike_dtype=np.float32)  # = SPIKE_DTYPE
-            return torch.from_numpy(window.spikes), torch.from_numpy(window.counts)
-        int32_safe = bool(a_in.abs().max() <= INT32_SAFE_INPUT) if a_in.numel() else True
-        state = LifState(params, a_in.shape[0], a_in.shape[2], a_in.device, int32_safe)
-        spikes = torch.stack([state.step(a_in[:, t]) for t in range(a_in.shape[1])], dim=1)
-        return spikes, spikes.flatten(1).sum(dim=1)
+            return torch.from_numpy(window.spikes), torch.from_numpy(window.counts), \
+                torch.from_numpy(window.changed)
+        return lif_steps(params, a_in)
+
+
+def lif_steps(params: LifParams, a_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`WindowRunner._fire` in torch, step by step (any device): spikes, spikes per sample, changed-state
+    neurons per sample and step."""
+    int32_safe = bool(a_in.abs().max() <= INT32_SAFE_INPUT) if a_in.numel() else True
+    state = LifState(params, a_in.shape[0], a_in.shape[2], a_in.device, int32_safe)
+    spikes, changed = [], []
+    for t in range(a_in.shape[1]):
+        u, v = state.u, state.v  # `step` replaces the registers, never writes into them
+        fired = state.step(a_in[:, t])
+        spikes.append(fired)
+        changed.append((fired | (state.u != u) | (state.v != v)).sum(dim=1))
+    spikes = torch.stack(spikes, dim=1)
+    return spikes, spikes.flatten(1).sum(dim=1), torch.stack(changed, dim=1)
 
 
 def _neuron_major(currents: torch.Tensor) -> torch.Tensor:

@@ -35,13 +35,14 @@ def _decay(x: np.int64, factor: np.int64) -> np.int64:
 
 
 @numba.njit(cache=True, nogil=True)
-def _lif_window(a_in, current_factor, voltage_factor, bias, vth, spikes, counts, u_out, v_out):
+def _lif_window(a_in, current_factor, voltage_factor, bias, vth, spikes, counts, changed, u_out, v_out):
     samples, steps, neurons = a_in.shape
     for i in range(samples):
         u = np.zeros(neurons, np.int64)
         v = np.zeros(neurons, np.int64)
         count = 0
         for t in range(steps):
+            busy = 0
             for j in range(neurons):
                 activation = _int32(np.int64(a_in[i, t, j]) << ACT_SHIFT)
                 current = _int32(_decay(u[j], current_factor) + activation)
@@ -49,13 +50,16 @@ def _lif_window(a_in, current_factor, voltage_factor, bias, vth, spikes, counts,
                     current -= 2 * UV_LIMIT
                 elif current <= -UV_LIMIT:
                     current += 2 * UV_LIMIT
-                u[j] = current
                 voltage = _int32(_decay(v[j], voltage_factor) + current + bias)
                 voltage = min(max(voltage, 1 - UV_LIMIT), UV_LIMIT - 1)
                 fired = voltage > vth
                 spikes[i, t, j] = 1 if fired else 0
                 count += fired
-                v[j] = 0 if fired else voltage
+                after = 0 if fired else voltage
+                busy += fired or current != u[j] or after != v[j]
+                u[j] = current
+                v[j] = after
+            changed[i, t] = busy
         counts[i] = count
         u_out[i] = u
         v_out[i] = v
@@ -63,11 +67,13 @@ def _lif_window(a_in, current_factor, voltage_factor, bias, vth, spikes, counts,
 
 @dataclass
 class Window:
-    """A layer's response to one window of inputs: spikes (n, steps, neurons), spikes per sample (n,), and the
-    `u`, `v` registers (n, neurons) after the last step."""
+    """A layer's response to one window of inputs: spikes (n, steps, neurons), spikes per sample (n,), neurons
+    whose state changed (a spike, or `u` or `v` moved) per sample and step (n, steps), and the `u`, `v`
+    registers (n, neurons) after the last step."""
 
     spikes: np.ndarray
     counts: np.ndarray
+    changed: np.ndarray
     u: np.ndarray
     v: np.ndarray
 
@@ -78,8 +84,9 @@ def lif_window(params: LifParams, a_in: np.ndarray, spike_dtype: type = np.bool_
     samples, _, neurons = a_in.shape
     registers = (samples, neurons)
     out = Window(spikes=np.empty(a_in.shape, dtype=spike_dtype), counts=np.empty(samples, dtype=np.int64),
+                 changed=np.empty(a_in.shape[:2], dtype=np.int64),
                  u=np.empty(registers, dtype=np.int64), v=np.empty(registers, dtype=np.int64))
     _lif_window(a_in, np.int64(params.current_factor), np.int64(params.voltage_factor),
                 np.int64(params.effective_bias), np.int64(params.effective_vth),
-                out.spikes, out.counts, out.u, out.v)
+                out.spikes, out.counts, out.changed, out.u, out.v)
     return out

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tmkt_deploy.energy.profiles import Profile
+from tmkt_common.energy_model import Profile
 from tmkt_deploy.energy.synops import Activity, structural_activity
 from tmkt_deploy.ir import Network
 
@@ -40,8 +40,9 @@ def weight_bits(net: Network) -> int:
 def fit(net: Network, profile: Profile, activity: Activity | None = None) -> Fit:
     """Cores and chips `net` needs on the neuromorphic target `profile`. Neurons and synapses per layer come
     from `activity` (`count_activity(net, ...)`, which has the fan-outs) or, without one, a silent run."""
-    if profile.model != "neuromorphic":
-        raise ValueError(f"profile {profile.name!r} is an {profile.model} profile, not a neuromorphic chip")
+    if not profile.can_fit:
+        raise ValueError(f"profile {profile.name!r} gives no chip capacity (an {profile.model} profile or an "
+                         "event-pricing convention), so there is nothing to fit")
     activity = activity or structural_activity(net)
     counted = [(lay.name, lay.neurons) for lay in activity.layers]
     if counted != [(lay.name, lay.num_neurons) for lay in net.layers]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.progress import track
 
-from tmkt_deploy.energy import list_profiles, load_profile
+from tmkt_deploy.energy import DEFAULT_SCHEDULE, list_profiles, load_profile
 from tmkt_deploy.report.build import build_report
 from tmkt_deploy.report.runs import Run, load_export_run, load_netx_run
 from tmkt_deploy.report.write import write_report
@@ -15,8 +15,9 @@ from tmkt_deploy.report.write import write_report
 
 def make_report(run_dirs: list[str | os.PathLike], out_dir: str | os.PathLike,
                 profiles: list[str] | None = None, netx: str | os.PathLike | None = None,
-                inputs: str | os.PathLike | None = None) -> dict:
-    """Report `run_dirs` (and `netx` run on `inputs`) on `profiles` (default: all registered) into `out_dir`.
+                inputs: str | os.PathLike | None = None, schedule: str = DEFAULT_SCHEDULE) -> dict:
+    """Report `run_dirs` (and `netx` run on `inputs`) on `profiles` (default: all registered) into `out_dir`,
+    `schedule`'s numbers as the headline.
 
     Raises ProfileError / RunError / ValueError naming the bad file, key or layer; writes nothing then.
     """
@@ -29,6 +30,6 @@ def make_report(run_dirs: list[str | os.PathLike], out_dir: str | os.PathLike,
                                                          transient=True)]
     if netx is not None:
         runs.append(load_netx_run(Path(netx), Path(inputs)))
-    report = build_report(runs, loaded)
+    report = build_report(runs, loaded, schedule)
     write_report(report, out_dir)
     return report

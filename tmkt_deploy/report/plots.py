@@ -34,22 +34,27 @@ def _png(fig: plt.Figure) -> bytes:
 
 
 def accuracy_vs_energy(report: dict) -> bytes:
-    """One point per backbone and profile: energy per inference (log x) against its best-checked accuracy."""
+    """One point per backbone and chip profile: energy per inference (log x) against its best-checked
+    accuracy; each ANN profile's energy is a vertical break-even line (the chip wins left of it)."""
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    profiles = list(report["profiles"])
+    profiles = report["profiles"]
     for i, backbone in enumerate(report["backbones"]):
         acc = best_accuracy(backbone)
         if acc is None:
             continue
         for j, name in enumerate(profiles):
-            ax.scatter(backbone["energy_j"][name]["total"] * 1e6, acc[1] * 100, color=f"C{i}",
-                       marker=MARKERS[j % len(MARKERS)], s=60,
+            energy = backbone["energy_j"][name]["total"] * 1e6
+            if profiles[name]["model"] == "ann":
+                ax.axvline(energy, color=f"C{i}", linestyle=("--", ":", "-.")[j % 3], alpha=0.7,
+                           label=f"break-even: {backbone['name']} as {name}")
+                continue
+            ax.scatter(energy, acc[1] * 100, color=f"C{i}", marker=MARKERS[j % len(MARKERS)], s=60,
                        label=f"{backbone['name']} · {name} ({acc[0]})")
     ax.set_xscale("log")
     ax.set_xlabel("energy per inference (µJ, log)")
     ax.set_ylabel("accuracy (%)")
     ax.set_title("Accuracy vs energy per backbone and chip")
-    if ax.collections:
+    if ax.collections or ax.lines:
         ax.legend(fontsize=7)
     else:
         ax.text(0.5, 0.5, "no checked accuracies (netx inputs only)", ha="center", transform=ax.transAxes)

@@ -8,10 +8,9 @@ Export run directory (written by `tmkt-deploy export`); every key below is requi
                                 accuracies and agreement are fractions in [0, 1], or null when that stage
                                 did not run; agreement = share of samples whose deployed prediction equals
                                 the quantized model's; samples = how many samples were checked.
-    RUN_DIR/spikes.json         {"samples": n, "layers": {"input": x, "<layer>": x, ...}}
-                                layers: mean spikes per sample (summed over neurons and all steps) for
-                                "input" (number of nonzero graded input events) and every IR layer name
-                                (what `tmkt_deploy.check.spike_summary` writes).
+    RUN_DIR/activity.npz        per-neuron spike sums per schedule (`tmkt_deploy.energy.records`): what
+                                exact synaptic ops need. `spikes.json` (per-layer totals) is for people;
+                                the report does not read it.
 
 A netx HDF5 trained elsewhere has no check.json: it is read by `interop.netx_import.read_netx`, run on the
 user's input spikes `(N, C, H, W, T)` by the batched emulator, and reported without accuracies.
@@ -25,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tmkt_deploy.ir import INPUT, Network
+from tmkt_deploy.energy.records import ACTIVITY_FILE, ActivityRecord
+from tmkt_deploy.ir import Network
 
 ACCURACY_KEYS = ("float", "quantized", "deployed")
 
@@ -36,12 +36,12 @@ class RunError(ValueError):
 
 @dataclass(frozen=True)
 class Run:
-    """One backbone to report: its IR, mean spikes per sample, and (export runs) its checked accuracies."""
+    """One backbone to report: its IR, its per-neuron activity, and (export runs) its checked accuracies."""
 
     name: str
     source: str
     net: Network
-    spikes: dict[str, float]
+    activity: ActivityRecord
     samples: int
     accuracy: dict[str, float | None]
     agreement: float | None
@@ -67,15 +67,6 @@ def _fraction(value: object, where: str) -> float | None:
     return float(value)
 
 
-def _count(doc: dict, key: str, where: Path, prefix: str = "") -> float:
-    if key not in doc:
-        raise RunError(f"{where}: missing key '{prefix}{key}'")
-    value = doc[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise RunError(f"{where}: '{prefix}{key}' = {value!r} is not a non-negative number")
-    return float(value)
-
-
 def load_export_run(run_dir: str | Path) -> Run:
     """Read one export run directory (layout in the module docstring); RunError names what is wrong."""
     run_dir = Path(run_dir)
@@ -85,8 +76,8 @@ def load_export_run(run_dir: str | Path) -> Run:
         net = Network.load(run_dir / "ir")
     except (FileNotFoundError, ValueError, KeyError) as e:
         raise RunError(f"{run_dir / 'ir'}: {e}") from e
-    check_path, spikes_path = run_dir / "check.json", run_dir / "spikes.json"
-    check, spikes_doc = _read_json(check_path), _read_json(spikes_path)
+    check_path = run_dir / "check.json"
+    check = _read_json(check_path)
     accuracy_doc = check.get("accuracy")
     if not isinstance(accuracy_doc, dict):
         raise RunError(f"{check_path}: missing key 'accuracy' (an object with {list(ACCURACY_KEYS)})")
@@ -96,16 +87,16 @@ def load_export_run(run_dir: str | Path) -> Run:
     for key in ("agreement", "samples"):
         if key not in check:
             raise RunError(f"{check_path}: missing key {key!r}")
-    layers_doc = spikes_doc.get("layers")
-    if not isinstance(layers_doc, dict):
-        raise RunError(f"{spikes_path}: missing key 'layers' (mean spikes per sample per layer)")
-    names = [INPUT, *(layer.name for layer in net.layers)]
+    try:
+        activity = ActivityRecord.load(run_dir / ACTIVITY_FILE, net)
+    except (FileNotFoundError, ValueError) as e:
+        raise RunError(str(e)) from e
     return Run(
         name=net.name,
         source=str(run_dir),
         net=net,
-        spikes={name: _count(layers_doc, name, spikes_path, "layers.") for name in names},
-        samples=int(_count(spikes_doc, "samples", spikes_path)),
+        activity=activity,
+        samples=activity.samples,
         accuracy={k: _fraction(accuracy_doc[k], f"{check_path}: accuracy.{k}") for k in ACCURACY_KEYS},
         agreement=_fraction(check["agreement"], f"{check_path}: agreement"),
     )
@@ -127,6 +118,6 @@ def load_netx_run(netx_file: str | Path, inputs_file: str | Path) -> Run:
         raise RunError(f"{inputs_file}: expected graded input spikes (N, C, H, W, T), got {inputs.shape}")
     net = read_netx(netx_file, input_shape=tuple(inputs.shape[1:4]), time_steps=inputs.shape[-1])
     result = emulate(net, inputs, progress=True)
-    spikes = {name: float(np.mean(counts)) for name, counts in result.spike_counts.items()}
-    return Run(name=net.name, source=str(netx_file), net=net, spikes=spikes, samples=len(inputs),
+    return Run(name=net.name, source=str(netx_file), net=net, activity=ActivityRecord.from_emulation(net, [result]),
+               samples=len(inputs),
                accuracy=dict.fromkeys(ACCURACY_KEYS), agreement=None)

@@ -63,7 +63,7 @@ def energy_on_loihi2(deploy_dir: Path) -> dict:
     energy = backbone["energy_j"][ENERGY_PROFILE]
     return {"spikes_per_sample": backbone["spikes_per_sample"], "synops": backbone["synops"],
             "energy_j": energy["total"], "energy_breakdown_j": energy["breakdown"],
-            "latency_steps": backbone["latency_steps"], "profile": ENERGY_PROFILE}
+            "steps": backbone["steps"], "profile": ENERGY_PROFILE}
 
 
 def run_one(spec: RunSpec, out_dir: str | os.PathLike, *, device: str = "auto", lava_samples: int = 4,

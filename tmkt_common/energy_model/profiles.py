@@ -1,10 +1,15 @@
 """Hardware profiles: load a target's TOML file; check that every number has a unit, a kind and a source.
 
 A profile is only as honest as its provenance, so the schema insists on it: each quantity is a TOML table
-`[field] value, unit, kind, source, note?`, with `kind` one of `spec` (a published architecture fact),
-`measured`, `simulated` or `estimated` (ours, basis in `source`/`note`). Values are converted to SI (J, bit,
-count) once here, so the estimators never see a unit. The files live in the `hw_profiles` package folder
-(repository `hw_profiles/` links to it); `load_profile` also takes a path to a user's own TOML file.
+`[field] value, unit, kind, bound, source, note?`, with `kind` one of `spec` (a published architecture fact),
+`measured`, `simulated` or `estimated` (ours, basis in `source`/`note`), and `bound` how the figure reads as
+an estimate of the true cost on that target: `lower` (the true cost is at least this), `upper` (at most) or
+`point` (a best guess whose error may go either way). Values are converted to SI (J, bit, count) once here,
+so the estimators never see a unit. The files live in this package's `hw_profiles` folder (repository
+`hw_profiles/` links to it); `load_profile` also takes a path to a user's own TOML file.
+
+The chip-capacity fields (`FIT_FIELDS`) are all present or all absent: a profile that only prices events
+(the SNN papers' 45 nm convention) has no cores to fit.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Literal
 import tomli
 
 KINDS = ("spec", "measured", "simulated", "estimated")
+BOUNDS = ("lower", "upper", "point")
 ProfileModel = Literal["neuromorphic", "ann"]
 
 UNITS: dict[str, dict[str, float]] = {
@@ -26,13 +32,16 @@ UNITS: dict[str, dict[str, float]] = {
     "count": {"count": 1.0},
 }
 
+# Chip capacity of a neuromorphic target (what `fit` needs): all or none.
+FIT_FIELDS: dict[str, str] = {
+    "cores_per_chip": "count",
+    "neurons_per_core": "count",
+    "synapse_memory_per_core": "memory",
+    "max_weight_bits": "memory",
+}
 # Fields each model of target must define, with the dimension of their unit.
 REQUIRED: dict[str, dict[str, str]] = {
     "neuromorphic": {
-        "cores_per_chip": "count",
-        "neurons_per_core": "count",
-        "synapse_memory_per_core": "memory",
-        "max_weight_bits": "memory",
         "synaptic_op_energy": "energy",
         "neuron_update_energy_active": "energy",
         "neuron_update_energy_inactive": "energy",
@@ -56,6 +65,7 @@ class Quantity:
     value: float
     unit: str
     kind: str
+    bound: str
     source: str
     note: str
     si: float
@@ -76,10 +86,15 @@ class Profile:
     def kinds(self) -> set[str]:
         return {q.kind for q in self.quantities.values()}
 
+    @property
+    def can_fit(self) -> bool:
+        """Whether the profile gives chip capacity (cores, neurons, synapse memory) for `fit`."""
+        return self.model == "neuromorphic" and all(f in self.quantities for f in FIT_FIELDS)
+
 
 def profiles_dir() -> Path:
     """The packaged profile folder (the same files as the repository's `hw_profiles/`)."""
-    return Path(str(resources.files("tmkt_deploy.energy") / "hw_profiles"))
+    return Path(str(resources.files("tmkt_common.energy_model") / "hw_profiles"))
 
 
 def list_profiles() -> list[str]:
@@ -110,16 +125,22 @@ def parse_profile(doc: dict, path: Path) -> Profile:
     model = doc["model"]
     if model not in REQUIRED:
         raise ProfileError(f"{path}: model {model!r} is not one of {sorted(REQUIRED)}")
-    quantities = {field: _quantity(doc.get(field), field, dim, path)
-                  for field, dim in REQUIRED[model].items()}
+    fields = dict(REQUIRED[model])
+    if model == "neuromorphic":
+        present = [f for f in FIT_FIELDS if f in doc]
+        if present and len(present) < len(FIT_FIELDS):
+            missing = sorted(set(FIT_FIELDS) - set(present))
+            raise ProfileError(f"{path}: chip-capacity fields are all or none; {missing} missing")
+        fields.update(FIT_FIELDS if present else {})
+    quantities = {field: _quantity(doc.get(field), field, dim, path) for field, dim in fields.items()}
     return Profile(doc["name"], model, doc["description"], path, quantities)
 
 
 def _quantity(entry: object, field: str, dimension: str, path: Path) -> Quantity:
     where = f"{path}: field {field!r}"
     if not isinstance(entry, dict):
-        raise ProfileError(f"{where} is missing (a table with value, unit, kind, source)")
-    for key in ("value", "unit", "kind", "source"):
+        raise ProfileError(f"{where} is missing (a table with value, unit, kind, bound, source)")
+    for key in ("value", "unit", "kind", "bound", "source"):
         if key not in entry:
             raise ProfileError(f"{where} has no {key!r}")
     value, unit, kind = entry["value"], entry["unit"], entry["kind"]
@@ -130,7 +151,9 @@ def _quantity(entry: object, field: str, dimension: str, path: Path) -> Quantity
         raise ProfileError(f"{where}: unit {unit!r} is not one of the {dimension} units {sorted(units)}")
     if kind not in KINDS:
         raise ProfileError(f"{where}: kind {kind!r} is not one of {list(KINDS)}")
+    if entry["bound"] not in BOUNDS:
+        raise ProfileError(f"{where}: bound {entry['bound']!r} is not one of {list(BOUNDS)}")
     if not str(entry["source"]).strip():
         raise ProfileError(f"{where}: empty source")
-    return Quantity(float(value), unit, kind, str(entry["source"]), str(entry.get("note", "")),
+    return Quantity(float(value), unit, kind, str(entry["bound"]), str(entry["source"]), str(entry.get("note", "")),
                     float(value) * units[unit])
