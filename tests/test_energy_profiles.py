@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tmkt_deploy.energy import ProfileError, list_profiles, load_profile
 from tmkt_common.energy_model import KINDS, profiles_dir
+from tmkt_deploy.energy import ProfileError, list_profiles, load_profile
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -139,6 +139,7 @@ def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:
     train = RecordingPairs()
     cfg = toy_config("tmkt", epochs=1)
     cfg.model.init_rate = 0.0  # only the training loop's reads are counted
+    cfg.loss.energy, cfg.loss.energy_budget_uj = 0.01, 1.0  # the energy term under DDP too
     fit(cfg, out, train_set=train, test_set=ToyPairs(seed=1), device="cpu")
     torch.save(train.seen, os.path.join(out, f"seen{rank}.pt"))
 
@@ -157,7 +158,8 @@ def test_ddp_on_cpu_with_gloo_shards_batches_and_writes_once(tmp_path):
             pytest.fail(f"DDP workers still running after {DDP_TIMEOUT_S} s; their stacks:\n{stacks}")
     seen0, seen1 = (torch.load(tmp_path / f"seen{r}.pt") for r in (0, 1))
     assert len(seen0) == len(seen1) == 12 and sorted(seen0 + seen1) == list(range(24))
-    assert len(read_metrics(tmp_path)) == 1 and (tmp_path / "checkpoint.pt").exists()
+    (line,) = read_metrics(tmp_path)
+    assert (tmp_path / "checkpoint.pt").exists() and line["energy_uj"] > 0 and "energy" in line
 
 
 def test_fit_cli_rejects_a_bad_backbone_and_writes_nothing(tmp_path):

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tmkt_train.atomic import atomic_write
 from tmkt_deploy.energy.synops import SCHEDULES
 from tmkt_deploy.ir import INPUT, Network
+from tmkt_train.atomic import atomic_write
 
 if TYPE_CHECKING:  # the emulator imports torch; reading a record must not
     from tmkt_deploy.emulator import EmulatorResult

@@ -18,12 +18,14 @@ def resolve_config(config: Path | None, **overrides) -> TrainConfig:
     """The TOML file (or defaults) with the command-line options that were given on top."""
     from ..models import list_models
     from ..tmkt import METHODS
+    from ..tmkt.energy import check_energy_config
     from ..train.config import TrainConfig, load_config
 
     cfg = load_config(config) if config is not None else TrainConfig()
     where = {"dataset": cfg.data, "data_dir": cfg.data, "dvs_fraction": cfg.data, "val_fraction": cfg.data,
              "augment": cfg.data, "backbone": cfg.model, "width": cfg.model, "epochs": cfg.optim,
-             "method": cfg, "seed": cfg}
+             "method": cfg, "seed": cfg, "energy": cfg.loss, "energy_budget_uj": cfg.loss,
+             "energy_profile": cfg.loss}
     for key, value in overrides.items():
         if value is not None:
             setattr(where[key], key, str(value) if isinstance(value, Path) else value)
@@ -33,6 +35,7 @@ def resolve_config(config: Path | None, **overrides) -> TrainConfig:
         raise ValueError(f"--method {cfg.method!r}: choose one of {sorted(METHODS)}")
     if cfg.optim.epochs < 1:
         raise ValueError(f"--epochs must be at least 1, got {cfg.optim.epochs}")
+    check_energy_config(cfg.loss)  # the options bypass the config's own check
     return cfg
 
 
@@ -57,6 +60,15 @@ def fit(
     augment: bool = typer.Option(
         None, "--augment/--no-augment",
         help="Random flip and shift (4 px at 48×48) per training sample, never at evaluation. Default: off."),
+    energy_weight: float = typer.Option(
+        None, "--energy-weight", help="Weight of the chip-energy term ([loss] energy; per µJ above the budget). "
+                                      "Default: 0 (off)."),
+    energy_budget: float = typer.Option(
+        None, "--energy-budget", help="Energy budget in µJ per sample ([loss] energy_budget_uj): only energy "
+                                      "above it is penalised. Default: 0 (plain penalty)."),
+    energy_profile: str = typer.Option(
+        None, "--energy-profile", help="hw_profiles name pricing the term ([loss] energy_profile). "
+                                       "Default: loihi2."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt after a crash."),
 ) -> None:
     """Train a SLAYER CUBA backbone with TMKT or a baseline; evaluates on pure event input every epoch."""
@@ -66,7 +78,8 @@ def fit(
     try:
         cfg = resolve_config(config, dataset=dataset, backbone=backbone, method=method, epochs=epochs,
                              seed=seed, width=width, data_dir=data_dir, dvs_fraction=dvs_fraction,
-                             val_fraction=val_fraction, augment=augment)
+                             val_fraction=val_fraction, augment=augment, energy=energy_weight,
+                             energy_budget_uj=energy_budget, energy_profile=energy_profile)
         train_set, test_set = build_datasets(cfg.data, cfg.seed)
         run_fit(cfg, out, train_set=train_set, test_set=test_set, device=device, resume=resume)
     except (ValueError, RuntimeError, OSError) as exc:

@@ -7,13 +7,14 @@ the config and DDP never sees unused parameters.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
 from ..models import NetOutput, SpikingNet, predict
 from .cka import StepWeights
+from .energy import EnergyTerm, check_energy_config
 from .heads import ModalityHead, RatioHead
 from .losses import classification_loss
 from .tsm import blend, mix_ratio, time_step_mixup
@@ -38,6 +39,15 @@ class MethodConfig:
     mix_end: float = 1.0
     slide_power: float = 3.0  # sliding-KT: P(replace a whole sample by its events) = progress**slide_power
     pretrain_fraction: float = 0.5  # rgb-pretrain: share of epochs on RGB before fine-tuning on DVS
+    # chip energy in the loss (tmkt.energy): weight x max(0, E - budget), E in µJ per event sample
+    energy: float = 0.0             # weight; 0 = no term (runs bit-identical to before)
+    energy_budget_uj: float = 0.0   # hinge: only energy above this is penalised; 0 = plain penalty
+    energy_profile: str = "loihi2"  # hw_profiles name or TOML path (a neuromorphic profile)
+    max_rates: dict = field(default_factory=dict)  # layer (or "*") → max spikes per neuron per step
+    rate_weight: float = 1.0        # weight of lava-dl's event-rate loss over max_rates
+
+    def __post_init__(self) -> None:
+        check_energy_config(self)
 
 
 @dataclass
@@ -51,6 +61,7 @@ class StepResult:
     count: int
     dvs_ratio: Tensor | float
     spikes: Tensor  # total spikes of the network over the batch
+    extra: dict[str, Tensor] = field(default_factory=dict)  # per-sample metrics outside the loss (energy_uj)
 
 
 class Method(torch.nn.Module):
@@ -62,6 +73,12 @@ class Method(torch.nn.Module):
     def __init__(self, model: SpikingNet, cfg: MethodConfig, time_steps: int):
         super().__init__()
         self.model, self.cfg, self.time_steps = model, cfg, time_steps
+        self.energy = EnergyTerm(model, cfg) if EnergyTerm.wanted(cfg) else None
+
+    def cost_terms(self, out: NetOutput, part: slice) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """(loss terms, metrics) of the energy term and firing-rate targets on the samples `part` (the event
+        stream: what the chip sees); nothing when neither is configured."""
+        return self.energy(out, part) if self.energy is not None else ({}, {})
 
     def cls(self, out: NetOutput, part: slice, labels: Tensor, step_weights: Tensor | None = None):
         """Classification loss of the samples `part` of a forward's output."""
@@ -82,9 +99,12 @@ class SingleStream(Method):
 
     def forward(self, rgb: Tensor, dvs: Tensor, labels: Tensor, progress: float) -> StepResult:
         out = self.model(dvs)
-        loss = self.cls(out, slice(None), labels)
+        ce = self.cls(out, slice(None), labels)
+        costs, extra = self.cost_terms(out, slice(None))
+        loss = ce + sum(costs.values()) if costs else ce
         correct = (predict(out.spikes) == labels).sum()
-        return StepResult(loss, {"ce": loss.detach()}, correct, len(labels), 1.0, out.total_spikes)
+        terms = {"ce": ce.detach(), **{k: v.detach() for k, v in costs.items()}}
+        return StepResult(loss, terms, correct, len(labels), 1.0, out.total_spikes, extra)
 
 
 class RgbPretrain(SingleStream):
@@ -131,10 +151,12 @@ class TwoStream(Method):
         if self.steps is not None:
             terms["cka"] = self.cfg.cka * self.steps.alignment_loss(out.potentials[:n], out.potentials[n:])
         terms.update(self.extra_terms(out.features[:n], mask, ratio))
+        costs, extra = self.cost_terms(out, slice(n, None))
+        terms.update(costs)
         loss = sum(terms.values())
         correct = (predict(evt_spikes) == labels).sum()
         return StepResult(loss, {k: v.detach() for k, v in terms.items()}, correct, n, mask.mean(),
-                          out.total_spikes / 2)
+                          out.total_spikes / 2, extra)
 
 
 class Tmkt(TwoStream):

@@ -162,7 +162,8 @@ def train_epoch(ddp_method: torch.nn.Module, optimizer: Optimizer, loader: Store
         result.loss.backward()
         optimizer.step()
         n = result.count
-        batch = {**{k: v * n for k, v in result.terms.items()}, "loss": result.loss.detach() * n,
+        batch = {**{k: v * n for k, v in {**result.terms, **result.extra}.items()},
+                 "loss": result.loss.detach() * n,
                  "correct": result.correct, "count": n, "dvs_ratio": result.dvs_ratio * n,
                  "spikes": result.spikes}
         for k, v in batch.items():
