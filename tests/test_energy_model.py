@@ -33,7 +33,8 @@ def test_paper_convention_and_int8_ann_profiles():
     paper, int8 = load_profile("snn-45nm-paper"), load_profile("ann-int8-45nm")
     assert paper.si("synaptic_op_energy") == pytest.approx(0.9e-12) and not paper.can_fit
     assert paper.si("neuron_update_energy_inactive") == 0
-    assert int8.si("mac_energy") == pytest.approx(0.23e-12) and int8.si("ac_energy") == pytest.approx(0.03e-12)
+    assert int8.si("mac_energy") == pytest.approx(0.23e-12)
+    assert int8.si("ac_energy") == pytest.approx(0.03e-12)
     assert all("Horowitz" in q.source for q in int8.quantities.values())
 
 
@@ -73,8 +74,8 @@ def test_sensitivity_readings_move_the_energy_the_way_they_say():
 
 def test_changed_state_counts_agree_between_the_cpu_kernel_and_torch():
     params = lif_params(NEURON, "c1")
-    a_in = np.random.default_rng(2).integers(-40, 80, (3, 9, 20)) * (np.random.default_rng(3).random((3, 9, 20))
-                                                                     < 0.3)
+    rng = np.random.default_rng(2)
+    a_in = rng.integers(-40, 80, (3, 9, 20)) * (rng.random((3, 9, 20)) < 0.3)
     window = lif_window(params, a_in.astype(np.int64))
     spikes, _, changed = lif_steps(params, torch.as_tensor(a_in, dtype=torch.float64))  # the GPU path's code
     np.testing.assert_array_equal(window.changed, changed.numpy())

@@ -19,9 +19,10 @@ runner = CliRunner()
 NEURON = Cuba(i_decay=1024, v_decay=128, vth_mant=80)
 PROFILES = ["-p", "loihi2", "-p", "loihi1", "-p", "ann-45nm"]
 BACKBONE_KEYS = {"name", "source", "samples", "accuracy", "agreement", "time_steps", "latency_steps", "steps",
-                 "neurons", "synapses", "input_events", "spikes_per_sample", "spikes_per_layer", "firing_rates",
-                 "synops", "synops_nonzero", "neuron_updates", "active_updates", "spikes_routed", "macs", "acs",
-                 "energy_j", "schedules", "sensitivity_j", "break_even", "fit"}
+                 "neurons", "synapses", "input_events", "spikes_per_sample", "spikes_per_layer",
+                 "firing_rates", "synops", "synops_nonzero", "neuron_updates", "active_updates",
+                 "spikes_routed", "macs", "acs", "energy_j", "schedules", "sensitivity_j", "break_even",
+                 "fit"}
 FIGURES = ["accuracy_vs_energy.png", "spikes_per_layer.png", "energy_breakdown.png"]
 
 
@@ -68,8 +69,10 @@ def write_run(root: Path, net: Network, activity: ActivityRecord, tag: str, depl
 
 def doubled(record: ActivityRecord) -> ActivityRecord:
     """Twice the activity on the same samples."""
-    return ActivityRecord(record.samples, {s: {k: 2 * v for k, v in d.items()} for s, d in record.spikes.items()},
-                          {s: {k: 2 * v for k, v in d.items()} for s, d in record.changed.items()})
+    def twice(per_schedule: dict) -> dict:
+        return {s: {k: 2 * v for k, v in d.items()} for s, d in per_schedule.items()}
+
+    return ActivityRecord(record.samples, twice(record.spikes), twice(record.changed))
 
 
 @pytest.fixture()

@@ -127,3 +127,43 @@ def test_a_result_trained_with_other_settings_is_stale():
     saved["optim"]["epochs"] = 30
     assert config_changes(saved, spec) == [f"loss.cls_mode: 'tet-spikes' → {spec.config().loss.cls_mode!r}",
                                            "optim.epochs: 30 → 1"]
+
+
+def test_energy_grid_budgets_are_fractions_of_the_same_seeds_unregularised_energy():
+    runs = build_grid("energy")
+    assert len({r.name for r in runs}) == len(runs) == 3 * 5 * 3  # backbones × (free + 4 budgets) × seeds
+    first_budgeted = next(i for i, r in enumerate(runs) if r.budget)
+    assert all(not r.budget for r in runs[:first_budgeted]) and all(r.budget for r in runs[first_budgeted:])
+    spec = next(r for r in runs if r.name == "vggsnn-tmkt-dvs10-e50-s2")
+    assert spec.reference.name == "vggsnn-tmkt-dvs10-e-free-s2" and spec.settings.epochs == 20
+    cfg = spec.config(reference_uj=40_000.0)
+    assert cfg.loss.energy_budget_uj == 20_000.0 and cfg.loss.energy == pytest.approx(1 / 20_000)
+    assert spec.reference.config().loss.energy == 0
+    with pytest.raises(ValueError, match="e-free-s2"):
+        spec.config()
+
+
+def _fake_result(backbone: str, budget: float, seed: int, acc: float, loihi2_uj: float) -> dict:
+    energies = {"loihi2": loihi2_uj, "loihi1": loihi2_uj, "snn-45nm-paper": loihi2_uj / 30,
+                "ann-45nm": 2.0, "ann-int8-45nm": 0.1}
+    return {"group": f"{backbone}-e{budget}", "backbone": backbone, "budget_fraction": budget, "seed": seed,
+            "epochs": 3, "accuracy": {"deployed": acc}, "check": {"exact": True},
+            "train_energy_uj": loihi2_uj,
+            "energy_by_profile_j": {p: {"isolated": e * 1e-6, "streaming": e * 1e-6}
+                                    for p, e in energies.items()}}
+
+
+def test_frontier_marks_pareto_points_and_states_the_goal():
+    from tmkt_train.sweep.frontier import frontier_rows, render_markdown, render_png, verdicts
+
+    results = [_fake_result("scnn", 0.0, s, 0.90, 100.0) for s in (0, 1)]
+    results += [_fake_result("scnn", 0.5, s, 0.895, 45.0) for s in (0, 1)]  # goal: ≤ 50 %, ≤ 1 point lower
+    results += [_fake_result("scnn", 0.7, s, 0.85, 60.0) for s in (0, 1)]  # dominated by budget 0.5
+    rows = {r["budget"]: r for r in frontier_rows(results)}
+    pareto = {budget: row["pareto"]["loihi2"] for budget, row in rows.items()}
+    assert pareto == {0.0: True, 0.5: True, 0.7: False}
+    assert rows[0.5]["deployed_acc"] == {"mean": pytest.approx(89.5), "std": 0.0}
+    said = "\n".join(verdicts(list(rows.values())))
+    assert "reached by budget 0.5" in said and "never beats it" in said
+    assert "**45.000 ± 0.000**" in render_markdown(list(rows.values()))
+    assert render_png(list(rows.values()))[:4] == b"\x89PNG"

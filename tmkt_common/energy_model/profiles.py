@@ -155,5 +155,6 @@ def _quantity(entry: object, field: str, dimension: str, path: Path) -> Quantity
         raise ProfileError(f"{where}: bound {entry['bound']!r} is not one of {list(BOUNDS)}")
     if not str(entry["source"]).strip():
         raise ProfileError(f"{where}: empty source")
-    return Quantity(float(value), unit, kind, str(entry["bound"]), str(entry["source"]), str(entry.get("note", "")),
+    return Quantity(float(value), unit, kind, str(entry["bound"]), str(entry["source"]),
+                    str(entry.get("note", "")),
                     float(value) * units[unit])

@@ -15,9 +15,11 @@ from . import app
 
 @app.command("report")
 def report(
-    run_dirs: list[Path] = typer.Argument(None, help="Export run directories: ir/, check.json, activity.npz."),
+    run_dirs: list[Path] = typer.Argument(None,
+                                          help="Export run directories: ir/, check.json, activity.npz."),
     profile: list[str] = typer.Option(None, "--profile", "-p",
-                                      help="Hardware profile name (loihi2, ann-int8-45nm, ...) or a TOML file; "
+                                      help="Hardware profile name (loihi2, ann-int8-45nm, ...) or a TOML "
+                                           "file; "
                                            "repeat for several. Default: every profile in hw_profiles/."),
     out: Path = typer.Option(Path("report"), "--out", "-o", help="Folder for report.md, report.json, PNGs."),
     netx: Path = typer.Option(None, "--netx", help="A lava-dl netx HDF5 trained elsewhere (needs --input)."),

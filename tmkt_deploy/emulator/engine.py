@@ -132,10 +132,12 @@ def _energy_counts(windows: dict[str, LayerWindow], time_steps: int) -> dict[str
     def per_neuron(spikes: torch.Tensor) -> np.ndarray:
         return spikes.sum(dim=(0, 1), dtype=torch.float64).cpu().numpy().astype(np.int64)
 
-    graded = {INPUT: (windows[INPUT].spikes != 0)}  # input events, not their payload
-    return {"window": {name: per_neuron(graded.get(name, w.spikes)) for name, w in windows.items()},
-            "frame": {name: per_neuron(graded.get(name, w.spikes)[:, :time_steps]) for name, w in windows.items()},
-            "changed": {name: w.changed.cpu().numpy() for name, w in windows.items() if w.changed is not None}}
+    spikes = {name: w.spikes for name, w in windows.items()}
+    spikes[INPUT] = spikes[INPUT] != 0  # input events, not their payload
+    return {"window": {name: per_neuron(s) for name, s in spikes.items()},
+            "frame": {name: per_neuron(s[:, :time_steps]) for name, s in spikes.items()},
+            "changed": {name: w.changed.cpu().numpy() for name, w in windows.items()
+                        if w.changed is not None}}
 
 
 @contextmanager

@@ -19,6 +19,6 @@ from tmkt_deploy.energy.synops import (
     schedule_steps,
 )
 
-__all__ = ["DEFAULT_READING", "DEFAULT_SCHEDULE", "SCHEDULES", "SENSITIVITY", "Activity", "BreakEven", "Energy",
-           "Fit", "LayerActivity", "Profile", "ProfileError", "Reading", "break_even", "count_activity",
-           "estimate", "fanout", "fit", "list_profiles", "load_profile", "schedule_steps"]
+__all__ = ["DEFAULT_READING", "DEFAULT_SCHEDULE", "SCHEDULES", "SENSITIVITY", "Activity", "BreakEven",
+           "Energy", "Fit", "LayerActivity", "Profile", "ProfileError", "Reading", "break_even",
+           "count_activity", "estimate", "fanout", "fit", "list_profiles", "load_profile", "schedule_steps"]

@@ -1,4 +1,5 @@
-"""The break-even firing rate: the mean rate at which a net's chip energy equals its ANN's, or why none exists.
+"""The break-even firing rate: the mean rate at which a net's chip energy equals its ANN's, or why there is
+none.
 
 With the structure fixed, chip energy is affine in the spikes of the network's neurons: a fixed part (idle
 updates of every neuron at every step, the input events' synaptic ops and messages, static power) plus a
@@ -51,8 +52,8 @@ def break_even(chip: Profile, ann: Profile, activity: Activity, chips: int = 1) 
     }
     spikes = activity.spikes
     if spikes > 0:
-        per_spike = ((activity.synops - input_synops) * e_syn + (activity.spikes_routed - input_routed) * e_msg
-                     ) / spikes + e_active - e_idle
+        synaptic = (activity.synops - input_synops) * e_syn
+        per_spike = (synaptic + (activity.spikes_routed - input_routed) * e_msg) / spikes + e_active - e_idle
     else:
         per_spike = e_active - e_idle  # no spikes measured: only the update cost is known
     fixed_j, rate_now = sum(fixed.values()), activity.firing_rate
@@ -63,7 +64,8 @@ def break_even(chip: Profile, ann: Profile, activity: Activity, chips: int = 1) 
         if term == "idle neuron updates" and activity.neuron_updates:
             rest = fixed_j - value
             room = max(ann_j - rest, 0.0) / activity.neuron_updates
-            need = (f"; break-even needs idle updates below {room * 1e12:.3g} pJ (now {e_idle * 1e12:.3g} pJ), "
+            need = (f"; break-even needs idle updates below {room * 1e12:.3g} pJ "
+                    f"(now {e_idle * 1e12:.3g} pJ), "
                     f"or {fixed_j / ann_j:.3g}x fewer neurons x steps")
         parts = ", ".join(f"{k} {v * 1e6:.3g} µJ" for k, v in fixed.items())
         statement = (f"{head}: no firing rate breaks even: the fixed cost {fixed_j * 1e6:.3g} µJ ({parts}; "

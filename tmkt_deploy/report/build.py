@@ -6,7 +6,8 @@ The document (`report.json`) is what the Markdown and the plots are rendered fro
      "profiles": {name: {model, description, file, quantities: {field: {value, unit, kind, bound, source,
                                                                          note}}}},
      "backbones": [{name, source, samples, accuracy: {float, quantized, deployed}, agreement,
-                    time_steps, latency_steps, steps (per sample, this schedule), neurons, synapses, input_events, spikes_per_sample,
+                    time_steps, latency_steps, steps (per sample, this schedule), neurons, synapses,
+                    input_events, spikes_per_sample,
                     spikes_per_layer: {layer: x}, firing_rates: {layer: spikes per neuron per step},
                     synops, synops_nonzero, neuron_updates, active_updates, spikes_routed, macs, acs,
                     energy_j: {profile: {total, breakdown: {part: J}, kinds}},
@@ -49,13 +50,15 @@ def profile_entry(profile: Profile) -> dict:
 
 def run_activity(run: Run, schedule: str) -> Activity:
     """The run's exact per-sample activity under `schedule`."""
-    return count_activity(run.net, run.activity.mean_spikes(schedule), steps=schedule_steps(run.net, schedule),
+    return count_activity(run.net, run.activity.mean_spikes(schedule),
+                          steps=schedule_steps(run.net, schedule),
                           active_updates=run.activity.mean_changed(schedule))
 
 
 def _energies(activity: Activity, profiles: list[Profile], chips: dict[str, int]) -> dict:
     energy = {p.name: estimate(p, activity, chips.get(p.name, 1)) for p in profiles}
-    return {name: {"total": e.total, "breakdown": e.breakdown, "kinds": e.kinds} for name, e in energy.items()}
+    return {name: {"total": e.total, "breakdown": e.breakdown, "kinds": e.kinds}
+            for name, e in energy.items()}
 
 
 def backbone_entry(run: Run, profiles: list[Profile], schedule: str = DEFAULT_SCHEDULE) -> dict:

@@ -118,6 +118,6 @@ def load_netx_run(netx_file: str | Path, inputs_file: str | Path) -> Run:
         raise RunError(f"{inputs_file}: expected graded input spikes (N, C, H, W, T), got {inputs.shape}")
     net = read_netx(netx_file, input_shape=tuple(inputs.shape[1:4]), time_steps=inputs.shape[-1])
     result = emulate(net, inputs, progress=True)
-    return Run(name=net.name, source=str(netx_file), net=net, activity=ActivityRecord.from_emulation(net, [result]),
-               samples=len(inputs),
+    return Run(name=net.name, source=str(netx_file), net=net,
+               activity=ActivityRecord.from_emulation(net, [result]), samples=len(inputs),
                accuracy=dict.fromkeys(ACCURACY_KEYS), agreement=None)

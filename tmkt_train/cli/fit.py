@@ -61,8 +61,8 @@ def fit(
         None, "--augment/--no-augment",
         help="Random flip and shift (4 px at 48×48) per training sample, never at evaluation. Default: off."),
     energy_weight: float = typer.Option(
-        None, "--energy-weight", help="Weight of the chip-energy term ([loss] energy; per µJ above the budget). "
-                                      "Default: 0 (off)."),
+        None, "--energy-weight", help="Weight of the chip-energy term ([loss] energy; per µJ above the "
+                                      "budget). Default: 0 (off)."),
     energy_budget: float = typer.Option(
         None, "--energy-budget", help="Energy budget in µJ per sample ([loss] energy_budget_uj): only energy "
                                       "above it is penalised. Default: 0 (plain penalty)."),

@@ -14,7 +14,9 @@ from .common import fail
 @app.command("sweep")
 def sweep(
     out: Path = typer.Option(Path("runs/compare"), "--out", help="Folder: runs/NAME/result.json + results.*"),
-    grid: str = typer.Option("full", "--grid", help="full (GPU, issue 9) or cpu-smoke (tiny CPU runs)."),
+    grid: str = typer.Option("full", "--grid", help="full (GPU, issue 9), energy (GPU, issue 15: the "
+                                                    "accuracy-energy frontier), or their tiny CPU variants "
+                                                    "cpu-smoke, energy-cpu-smoke."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     epochs: int = typer.Option(None, help="Override every backbone's epochs (default: the grid's)."),
     only: str = typer.Option(None, "--only", help="Glob(s) on run names, comma-separated, e.g. 'scnn-*' "
@@ -30,7 +32,7 @@ def sweep(
     Each run writes OUT/runs/NAME/result.json and is skipped when it exists, so the grid can be filled over
     several sessions; the table (OUT/results.json, results.md, results.png) is rebuilt from those files.
     Example: [cyan]tmkt-train sweep --grid full --only 'scnn-*' --out runs/compare[/]."""
-    from ..sweep import rich_table
+    from ..sweep import ENERGY_GRIDS, rich_table
     from ..sweep import sweep as run_sweep
 
     given = {"--grid": grid, "--device": device, "--epochs": epochs, "--only": only,
@@ -41,5 +43,8 @@ def sweep(
                          table_only=table_only, command=command, jobs=jobs)
     except (ValueError, RuntimeError, OSError) as exc:
         raise fail(str(exc)) from exc
-    Console().print(rich_table(rows))
+    if grid in ENERGY_GRIDS:
+        Console().print((out / "results.md").read_text())
+    else:
+        Console().print(rich_table(rows))
     Console().print(f"wrote {out}/results.md, results.json, results.png")

@@ -34,7 +34,8 @@ def node_synapses(node: torch.nn.Module) -> list[torch.nn.Module]:
     return list(node.synapses) if hasattr(node, "synapses") else [node.synapse]
 
 
-def connection(syn: torch.nn.Module, source_shape: tuple[int, ...], target_shape: tuple[int, ...]) -> Connection:
+def connection(syn: torch.nn.Module, source_shape: tuple[int, ...],
+               target_shape: tuple[int, ...]) -> Connection:
     """A SLAYER synapse's geometry as the IR expresses it (pool = depthwise conv, stride = kernel)."""
     if isinstance(syn, slayer_synapse.Dense):
         return Connection("dense", source_shape, target_shape)

@@ -19,6 +19,13 @@ it was trained with:
   validation split), so its row carries that selection.
 - `cpu-smoke` (CI): SCNN at width 0.125, 16×16 input, 1 epoch, 2 methods × 2 seeds — checks the plumbing,
   not the science.
+- `energy` (GPU, issue 15, the accuracy–energy frontier): TMKT at 10 % DVS on each backbone at the `full`
+  grid's width, input size, batch and readout, with half its epochs (30 / 20 / 40, so the 45 runs fit ~8
+  minutes of one H100 at `--jobs 10`), 3 seeds, at the unregularised point and at `ENERGY_BUDGETS` fractions
+  of the same seed's unregularised energy (the training-time, streaming Loihi 2 energy its deployment
+  measured): `energy_budget_uj` = fraction × that, `energy` = `ENERGY_GAIN` / budget (a 100 % overshoot
+  costs ENERGY_GAIN of loss, whatever the backbone's scale). The unregularised runs go first.
+- `energy-cpu-smoke` (CI): the same pipeline on SCNN at `cpu-smoke` size, 1 seed, 2 budgets.
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ METHODS = ("dvs-only", "sliding-kt", "tmkt")
 SEEDS = (0, 1, 2)
 DVS_FRACTION = 0.1
 FRACTIONS = (0.05, 0.1, 0.25, 0.5, 1.0)
+ENERGY_BUDGETS = (0.7, 0.5, 0.35, 0.25)  # fractions of the unregularised run's energy
+ENERGY_GAIN = 1.0
 # ablation variant → the MethodConfig weight it switches off (0 removes the term, see tmkt.methods)
 ABLATIONS = {"no-mag": "mag", "no-mrp": "mrp", "no-cka": "cka"}
 FULL = "full"
@@ -61,19 +70,27 @@ class RunSpec:
     settings: Settings
     variant: str = FULL
     studies: tuple[str, ...] = ()
+    budget: float | None = None  # energy grids: None = not one; 0 = unregularised; else fraction of it
 
     @property
     def group(self) -> str:
         """The run's name without the seed: runs of one group are averaged in the table."""
         variant = "" if self.variant == FULL else f"-{self.variant}"
-        return f"{self.backbone}-{self.method}{variant}-dvs{self.dvs_fraction * 100:g}"
+        energy = "" if self.budget is None else f"-e{self.budget * 100:g}" if self.budget else "-e-free"
+        return f"{self.backbone}-{self.method}{variant}-dvs{self.dvs_fraction * 100:g}{energy}"
 
     @property
     def name(self) -> str:
         return f"{self.group}-s{self.seed}"
 
-    def config(self) -> TrainConfig:
-        """The TrainConfig this run trains with (defaults for every knob the grid does not set)."""
+    @property
+    def reference(self) -> RunSpec | None:
+        """The unregularised run whose energy this run's budget is a fraction of (None: not budgeted)."""
+        return replace(self, budget=0.0) if self.budget else None
+
+    def config(self, reference_uj: float | None = None) -> TrainConfig:
+        """The TrainConfig this run trains with (defaults for every knob the grid does not set); a budgeted
+        run needs its reference's energy (µJ per sample)."""
         cfg = TrainConfig(method=self.method, seed=self.seed)
         cfg.data.dataset, cfg.data.dvs_fraction = "ndigits", self.dvs_fraction
         cfg.data.size = self.settings.size
@@ -83,6 +100,12 @@ class RunSpec:
         cfg.optim.lr_per_1024 = self.settings.lr_per_1024
         if self.variant != FULL:
             setattr(cfg.loss, ABLATIONS[self.variant], 0.0)
+        if self.budget:
+            if not reference_uj or reference_uj <= 0:
+                raise ValueError(f"{self.name}: its budget is a fraction of {self.reference.name}'s energy, "
+                                 "which has no result yet")
+            cfg.loss.energy_budget_uj = self.budget * reference_uj
+            cfg.loss.energy = ENERGY_GAIN / cfg.loss.energy_budget_uj
         return cfg
 
 
@@ -96,6 +119,7 @@ SMOKE_SETTINGS = Settings(width=0.125, size=16, epochs=1, batch_size=16)
 STUDY_METHODS = "methods"        # backbones × methods at 10 % DVS
 STUDY_ABLATIONS = "ablations"    # TMKT without MAG / MRP / CKA on VGGSNN
 STUDY_FRACTIONS = "dvs-fraction"  # dvs-only vs tmkt on SCNN over the DVS share
+STUDY_ENERGY = "energy"  # TMKT under energy budgets per backbone (frontier.py writes its table)
 STUDIES = {
     STUDY_METHODS: "Methods per backbone at 10 % DVS training samples",
     STUDY_ABLATIONS: "TMKT ablations on VGGSNN at 10 % DVS",
@@ -131,7 +155,24 @@ def smoke_grid() -> list[RunSpec]:
             for m in ("dvs-only", "tmkt") for s in (0, 1)]
 
 
-GRIDS = {"full": full_grid, "cpu-smoke": smoke_grid}
+ENERGY_SETTINGS = {name: replace(s, epochs=s.epochs // 2) for name, s in GPU_SETTINGS.items()}
+
+
+def energy_grid() -> list[RunSpec]:
+    """Each backbone × (unregularised + ENERGY_BUDGETS) × 3 seeds, unregularised runs first."""
+    return [RunSpec(b, "tmkt", DVS_FRACTION, s, ENERGY_SETTINGS[b], studies=(STUDY_ENERGY,), budget=f)
+            for f in (0.0, *ENERGY_BUDGETS) for b in BACKBONES for s in SEEDS]
+
+
+def energy_smoke_grid() -> list[RunSpec]:
+    """The energy pipeline on tiny CPU runs."""
+    return [RunSpec("scnn", "tmkt", DVS_FRACTION, 0, SMOKE_SETTINGS, studies=(STUDY_ENERGY,), budget=f)
+            for f in (0.0, 0.7, 0.4)]
+
+
+GRIDS = {"full": full_grid, "cpu-smoke": smoke_grid, "energy": energy_grid,
+         "energy-cpu-smoke": energy_smoke_grid}
+ENERGY_GRIDS = ("energy", "energy-cpu-smoke")
 
 
 def build_grid(name: str, *, epochs: int | None = None, only: str | None = None) -> list[RunSpec]:

@@ -54,23 +54,38 @@ def hardware(device: torch.device) -> dict:
             "python": platform.python_version()}
 
 
-def energy_on_loihi2(deploy_dir: Path) -> dict:
-    """Spikes per sample and energy per inference of the exported network, by the energy report itself."""
-    from tmkt_deploy.energy import load_profile
+def energy_of_deployment(deploy_dir: Path) -> dict:
+    """Spikes per sample and energy per inference of the exported network, by the energy report itself:
+    the headline on Loihi 2 (isolated schedule), every registered profile under both schedules, the firing
+    rates per layer, and `train_energy_uj` (Loihi 2, streaming: the number training's energy term sees)."""
+    from tmkt_deploy.energy import list_profiles, load_profile
     from tmkt_deploy.report import build_report, load_export_run
 
-    backbone = build_report([load_export_run(deploy_dir)], [load_profile(ENERGY_PROFILE)])["backbones"][0]
+    profiles = [load_profile(name) for name in list_profiles()]
+    backbone = build_report([load_export_run(deploy_dir)], profiles)["backbones"][0]
     energy = backbone["energy_j"][ENERGY_PROFILE]
     return {"spikes_per_sample": backbone["spikes_per_sample"], "synops": backbone["synops"],
             "energy_j": energy["total"], "energy_breakdown_j": energy["breakdown"],
-            "steps": backbone["steps"], "profile": ENERGY_PROFILE}
+            "steps": backbone["steps"], "profile": ENERGY_PROFILE,
+            "firing_rates": backbone["firing_rates"],
+            "energy_by_profile_j": {p.name: {s: v["energy_j"][p.name]["total"]
+                                             for s, v in backbone["schedules"].items()} for p in profiles},
+            "train_energy_uj": backbone["schedules"]["streaming"]["energy_j"][ENERGY_PROFILE]["total"] * 1e6}
+
+
+def reference_energy(out_dir: str | os.PathLike, spec: RunSpec) -> float | None:
+    """µJ per sample of `spec`'s unregularised reference run (None: not budgeted, or no result yet)."""
+    if spec.reference is None:
+        return None
+    path = result_path(out_dir, spec.reference)
+    return json.loads(path.read_text())["train_energy_uj"] if path.exists() else None
 
 
 def run_one(spec: RunSpec, out_dir: str | os.PathLike, *, device: str = "auto", lava_samples: int = 4,
             command: str | None = None) -> dict:
     """Train, export, check and estimate `spec` into OUT/runs/NAME; returns the result document."""
     run_dir = Path(out_dir) / "runs" / spec.name
-    cfg = spec.config()
+    cfg = spec.config(reference_energy(out_dir, spec))
     dev = pick_device(device)
     done = train_and_deploy(cfg, run_dir / "train", run_dir / "deploy", device=dev.type,
                             lava_samples=lava_samples)
@@ -80,6 +95,7 @@ def run_one(spec: RunSpec, out_dir: str | os.PathLike, *, device: str = "auto", 
         "name": spec.name, "group": spec.group, "studies": list(spec.studies),
         "backbone": spec.backbone, "method": spec.method, "variant": spec.variant,
         "dvs_fraction": spec.dvs_fraction, "seed": spec.seed, "settings": asdict(spec.settings),
+        "budget_fraction": spec.budget, "energy_budget_uj": cfg.loss.energy_budget_uj,
         "epochs": len(done.history), "config": asdict(cfg),
         "command": command or " ".join([Path(sys.executable).name, *sys.argv]),
         "hardware": hardware(dev),
@@ -87,7 +103,7 @@ def run_one(spec: RunSpec, out_dir: str | os.PathLike, *, device: str = "auto", 
         "check": {"samples": check.samples, "exact": check.exact, "agreement": check.agreement,
                   "lava_samples": check.lava_samples, "lava": "ran" if check.lava_samples else "skipped",
                   "lava_skipped_reason": done.lava_skipped},
-        **energy_on_loihi2(run_dir / "deploy"),
+        **energy_of_deployment(run_dir / "deploy"),
         "wall_s": {"train": done.train_s, "export": done.export_s,
                    "total": round(done.train_s + done.export_s, 2)},
     }
@@ -103,9 +119,9 @@ def _leaves(doc: dict, prefix: str = "") -> dict:
     return out
 
 
-def config_changes(saved: dict, spec: RunSpec) -> list[str]:
+def config_changes(saved: dict, spec: RunSpec, reference_uj: float | None = None) -> list[str]:
     """Config keys whose saved value differs from what `spec` trains with now ("optim.epochs: 30 → 60")."""
-    now = _leaves(json.loads(json.dumps(asdict(spec.config()))))
+    now = _leaves(json.loads(json.dumps(asdict(spec.config(reference_uj)))))
     was = _leaves(saved)
     return [f"{k}: {was.get(k)!r} → {now.get(k)!r}" for k in sorted(now.keys() | was.keys())
             if was.get(k) != now.get(k)]
@@ -180,8 +196,9 @@ def run_grid(runs: list[RunSpec], out_dir: str | os.PathLike, *, device: str = "
     todo = []
     for spec in runs:
         path = result_path(out_dir, spec)
-        if path.exists():
-            changed = config_changes(json.loads(path.read_text())["config"], spec)
+        reference = reference_energy(out_dir, spec)
+        if path.exists() and (spec.reference is None or reference is not None):
+            changed = config_changes(json.loads(path.read_text())["config"], spec, reference)
             if not changed:
                 done["skipped"].append(spec.name)
                 continue
@@ -191,12 +208,15 @@ def run_grid(runs: list[RunSpec], out_dir: str | os.PathLike, *, device: str = "
         todo.append(spec)
     if done["skipped"]:
         console.print(f"skipping {len(done['skipped'])} run(s) with a result.json already")
-    if jobs > 1 and len(todo) > 1:
-        done["ran"] = _run_pool(todo, out_dir, device=device, lava_samples=lava_samples, command=command,
-                                jobs=min(jobs, len(todo)), console=console)
-        return done
-    for i, spec in enumerate(todo, 1):
-        console.rule(f"[bold]{spec.name}[/] ({i}/{len(todo)})")
-        _announce(console, run_one(spec, out_dir, device=device, lava_samples=lava_samples, command=command))
-        done["ran"].append(spec.name)
+    # budgeted runs need their unregularised reference's energy: references first
+    for phase in ([s for s in todo if not s.budget], [s for s in todo if s.budget]):
+        if jobs > 1 and len(phase) > 1:
+            done["ran"] += _run_pool(phase, out_dir, device=device, lava_samples=lava_samples,
+                                     command=command, jobs=min(jobs, len(phase)), console=console)
+            continue
+        for spec in phase:
+            console.rule(f"[bold]{spec.name}[/] ({len(done['ran']) + 1}/{len(todo)})")
+            _announce(console, run_one(spec, out_dir, device=device, lava_samples=lava_samples,
+                                       command=command))
+            done["ran"].append(spec.name)
     return done

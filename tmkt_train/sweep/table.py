@@ -43,7 +43,7 @@ def _values(result: dict) -> dict[str, float]:
             "spikes_per_sample": result["spikes_per_sample"], "energy_uj": 1e6 * result["energy_j"]}
 
 
-def _stats(values: list[float]) -> dict[str, float]:
+def seed_stats(values: list[float]) -> dict[str, float]:
     arr = np.asarray(values, dtype=float)
     return {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if len(arr) > 1 else 0.0}
 
@@ -62,11 +62,11 @@ def summarize(results: list[dict]) -> list[dict]:
                      "seeds": sorted(r["seed"] for r in runs), "epochs": sorted({r["epochs"] for r in runs}),
                      "hardware": sorted({r["hardware"]["name"] for r in runs}),
                      "lava": sorted({r["check"]["lava"] for r in runs}),
-                     **{k: _stats([v[k] for v in values]) for k in METRICS}})
+                     **{k: seed_stats([v[k] for v in values]) for k in METRICS}})
     return sorted(rows, key=lambda row: tuple(row[k] for k in KEYS))
 
 
-def _cell(stat: dict[str, float], digits: int) -> str:
+def mean_std(stat: dict[str, float], digits: int) -> str:
     return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
 
 
@@ -104,8 +104,8 @@ def render_markdown(rows: list[dict]) -> str:
         for r in chosen:
             cells = [r["backbone"], r["method"], r["variant"], f"{r['dvs_fraction'] * 100:g}",
                      ",".join(map(str, r["seeds"])), ",".join(map(str, r["epochs"])),
-                     _cell(r["float_acc"], 1), _cell(r["deployed_acc"], 1),
-                     _cell(r["spikes_per_sample"], 0), _cell(r["energy_uj"], 2)]
+                     mean_std(r["float_acc"], 1), mean_std(r["deployed_acc"], 1),
+                     mean_std(r["spikes_per_sample"], 0), mean_std(r["energy_uj"], 2)]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
     hardware = ", ".join(sorted({h for r in rows for h in r["hardware"]}))
@@ -168,8 +168,9 @@ def rich_table(rows: list[dict]):
     for col in ["run group", "seeds", *METRICS.values()]:
         table.add_column(col, justify="left" if col == "run group" else "right")
     for r in rows:
-        table.add_row(r["group"], str(len(r["seeds"])), _cell(r["float_acc"], 1), _cell(r["deployed_acc"], 1),
-                      _cell(r["spikes_per_sample"], 0), _cell(r["energy_uj"], 2))
+        table.add_row(r["group"], str(len(r["seeds"])), mean_std(r["float_acc"], 1),
+                      mean_std(r["deployed_acc"], 1), mean_std(r["spikes_per_sample"], 0),
+                      mean_std(r["energy_uj"], 2))
     return table
 
 

@@ -54,7 +54,8 @@ class EnergyTerm:
         self.meter = EnergyMeter(model, cfg.energy_profile)
         unknown = sorted(set(cfg.max_rates) - {"*", *self.meter.neurons})
         if unknown:
-            raise ValueError(f"[loss] max_rates: no neuron layer {unknown}; layers: {list(self.meter.neurons)}")
+            raise ValueError(f"[loss] max_rates: no neuron layer {unknown}; "
+                             f"layers: {list(self.meter.neurons)}")
 
     def __call__(self, out: NetOutput, part: slice) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """(loss terms, metrics) on the samples `part` of `out`."""
