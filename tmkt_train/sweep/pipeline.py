@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # tmkt_deploy is imported lazily: the sweep's table needs non
     from tmkt_deploy.check import CheckResult
 
 LAVA_PROBE = "tmkt_deploy.simulate"  # what a Lava run imports (lava.proc, lava.magma)
-REPORT_PROFILES = ("loihi2", "loihi1", "ann-45nm")
+REPORT_PROFILES = ("loihi2", "loihi1", "snn-45nm-paper", "ann-45nm", "ann-int8-45nm")
 
 
 def lava_unavailable() -> str | None:
@@ -84,6 +84,6 @@ def report_and_print(done: Deployed, train_dir: Path, deploy_dir: Path, report_d
         f"step): {'yes' if check.exact else 'NO, see check.json'}; {len(done.history)} epochs; "
         f"train {done.train_s:.0f} s, export {done.export_s:.0f} s")
     console.print(f"files:\n  checkpoint  {Path(train_dir) / CHECKPOINT} (+ metrics.jsonl, config.toml)\n"
-                  f"  deployment  {deploy_dir} (ir/, network.net, check.json, spikes.json)\n"
+                  f"  deployment  {deploy_dir} (ir/, network.net, check.json, spikes.json, activity.npz)\n"
                   f"  report      {Path(report_dir) / 'report.md'} (report.json, PNGs)")
     return report
