@@ -35,14 +35,14 @@ def event_batch(seed: int = 0, n: int = 3, steps: int = 4) -> torch.Tensor:
     return (torch.rand(n, 2, 16, 16, steps, generator=g) < 0.3).float() * 2
 
 
-@pytest.mark.parametrize("backbone", ["scnn", "resnet18"])
+@pytest.mark.parametrize("backbone", ["scnn", "vggsnn", "resnet18"])
 def test_energy_term_counts_what_the_report_counts_on_the_same_batch(backbone):
     """Training's delay-free T steps are each layer's first T chip-timed steps: the report's streaming
     schedule. Its synops and energy must equal count_activity/estimate on the emulator's counts exactly;
     the isolated schedule (T + latency steps) costs more."""
     model, x = small_model(backbone), event_batch()
     with torch.no_grad():
-        model.nodes["conv1" if backbone == "scnn" else "stem"].synapse.weight.mul_(3)  # make layers fire
+        model.nodes["stem" if backbone == "resnet18" else "conv1"].synapse.weight.mul_(3)  # make layers fire
     meter = EnergyMeter(model, "loihi2")
     with torch.no_grad():
         out = model(x)
