@@ -44,7 +44,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
             *("| " + " | ".join(row) + " |" for row in rows)]
 
 
-def b_fit(backbones: list[dict], profile: str) -> bool:
+def _has_fit(backbones: list[dict], profile: str) -> bool:
     """Whether the report has a fit for `profile` (profiles without chip capacity have none)."""
     return profile in backbones[0]["fit"]
 
@@ -94,7 +94,7 @@ def render_markdown(report: dict) -> str:
         lines.append(f"- {b['name']}: " + ", ".join(f"{k} {v:.3g}" for k, v in b["firing_rates"].items()))
     kinds = "; ".join(f"{p}: {', '.join(backbones[0]['energy_j'][p]['kinds'])}" for p in profiles)
     lines += ["", f"Kinds of number each profile rests on: {kinds}.", ""]
-    chips = [p for p in profiles if b_fit(backbones, p)]
+    chips = [p for p in profiles if _has_fit(backbones, p)]
     if chips:
         lines += ["## Fit (cores and chips)", ""]
         lines += _table(
