@@ -138,7 +138,7 @@ def test_energy_grid_budgets_are_fractions_of_the_same_seeds_unregularised_energ
     assert spec.reference.name == "vggsnn-tmkt-dvs10-e-free-s2" and spec.settings.epochs == 20
     assert (spec.settings.width, spec.settings.size, spec.settings.batch_size) == (0.5, 48, 32)
     cfg = spec.config(reference_uj=40_000.0)
-    assert cfg.loss.energy_budget_uj == 20_000.0 and cfg.loss.energy == pytest.approx(1 / 20_000)
+    assert cfg.loss.energy_budget_uj == 20_000.0 and cfg.loss.energy == pytest.approx(2 / 20_000)
     assert spec.reference.config().loss.energy == 0
     with pytest.raises(ValueError, match="e-free-s2"):
         spec.config()
