@@ -63,10 +63,11 @@ def break_even(chip: Profile, ann: Profile, activity: Activity, chips: int = 1) 
         need = ""
         if term == "idle neuron updates" and activity.neuron_updates:
             rest = fixed_j - value
-            room = max(ann_j - rest, 0.0) / activity.neuron_updates
-            need = (f"; break-even needs idle updates below {room * 1e12:.3g} pJ "
-                    f"(now {e_idle * 1e12:.3g} pJ), "
-                    f"or {fixed_j / ann_j:.3g}x fewer neurons x steps")
+            room = (ann_j - rest) / activity.neuron_updates
+            need = (f"; break-even needs idle updates below {room * 1e12:.3g} pJ (now {e_idle * 1e12:.3g} "
+                    f"pJ) or {fixed_j / ann_j:.3g}x fewer neurons x steps" if room > 0 else
+                    f"; even free idle updates would not do: the other fixed terms alone are "
+                    f"{rest * 1e6:.3g} µJ")
         parts = ", ".join(f"{k} {v * 1e6:.3g} µJ" for k, v in fixed.items())
         statement = (f"{head}: no firing rate breaks even: the fixed cost {fixed_j * 1e6:.3g} µJ ({parts}; "
                      f"{activity.neurons:,} neurons x {activity.steps} steps) alone exceeds the ANN; the "
