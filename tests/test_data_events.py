@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import scipy.io
 import torch
 from PIL import Image
+from support import AEDAT4_SAMPLE as AEDAT4
+from support import NMNIST_SAMPLE as NMNIST
 
 from tmkt_train.data import DatasetError
 from tmkt_train.data.events_io import (
@@ -22,10 +22,6 @@ from tmkt_train.data.events_io import (
 )
 from tmkt_train.data.framing import frame_events
 from tmkt_train.data.rgb import load_v_channel, rgb_sequence
-
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-events"
-NMNIST = REAL / "nmnist_sample.bin"
-AEDAT4 = REAL / "dvs_sample.aedat4"
 
 
 def test_real_nmnist_recording_reads_as_documented():

@@ -11,15 +11,13 @@ import pytest
 import scipy.io
 import torch
 from PIL import Image
+from support import AEDAT4_SAMPLE as AEDAT4
+from support import NMNIST_SAMPLE as NMNIST
 from typer.testing import CliRunner
 
 from tmkt_train.cli import app
 from tmkt_train.data import DatasetError, build_dataset, load_store
 from tmkt_train.data.events_io import encode_atis, make_events, read_aedat4
-
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-events"
-NMNIST, AEDAT4 = REAL / "nmnist_sample.bin", REAL / "dvs_sample.aedat4"
-
 
 pytestmark = pytest.mark.usefixtures("fresh_memo")  # tests/conftest.py
 
