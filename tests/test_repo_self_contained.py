@@ -14,7 +14,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from support import REAL_EVENTS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -55,24 +55,44 @@ def dataset_spec(name: str) -> DatasetSpec:
     return DATASETS[name]
 
 
-@lru_cache(maxsize=4)
 def load_store(
     name: str, data_dir: Path | None, time_steps: int, size: int, cache_dir: Path | None, limit: int | None
 ) -> FrameStore:
-    """The FrameStore of a dataset, from the disk cache or built once; memoised so train+test share it."""
+    """The FrameStore of a dataset, from memory, the disk cache, or built once (train and test share it).
+
+    Both caches are keyed on the dataset's files (each one's relative path, size and mtime: see
+    `fingerprint`), so a file renamed, moved or edited since is never served from either.
+    """
     spec = dataset_spec(name)
-    key: dict[str, Any] = {"time_steps": time_steps, "size": size, "limit": limit, **spec.version}
+    files = None
     if spec.needs_data_dir:
         if data_dir is None:
             raise DatasetError(f"dataset {name!r} reads files from disk: give data_dir (--data-dir)")
         if not data_dir.is_dir():
             raise DatasetError(f"{data_dir}: data folder for {name!r} not found")
-        key.update(data_dir=data_dir, files=fingerprint(data_dir, ignore=cache_dir or default_cache_dir()))
+        files = fingerprint(data_dir, ignore=cache_dir or default_cache_dir())
+    return _remembered_store(name, data_dir, time_steps, size, cache_dir, limit, files)
+
+
+@lru_cache(maxsize=4)
+def _remembered_store(
+    name: str, data_dir: Path | None, time_steps: int, size: int, cache_dir: Path | None, limit: int | None,
+    files: str | None,
+) -> FrameStore:
+    spec = dataset_spec(name)
+    key: dict[str, Any] = {"time_steps": time_steps, "size": size, "limit": limit, **spec.version}
+    if files is not None:
+        key.update(data_dir=data_dir, files=files)
 
     def build() -> FrameStore:
         return spec.build_store(data_dir, time_steps=time_steps, size=size, limit=limit)
 
     return cached_store(cache_dir, name, key, build)
+
+
+def forget_stores() -> None:
+    """Drop the stores held in memory (tests use it to exercise the disk cache)."""
+    _remembered_store.cache_clear()
 
 
 def build_dataset(
