@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -260,6 +261,11 @@ def test_nomniglot_window_reaching_past_the_recording_loads_with_a_warning(nomni
     with pytest.warns(DatasetWarning, match=f"{csv_path}: sample 20 .* reaches outside 0001.aedat4"):
         test = build_dataset("nomniglot", "test", data_dir=nomniglot_dir, cache_dir=tmp_path, time_steps=4)
     assert len(test) == 10
+    forget_stores()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DatasetWarning)  # loaded from the cache: no new warning, but noted
+        cached = build_dataset("nomniglot", "test", data_dir=nomniglot_dir, cache_dir=tmp_path, time_steps=4)
+    assert [f"{csv_path}: sample 20" in w for w in cached.store.report["warnings"]] == [True]
 
 
 def one_line_error(output: str, path: Path) -> bool:

@@ -5,6 +5,7 @@ A new dataset is one module with `build_store(data_dir, *, time_steps, size, lim
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -14,7 +15,7 @@ from typing import Any
 from . import cepdvs, ncaltech101, ndigits, nomniglot
 from .cache import cached_store, default_cache_dir, fingerprint
 from .emulator import SaccadeConfig
-from .errors import DatasetError
+from .errors import DatasetError, DatasetWarning
 from .paired import PairedDataset, check_view
 from .store import FrameStore
 
@@ -85,9 +86,24 @@ def _remembered_store(
         key.update(data_dir=data_dir, files=files)
 
     def build() -> FrameStore:
-        return spec.build_store(data_dir, time_steps=time_steps, size=size, limit=limit)
+        return build_noting_warnings(spec, data_dir, time_steps=time_steps, size=size, limit=limit)
 
     return cached_store(cache_dir, name, key, build)
+
+
+def build_noting_warnings(spec: DatasetSpec, data_dir: Path | None, **options: Any) -> FrameStore:
+    """Build a store; the `DatasetWarning`s raised on the way (files that look damaged) are shown now and
+    kept in `store.report["warnings"]`, so a load from the cache still names those files (`tmkt-train
+    datasets` prints the report)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DatasetWarning)
+        store = spec.build_store(data_dir, **options)
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    damaged = [str(w.message) for w in caught if issubclass(w.category, DatasetWarning)]
+    if damaged:
+        store.report["warnings"] = damaged
+    return store
 
 
 def forget_stores() -> None:
