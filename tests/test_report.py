@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from tmkt_deploy.cli import app
 from tmkt_deploy.emulator import emulate
-from tmkt_deploy.energy.records import ACTIVITY_FILE, ActivityRecord
+from tmkt_deploy.energy.records import ActivityRecord
+from tmkt_deploy.export_folder import ACTIVITY_FILE
 from tmkt_deploy.ir import Cuba, Layer, Network, Synapse
 
 runner = CliRunner()
@@ -57,7 +58,7 @@ def emulated_activity(net: Network, samples: int = 8, seed: int = 0) -> Activity
 
 
 def write_run(root: Path, net: Network, activity: ActivityRecord, tag: str, deployed: float = 0.5) -> Path:
-    """An export run directory as `tmkt-deploy export` writes it (with the extra keys check.py adds)."""
+    """An export run directory as `tmkt-deploy export` writes it (with the extra keys the check adds)."""
     run = root / f"{net.name}-{tag}"
     net.save(run / "ir")
     (run / "check.json").write_text(json.dumps({

@@ -9,17 +9,17 @@ import torch
 from test_train import ToyPairs, toy_config
 from typer.testing import CliRunner
 
-from tmkt_deploy.check import graded_frames
+from tmkt_deploy.bridge import graded_frames
 from tmkt_deploy.emulator import emulate
 from tmkt_deploy.energy import count_activity, estimate, load_profile, schedule_steps
 from tmkt_deploy.energy.records import ActivityRecord
 from tmkt_deploy.quantize import quantize_net
+from tmkt_train.checkpoint import load_model
 from tmkt_train.cli import app
-from tmkt_train.models import build_model, load_model
+from tmkt_train.config import MethodConfig, config_from_dict
+from tmkt_train.methods.energy import EnergyTerm
+from tmkt_train.models import build_model
 from tmkt_train.models.energy import EnergyMeter
-from tmkt_train.tmkt.energy import EnergyTerm
-from tmkt_train.tmkt.methods import MethodConfig
-from tmkt_train.train.config import config_from_dict
 from tmkt_train.train.trainer import fit
 
 torch.set_num_threads(1)

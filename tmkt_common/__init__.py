@@ -1,2 +1,3 @@
-"""Small, torch-free pieces every tmkt package may use (imports neither torch nor lava, nor another tmkt
-package): the energy model's hardware profiles and structural fan-outs (`energy_model`)."""
+"""tmkt_common: what training and deployment both use (atomic writes, device choice, CLI errors, the error
+hierarchy, graph names, and `energy_model`: hardware profiles and exact fan-outs). Torch-free at import and
+imports no other tmkt package."""

@@ -1,4 +1,5 @@
-"""`activity.npz`: what exact energy counting needs from a deployment, per schedule, written at export.
+"""The export's `activity.npz` (`export_folder.ACTIVITY_FILE`): what exact energy counting needs from a
+deployment, per schedule, written at export.
 
 Keys: `samples` (how many samples were summed); for each schedule in `SCHEDULES`, `SCHEDULE/spikes/NAME`
 (int64, shaped like layer NAME or the input: spikes of each neuron, or input events of each input pixel,
@@ -16,14 +17,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tmkt_common.atomic import atomic_write
 from tmkt_deploy.energy.synops import SCHEDULES
 from tmkt_deploy.ir import INPUT, Network
-from tmkt_train.atomic import atomic_write
 
 if TYPE_CHECKING:  # the emulator imports torch; reading a record must not
     from tmkt_deploy.emulator import EmulatorResult
-
-ACTIVITY_FILE = "activity.npz"
 
 
 @dataclass

@@ -24,14 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tmkt_deploy.energy.records import ACTIVITY_FILE, ActivityRecord
+from tmkt_common.errors import RunError
+from tmkt_deploy.energy.records import ActivityRecord
+from tmkt_deploy.export_folder import ACTIVITY_FILE, CHECK_FILE, IR_DIR
 from tmkt_deploy.ir import Network
 
 ACCURACY_KEYS = ("float", "quantized", "deployed")
-
-
-class RunError(ValueError):
-    """An input of the report is missing or malformed; the message names the file and the key."""
 
 
 @dataclass(frozen=True)
@@ -73,10 +71,10 @@ def load_export_run(run_dir: str | Path) -> Run:
     if not run_dir.is_dir():
         raise RunError(f"{run_dir}: not a directory")
     try:
-        net = Network.load(run_dir / "ir")
+        net = Network.load(run_dir / IR_DIR)
     except (FileNotFoundError, ValueError, KeyError) as e:
         raise RunError(f"{run_dir / 'ir'}: {e}") from e
-    check_path = run_dir / "check.json"
+    check_path = run_dir / CHECK_FILE
     check = _read_json(check_path)
     accuracy_doc = check.get("accuracy")
     if not isinstance(accuracy_doc, dict):

@@ -1,0 +1,160 @@
+"""The `energy` grid's table: deployed accuracy vs energy per inference on each profile, per backbone.
+
+Reads only OUT/runs/*/result.json (as `table` does). Per backbone and budget (mean ± std over seeds):
+deployed accuracy (the bit-exact emulator on the whole test set) and µJ per inference on each chip profile
+(the report's `isolated` schedule, the one Lava runs; `streaming` is in results.json); the ANN profiles are
+reference lines (their energy does not depend on spikes); Pareto points (no other point of the backbone is
+both cheaper and more accurate) are marked. The verdict per backbone is issue 15's goal: a budget with
+≤ 50 % of the unregularised Loihi 2 energy at ≤ 1 point lower deployed accuracy.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+from tmkt_common.atomic import atomic_write
+
+from .table import load_results, mean_std, seed_stats
+
+CHIPS = ("loihi2", "loihi1", "snn-45nm-paper")
+ANNS = ("ann-45nm", "ann-int8-45nm")
+SCHEDULE = "isolated"
+GOAL_ENERGY, GOAL_POINTS = 0.5, 1.0
+
+
+def frontier_rows(results: list[dict]) -> list[dict]:
+    """One row per (backbone, budget): accuracy and energy per profile over its seeds, Pareto flags."""
+    groups: dict[str, list[dict]] = {}
+    for r in results:
+        if r.get("budget_fraction") is not None:
+            groups.setdefault(r["group"], []).append(r)
+    rows = []
+    for group, runs in sorted(groups.items()):
+        first = runs[0]
+        energy = {p: seed_stats([1e6 * r["energy_by_profile_j"][p][SCHEDULE] for r in runs])
+                  for p in (*CHIPS, *ANNS) if p in first["energy_by_profile_j"]}
+        rows.append({"group": group, "backbone": first["backbone"], "budget": first["budget_fraction"],
+                     "seeds": sorted(r["seed"] for r in runs), "epochs": first["epochs"],
+                     "deployed_acc": seed_stats([100 * r["accuracy"]["deployed"] for r in runs]),
+                     "exact": all(r["check"]["exact"] for r in runs),
+                     "train_energy_uj": seed_stats([r["train_energy_uj"] for r in runs]),
+                     "energy_uj": energy})
+    for row in rows:
+        peers = [r for r in rows if r["backbone"] == row["backbone"]]
+        row["pareto"] = {p: not any(_dominates(o, row, p) for o in peers) for p in row["energy_uj"]
+                         if p in CHIPS}
+    return rows
+
+
+def _dominates(a: dict, b: dict, profile: str) -> bool:
+    ea, eb = a["energy_uj"][profile]["mean"], b["energy_uj"][profile]["mean"]
+    aa, ab = a["deployed_acc"]["mean"], b["deployed_acc"]["mean"]
+    return ea <= eb and aa >= ab and (ea < eb or aa > ab)
+
+
+def _loihi2(row: dict) -> float:
+    return row["energy_uj"]["loihi2"]["mean"]
+
+
+def verdicts(rows: list[dict]) -> list[str]:
+    """Per backbone: whether some budget reaches ≤ 50 % of the unregularised Loihi 2 energy within 1 point."""
+    loihi2, lines = _loihi2, []
+    for backbone in sorted({r["backbone"] for r in rows}):
+        mine = [r for r in rows if r["backbone"] == backbone]
+        free = next((r for r in mine if r["budget"] == 0), None)
+        if free is None:
+            lines.append(f"- {backbone}: no unregularised run, no verdict")
+            continue
+        e0, a0 = loihi2(free), free["deployed_acc"]["mean"]
+        ok = [r for r in mine if r["budget"] and loihi2(r) <= GOAL_ENERGY * e0
+              and r["deployed_acc"]["mean"] >= a0 - GOAL_POINTS]
+        best = min(mine, key=loihi2)
+        said = f"reached by budget {min(ok, key=loihi2)['budget']:g}" if ok else "NOT reached"
+        lines.append(f"- {backbone}: unregularised {e0:,.4g} µJ at {a0:.1f} %; goal (≤ {GOAL_ENERGY:.0%} "
+                     f"energy, ≥ {a0 - GOAL_POINTS:.1f} %) {said}; lowest energy {loihi2(best):,.4g} µJ "
+                     f"({loihi2(best) / e0:.0%}) at {best['deployed_acc']['mean']:.1f} %")
+        for ann in ANNS:
+            if ann in free["energy_uj"]:
+                e_ann = free["energy_uj"][ann]["mean"]
+                below = [r["budget"] for r in mine if loihi2(r) < e_ann]
+                how = f"beats it at budget(s) {below}" if below else "never beats it"
+                lines.append(f"  - vs {ann} ({e_ann:,.4g} µJ): Loihi 2 {how}")
+    return lines
+
+
+def render_markdown(rows: list[dict]) -> str:
+    chips = [p for p in CHIPS if rows and p in rows[0]["energy_uj"]]
+    anns = [p for p in ANNS if rows and p in rows[0]["energy_uj"]]
+    header = ["backbone", "budget", "seeds", "epochs", "deployed acc %", "spike-exact",
+              *(f"{p} µJ{' *' if p in chips else ''}" for p in (*chips, *anns))]
+    lines = ["# Accuracy–energy frontier (TMKT, ndigits 10 % DVS; mean ± std over seeds)", "",
+             f"Energy per inference, schedule `{SCHEDULE}` (T + latency steps); budget = fraction of the "
+             "same seed's unregularised training-time (streaming) Loihi 2 energy, 0 = unregularised. "
+             "`*` chip profiles: a bold value is a Pareto point of its backbone on that profile. ANN "
+             "columns are reference lines (no spikes).", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in rows:
+        cells = [r["backbone"], f"{r['budget']:g}", ",".join(map(str, r["seeds"])), str(r["epochs"]),
+                 mean_std(r["deployed_acc"], 1), "yes" if r["exact"] else "**NO**"]
+        for p in (*chips, *anns):
+            text = mean_std(r["energy_uj"][p], 3)
+            cells.append(f"**{text}**" if r["pareto"].get(p) else text)
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "## Goal (issue 15)", "", *verdicts(rows), ""]
+    return "\n".join(lines)
+
+
+def render_png(rows: list[dict]) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    chips = [p for p in CHIPS if rows and p in rows[0]["energy_uj"]]
+    fig, axes = plt.subplots(1, len(chips), figsize=(5 * len(chips), 4.2), squeeze=False)
+    backbones = sorted({r["backbone"] for r in rows})
+    for ax, chip in zip(axes[0], chips, strict=True):
+        for i, backbone in enumerate(backbones):
+            mine = sorted((r for r in rows if r["backbone"] == backbone),
+                          key=lambda r: r["energy_uj"][chip]["mean"])
+            x = [r["energy_uj"][chip]["mean"] for r in mine]
+            y = [r["deployed_acc"]["mean"] for r in mine]
+            ax.errorbar(x, y, xerr=[r["energy_uj"][chip]["std"] for r in mine],
+                        yerr=[r["deployed_acc"]["std"] for r in mine], fmt="o", color=f"C{i}", label=backbone)
+            front = [(xx, yy) for xx, yy, r in zip(x, y, mine, strict=True) if r["pareto"][chip]]
+            fx, fy = [p[0] for p in front], [p[1] for p in front]
+            ax.plot(fx, fy, "-", color=f"C{i}", alpha=0.6)
+            ax.scatter(fx, fy, s=140, facecolors="none", edgecolors="k")
+            for ann, style in zip(ANNS, ("--", ":"), strict=True):
+                if ann in mine[0]["energy_uj"]:
+                    ax.axvline(mine[0]["energy_uj"][ann]["mean"], color=f"C{i}", linestyle=style, alpha=0.7,
+                               label=f"{backbone} as {ann}")
+        ax.set_xscale("log")
+        ax.set_xlabel(f"{chip}: µJ per inference (log)")
+        ax.set_ylabel("deployed accuracy %")
+        ax.set_title(f"{chip} (rings: Pareto; lines: ANN break-even)", fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=6)
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def write_frontier(out_dir: str | os.PathLike) -> list[dict]:
+    """OUT/results.json, .md and .png of the energy grid (all rendered first, then written)."""
+    out_dir = Path(out_dir)
+    rows = frontier_rows(load_results(out_dir))
+    if not rows:
+        raise ValueError(f"{out_dir}: no energy-grid results (runs with a budget) to tabulate")
+    files = {"results.json": json.dumps({"format": "tmkt-energy-frontier", "version": 1, "schedule": SCHEDULE,
+                                         "rows": rows, "verdicts": verdicts(rows)}, indent=1),
+             "results.md": render_markdown(rows), "results.png": render_png(rows)}
+    for name, data in files.items():
+        with atomic_write(out_dir / name, "wb") as f:
+            f.write(data if isinstance(data, bytes) else data.encode())
+    return rows
