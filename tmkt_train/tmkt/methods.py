@@ -1,4 +1,5 @@
-"""Training strategies on one harness: TMKT; baselines sliding-KT, DVS-only, RGB pre-train → DVS fine-tune.
+"""Training strategies on one harness: TMKT; baselines sliding-KT, DVS-only, RGB pre-train → DVS fine-tune
+(CKD, in ckd.py, builds on sliding-KT; tmkt.registry names them all).
 
 A method wraps the backbone and its training-only heads in one module whose forward turns a batch into a loss
 (so DistributedDataParallel can wrap it whole). Terms whose weight is 0 are not built, so ablations run from
@@ -38,6 +39,13 @@ class MethodConfig:
     mix_end: float = 1.0
     slide_power: float = 3.0  # sliding-KT: P(replace a whole sample by its events) = progress**slide_power
     pretrain_fraction: float = 0.5  # rgb-pretrain: share of epochs on RGB before fine-tuning on DVS
+    # ckd (tmkt_train.tmkt.ckd; values are our reading of the paper, which gives none):
+    kd: float = 1.0          # weight of the teacher → student KD term (times W(progress))
+    kd_tau: float = 4.0      # τ, softmax temperature of teacher and student logits (Hinton's common choice)
+    kd_k: float = 10.0       # k, steepness of W = 1/(1+exp(k·(progress − s)))
+    kd_s: float = 0.5        # s, progress where W crosses ½ (end of phase I)
+    teacher_epochs: int = 20  # the ANN teacher's epochs on the RGB images
+    teacher_lr_per_1024: float = 0.03  # its AdamW lr per 1024 samples (cosine to 0)
 
 
 @dataclass
@@ -73,6 +81,8 @@ class Method(torch.nn.Module):
     def rgb_epoch(self, epoch: int, epochs: int) -> bool:
         """Whether epoch `epoch` trains on the RGB-only dataset (only the pre-training baseline does)."""
         return False
+
+    needs_teacher = False  # CKD: the trainer hands it an ANN teacher (set_teacher) before training
 
 
 class SingleStream(Method):
@@ -115,7 +125,9 @@ class TwoStream(Method):
         replace = (torch.rand(n) < progress ** self.cfg.slide_power).float().to(rgb.device)
         return blend(rgb, dvs, replace[:, None].expand(n, steps).contiguous())
 
-    def extra_terms(self, features: torch.Tensor, mask: torch.Tensor, ratio: torch.Tensor) -> dict:
+    def extra_terms(self, out: NetOutput, n: int, rgb: Tensor, mask: Tensor, ratio: Tensor,
+                    progress: float) -> dict:
+        """Terms a subclass adds, from the forward's output (the first `n` samples are the source stream)."""
         return {}
 
     def forward(self, rgb: Tensor, dvs: Tensor, labels: Tensor, progress: float) -> StepResult:
@@ -130,7 +142,7 @@ class TwoStream(Method):
         }
         if self.steps is not None:
             terms["cka"] = self.cfg.cka * self.steps.alignment_loss(out.potentials[:n], out.potentials[n:])
-        terms.update(self.extra_terms(out.features[:n], mask, ratio))
+        terms.update(self.extra_terms(out, n, rgb, mask, ratio, progress))
         loss = sum(terms.values())
         correct = (predict(evt_spikes) == labels).sum()
         return StepResult(loss, {k: v.detach() for k, v in terms.items()}, correct, n, mask.mean(),
@@ -152,19 +164,11 @@ class Tmkt(TwoStream):
         ratio = mix_ratio(progress, cfg.mix_schedule, cfg.mix_power, cfg.mix_start, cfg.mix_end)
         return time_step_mixup(rgb, dvs, ratio)
 
-    def extra_terms(self, features: torch.Tensor, mask: torch.Tensor, ratio: torch.Tensor) -> dict:
-        terms = {}
+    def extra_terms(self, out: NetOutput, n: int, rgb: Tensor, mask: Tensor, ratio: Tensor,
+                    progress: float) -> dict:
+        terms, features = {}, out.features[:n]
         if self.mag is not None:
             terms["mag"] = self.cfg.mag * self.mag.loss(features, mask)
         if self.mrp is not None:
             terms["mrp"] = self.cfg.mrp * self.mrp.loss(features, ratio)
         return terms
-
-
-METHODS: dict[str, type[Method]] = {m.name: m for m in (Tmkt, TwoStream, SingleStream, RgbPretrain)}
-
-
-def build_method(name: str, model: SpikingNet, cfg: MethodConfig, time_steps: int) -> Method:
-    if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; choose one of {sorted(METHODS)}")
-    return METHODS[name](model, cfg, time_steps)

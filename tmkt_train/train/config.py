@@ -29,6 +29,10 @@ class DataConfig:
     num_workers: int = 0
     val_fraction: float = 0.0  # hold out this share of each class's training events as `val` (0 = off)
     augment: bool = False    # random flip + translation per training sample (tmkt_train.data.augment)
+    flip: bool = False       # the protocols' pieces, on top of `augment`: left-right flip (p=0.5),
+    crop_padding: int = 0    # random crop of the frame zero-padded by this many px (0 = off),
+    rotate_degrees: float = 0.0  # random rotation within ± this many degrees (0 = off)
+    sampler: str = "shuffle"  # "shuffle" (each sample once per epoch) or "balanced" (classes drawn equally)
 
 
 @dataclass
@@ -92,13 +96,16 @@ def config_from_dict(values: dict, where: str = "config") -> TrainConfig:
     return _fill(TrainConfig, values, where)
 
 
-def load_config(path: str | os.PathLike) -> TrainConfig:
-    path = Path(path)
+def read_toml(path: str | os.PathLike) -> dict:
+    """A config file's tables as a dict; an unreadable file is a ValueError naming it."""
     try:
-        values = tomli.loads(path.read_text())
+        return tomli.loads(Path(path).read_text())
     except (OSError, tomli.TOMLDecodeError) as exc:
         raise ValueError(f"{path}: cannot read config ({exc})") from exc
-    return config_from_dict(values, str(path))
+
+
+def load_config(path: str | os.PathLike) -> TrainConfig:
+    return config_from_dict(read_toml(path), str(path))
 
 
 def save_config(cfg: TrainConfig, path: str | os.PathLike) -> None:
