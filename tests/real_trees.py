@@ -1,7 +1,7 @@
 """Tiny dataset trees in each real archive's layout, written by code into a test's tmp folder.
 
 Imported as `real_trees` (pytest puts tests/ on the path). The events are random but valid in each format
-(N-Caltech101's ATIS `.bin`, CEP-DVS's `.mat`); N-Omniglot reuses the shared real DAVIS AEDAT4 recording,
+(N-Caltech101's ATIS `.bin`, CEP-DVS's `.mat`); N-Omniglot reuses the repo's real DAVIS AEDAT4 recording,
 cut into drawings by a CSV as the archive does.
 """
 
@@ -13,11 +13,9 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 from PIL import Image
+from support import AEDAT4_SAMPLE as AEDAT4
 
 from tmkt_train.data.events_io import encode_atis, make_events, read_aedat4
-
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-events"
-NMNIST, AEDAT4 = REAL / "nmnist_sample.bin", REAL / "dvs_sample.aedat4"
 
 
 def atis_bytes(seed: int, width: int = 60, height: int = 40, count: int = 400) -> bytes:

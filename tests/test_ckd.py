@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 import torch
 
+from tmkt_train.checkpoint import load_model
+from tmkt_train.config import TrainConfig
+from tmkt_train.data.build import build_datasets
+from tmkt_train.methods import MethodConfig, build_method
+from tmkt_train.methods.ckd import distill_weight, kd_loss
 from tmkt_train.models import build_model
 from tmkt_train.models.ann import AnnNet
-from tmkt_train.models.registry import load_model
-from tmkt_train.tmkt import MethodConfig, build_method, distill_weight, kd_loss
-from tmkt_train.train.config import TrainConfig
-from tmkt_train.train.trainer import build_datasets, fit
+from tmkt_train.train.trainer import fit
 
 pytestmark = pytest.mark.usefixtures("fresh_memo")  # tests/conftest.py
 

@@ -14,12 +14,13 @@ from typer.testing import CliRunner
 
 from tmkt_train.cli import app
 from tmkt_train.cli.fit import resolve_config
+from tmkt_train.config import load_config
 from tmkt_train.data.augment import RandomRotate
+from tmkt_train.data.build import build_datasets
 from tmkt_train.presets import list_presets, load_preset
-from tmkt_train.train.config import load_config
 from tmkt_train.train.distributed import Dist
 from tmkt_train.train.sampling import ClassBalancedSampler
-from tmkt_train.train.trainer import build_datasets, top_k_hits
+from tmkt_train.train.trainer import top_k_hits
 
 pytestmark = pytest.mark.usefixtures("fresh_memo")  # tests/conftest.py
 runner = CliRunner()

@@ -7,20 +7,21 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from tmkt_common.cli import fail
+
 from . import app
-from .common import fail
 
 if TYPE_CHECKING:  # torch and lava-dl load when a command runs, not for every `tmkt-train`/`--help`
-    from ..train.config import TrainConfig
+    from ..config import TrainConfig
 
 
 def resolve_config(config: Path | None, preset: str | None = None, **overrides) -> TrainConfig:
     """Defaults, then the preset (tmkt_train.presets), then the TOML file, then the command-line options
     that were given."""
+    from ..config import config_from_dict, read_toml
+    from ..methods import METHODS
     from ..models import list_models
     from ..presets import load_preset, merged
-    from ..tmkt import METHODS
-    from ..train.config import config_from_dict, read_toml
     from ..train.sampling import SAMPLERS
 
     values = load_preset(preset) if preset is not None else {}
@@ -73,7 +74,7 @@ def fit(
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt after a crash."),
 ) -> None:
     """Train a SLAYER CUBA backbone with TMKT or a baseline; evaluates on pure event input every epoch."""
-    from ..train.trainer import build_datasets
+    from ..data.build import build_datasets
     from ..train.trainer import fit as run_fit
 
     try:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
+from tmkt_common.cli import fail
+
 from . import app
-from .common import fail
 
 
 @app.command("presets")

@@ -9,6 +9,8 @@ from importlib import resources
 
 import tomli
 
+from tmkt_common.errors import ConfigError
+
 SUFFIX = ".toml"
 
 
@@ -18,9 +20,9 @@ def list_presets() -> list[str]:
 
 
 def preset_text(name: str) -> str:
-    """The preset's TOML as shipped; an unknown name is a ValueError listing the known ones."""
+    """The preset's TOML as shipped; an unknown name is a ConfigError listing the known ones."""
     if name not in list_presets():
-        raise ValueError(f"--preset {name!r}: choose one of {list_presets()}")
+        raise ConfigError(f"--preset {name!r}: choose one of {list_presets()}")
     return resources.files(__package__).joinpath(name + SUFFIX).read_text()
 
 

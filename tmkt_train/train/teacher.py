@@ -19,12 +19,13 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from ..atomic import atomic_write
+from tmkt_common.atomic import atomic_write
+
+from ..config import TrainConfig
 from ..models import build_model
 from ..models.ann import AnnNet
 from . import distributed
 from .batches import epoch_batches
-from .config import TrainConfig
 
 FORMAT = "tmkt-teacher"
 VERSION = 1
