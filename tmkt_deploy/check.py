@@ -127,6 +127,7 @@ class Agreement:
     first_mismatch_layer: str | None  # earliest layer (IR order) that differs in any sample
     layers: list[str]  # the layers compared
     mismatches: list[dict] = field(default_factory=list)  # per differing sample: index, layer, output spikes
+    output_spike_agreement: float = 1.0  # share of equal (neuron, step) entries of the output spike records
 
 
 def agreement(ir: Network, ours: SpikeRecord, theirs: SpikeRecord) -> Agreement:
@@ -148,7 +149,8 @@ def agreement(ir: Network, ours: SpikeRecord, theirs: SpikeRecord) -> Agreement:
     return Agreement(samples=len(ours), exact=not mismatches,
                      spike_agreement=1.0 - len(mismatches) / max(1, len(ours)),
                      prediction_agreement=float(same_class.mean()) if len(ours) else 1.0,
-                     first_mismatch_layer=bad[0] if bad else None, layers=layers, mismatches=mismatches)
+                     first_mismatch_layer=bad[0] if bad else None, layers=layers, mismatches=mismatches,
+                     output_spike_agreement=1.0 - float(wrong.sum()) / max(1, ours.output.size))
 
 
 @dataclass
@@ -208,13 +210,17 @@ def _pct(value: float | None) -> str:
 def check_tables(result: CheckResult) -> list[Table]:
     """A short human summary of a CheckResult: the comparisons, then the accuracies."""
     verdict = "[green]exact[/]" if result.exact else f"[red]MISMATCH[/] (first at {result.first_mismatch})"
+    if "nir_client_error" in result.files:
+        verdict = f"[red]not run[/] ({result.files['nir_client_error']})"
     comparisons = Table(title=f"spike check on {result.target}: {verdict}")
-    for col in ("comparison", "samples", "spike agreement", "same class", "first mismatching layer"):
-        comparisons.add_column(col, justify="left" if col == "comparison" else "right")
+    for col in ("comparison", "samples", "all spikes equal", "output spikes equal", "same class",
+                "first mismatch"):
+        first = col == "comparison"
+        comparisons.add_column(col, justify="left" if first else "right", no_wrap=first)
     for name, c in result.comparisons.items():
         where = c.first_mismatch_layer or ("—" if c.exact else "output")
         comparisons.add_row(name.replace("_", " "), str(c.samples), _pct(c.spike_agreement),
-                            _pct(c.prediction_agreement), where)
+                            _pct(c.output_spike_agreement), _pct(c.prediction_agreement), where)
     acc = result.accuracy
     accuracies = Table(title=f"accuracy (latency {result.latency} steps)")
     columns = [("float", result.samples), ("quantized", result.samples), ("deployed", result.samples),
