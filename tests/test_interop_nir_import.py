@@ -176,3 +176,40 @@ def test_unsupported_error_lists_every_node():
         edges=[("input", "w"), ("w", "cuba"), ("cuba", "output")])
     with pytest.raises(UnsupportedError, match="'cuba' \\(CubaLIF\\): v_threshold differs"):
         read_nir(graph)
+
+
+def test_scale_if_avgpool_and_a_uniform_bias_map_onto_loihi_integers():
+    """Scale → Conv2d → IF → AvgPool2d → IF → Flatten → Affine (one bias for all) → LIF, built by hand: the
+    integers are what the stated rule gives, and the emulator follows the unquantised graph."""
+    rng = np.random.default_rng(7)
+    conv = rng.normal(0, 1, (3, 2, 3, 3))
+    dense = rng.normal(0, 1, (4, 12))
+    graph = nir.NIRGraph(
+        nodes={"input": nir.Input({"input": np.array([2, 4, 4])}),
+               "scale": nir.Scale(scale=np.full((2, 4, 4), 0.5)),
+               "conv": nir.Conv2d(input_shape=(4, 4), weight=conv, stride=1, padding=1, dilation=1, groups=1,
+                                  bias=np.zeros(3)),
+               "if1": nir.IF(r=np.full((3, 4, 4), 2.0), v_threshold=np.full((3, 4, 4), 1.0)),
+               "pool": nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                                     padding=np.array([0, 0])),
+               "if2": nir.IF(r=np.ones((3, 2, 2)), v_threshold=np.full((3, 2, 2), 0.5)),
+               "flat": nir.Flatten(input_type={"input": np.array([3, 2, 2])}, start_dim=0),
+               "fc": nir.Affine(weight=dense, bias=np.full(4, 0.25)),
+               "lif": nir.LIF(tau=np.full(4, 4e-4), r=np.full(4, 4.0), v_leak=np.zeros(4),
+                              v_threshold=np.full(4, 1.5)),
+               "output": nir.Output({"output": np.array([4])})},
+        edges=[("input", "scale"), ("scale", "conv"), ("conv", "if1"), ("if1", "pool"), ("pool", "if2"),
+               ("if2", "flat"), ("flat", "fc"), ("fc", "lif"), ("lif", "output")])
+    imported = read_nir(graph, time_steps=6)
+    net = imported.net
+    assert [layer.name for layer in net.layers] == ["if1", "if2", "lif"]
+    if1, if2, lif = net.layers
+    scale = 254 / np.abs(conv).max()
+    np.testing.assert_array_equal(if1.synapses[0].weight, 2 * np.round(conv * scale / 2))  # 0.5 * 2 = 1
+    assert (if1.neuron.i_decay, if1.neuron.v_decay, if1.neuron.vth_mant) == (4096, 0, round(scale))
+    assert if2.synapses[0].role == "pool" and np.all(if2.synapses[0].weight == 254)
+    assert if2.neuron.vth_mant == round(0.5 * 254 / 0.25)
+    assert lif.neuron.v_decay == 1024 and lif.neuron.bias_mant == round(0.25 * 254 / np.abs(dense).max())
+    frames = support.graded_frames((16, 2, 4, 4, 6), high=3, seed=8, dtype=np.uint8)
+    cost = quantisation_cost(imported, frames)
+    assert float_simulation(imported, frames).any() and cost["output_spike_agreement"] >= 0.9
