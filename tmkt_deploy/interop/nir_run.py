@@ -9,6 +9,8 @@ optional (the `nir-clients` extra).
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Callable
 
 import nir
@@ -24,7 +26,8 @@ def _snntorch(graph: nir.NIRGraph) -> tuple[Step, Callable[[], None]]:
     from snntorch.import_nir import import_from_nir
     from snntorch.utils import reset
 
-    module = import_from_nir(graph)
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints whole parameter arrays when it folds w_in
+        module = import_from_nir(graph)
     return module, lambda: reset(module)
 
 
