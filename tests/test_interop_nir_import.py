@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import nir
-import norse.torch as norse
 import numpy as np
 import pytest
 import snntorch as snn
@@ -89,6 +88,7 @@ def test_a_snntorch_net_imports_and_runs():
 def test_a_norse_net_imports_and_runs():
     """Norse 1.1.0's `to_nir` writes `tau = dt / tau_mem_inv` (dt times the time constant), so its graphs are
     read with dt² (1e-6 for Norse's default dt of 1e-3): README, NIR."""
+    norse = pytest.importorskip("norse.torch")  # the dev / nir-clients extra
     torch.manual_seed(1)
     lif = norse.LIFBoxParameters(tau_mem_inv=torch.tensor(200.0), v_th=torch.tensor(0.3))
     module = norse.SequentialState(torch.nn.Linear(16, 12, bias=False), norse.LIFBoxCell(lif),
@@ -117,6 +117,7 @@ def test_export_then_import_gives_the_same_ir(tmp_path, residual):
             assert b.weight.dtype == a.weight.dtype
 
 
+@pytest.mark.lava
 def test_imported_ir_runs_in_lava_as_in_the_emulator(tmp_path):
     from tmkt_deploy.simulate import simulate
 
