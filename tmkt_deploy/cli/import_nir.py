@@ -53,8 +53,9 @@ def import_nir(
     Example: [cyan]tmkt-deploy import-nir snntorch_net.nir --out runs/imported/ir --time-steps 20[/]."""
     from tmkt_deploy.interop.nir_import import quantisation_cost, read_nir
 
-    if not file.is_file():
-        raise fail(f"{file}: no such file")
+    for path in (file, inputs):
+        if path is not None and not path.is_file():
+            raise fail(f"{path}: no such file")
     if (out / "network.json").exists():
         raise fail(f"{out}: already holds an IR; choose a new --out")
     try:
