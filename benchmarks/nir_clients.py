@@ -16,7 +16,8 @@ import numpy as np
 
 from tmkt_deploy.check import predict_counts
 from tmkt_deploy.emulator import emulate
-from tmkt_deploy.export import NIR_FILE, load_job
+from tmkt_deploy.export import load_job
+from tmkt_deploy.export_folder import NIR_FILE
 from tmkt_deploy.interop.nir_run import CLIENTS, client_version, run_client
 
 

@@ -119,7 +119,7 @@ def test_export_then_import_gives_the_same_ir(tmp_path, residual):
 
 @pytest.mark.lava
 def test_imported_ir_runs_in_lava_as_in_the_emulator(tmp_path):
-    from tmkt_deploy.simulate import simulate
+    from tmkt_deploy.lava.simulate import simulate
 
     write_nir(scnn(residual=True), tmp_path / "scnn.nir")
     net = read_nir(tmp_path / "scnn.nir", time_steps=4).net

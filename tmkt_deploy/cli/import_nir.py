@@ -8,7 +8,7 @@ import numpy as np
 import typer
 from rich.console import Console
 
-from tmkt_train.cli.common import fail
+from tmkt_common.cli import fail
 
 from . import app
 from .import_netx import layer_table, parse_shape

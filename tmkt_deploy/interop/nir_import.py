@@ -40,9 +40,11 @@ import nir
 import numpy as np
 import torch
 
-from ..ir import INPUT, Cuba, Layer, Network, Synapse
+from tmkt_common.errors import UnsupportedError
+from tmkt_common.graph import INPUT
+
+from ..ir import Cuba, Layer, Network, Synapse
 from ..loihi_params import DECAY_UNITY
-from .errors import UnsupportedError
 
 DEFAULT_DT = 1e-4
 WEIGHT_MAX = 254  # the largest even 8-bit mixed-sign Loihi weight (SLAYER's grid)
@@ -384,7 +386,7 @@ def float_simulation(imported: NirImport, frames: np.ndarray) -> np.ndarray:
 def quantisation_cost(imported: NirImport, frames: np.ndarray) -> dict:
     """How far the quantised IR (the emulator, bit-exact with Lava) is from the unquantised graph on `frames`:
     the share of equal output spikes, of equal predicted classes (most output spikes), spikes per sample."""
-    from ..check import predict_counts
+    from ..check.records import predict_counts
     from ..emulator import emulate
 
     net = imported.net
