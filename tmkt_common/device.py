@@ -24,6 +24,9 @@ def cuda_arch(index: int = 0) -> str:
 
 def configure_lava_cuda(index: int = 0) -> str:
     """Point lava-dl's JIT at this GPU's architecture; returns the arch string it set."""
+    from .slayer_import import defer_slayer_detection
+
+    defer_slayer_detection()
     from lava.lib.dl.slayer import jitconfig
 
     arch = cuda_arch(index)

@@ -51,12 +51,16 @@ def graded_frames(net: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
 
 
 @torch.no_grad()
-def reference_spikes(net: torch.nn.Module, x: torch.Tensor) -> dict[str, np.ndarray]:
-    """Spikes (N, *shape, P) int8 of every neuron node for raw frames `x` (N, C, H, W, T), over the
-    P = T + output-latency steps `SpikingNet.run` runs (frames, then empty steps)."""
+def reference_tensors(net: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Spikes (N, *shape, P) of every neuron node for raw frames `x` (N, C, H, W, T), over the
+    P = T + output-latency steps `SpikingNet.run` runs (frames, then empty steps), left on x's device."""
     values, _ = net.run(x)
-    return {name: values[name].cpu().numpy().astype(np.int8) for name, _ in net.graph
-            if has_neuron(net.nodes[name])}
+    return {name: values[name] for name, _ in net.graph if has_neuron(net.nodes[name])}
+
+
+def reference_spikes(net: torch.nn.Module, x: torch.Tensor) -> dict[str, np.ndarray]:
+    """`reference_tensors` as int8 numpy arrays on the host."""
+    return {name: spikes.cpu().numpy().astype(np.int8) for name, spikes in reference_tensors(net, x).items()}
 
 
 

@@ -72,6 +72,28 @@ def grouped_conv(x: torch.Tensor, weight: torch.Tensor, stride: tuple[int, int],
     return out.view(len(x), out_ch, rows, cols)
 
 
+def gemm_conv(x: torch.Tensor, weight: torch.Tensor, stride: tuple[int, int], padding: tuple[int, int],
+              dilation: tuple[int, int]) -> torch.Tensor:
+    """PyTorch's conv2d (groups=1) as one im2col copy and one GEMM, in channels-last memory end to end.
+
+    For GPUs: without cuDNN (whose algorithm choice may round) torch's CUDA conv runs im2col + GEMM once per
+    frame, thousands of small launches per layer; here a whole chunk is one strided copy of the padded
+    (M, H, W, C) input to (M·H'·W', kh·kw·C) columns and one matmul with the weights (kh·kw·C, C_out), whose
+    (M·H'·W', C_out) result is already the channels-last (M, C_out, H', W'). Sums of products only: exact
+    under the module's bound.
+    """
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    out_ch, in_ch, kh, kw = weight.shape
+    rows = conv_output_size(x.shape[2], kh, sh, ph, dh)
+    cols = conv_output_size(x.shape[3], kw, sw, pw, dw)
+    nhwc = F.pad(x.permute(0, 2, 3, 1), (0, 0, pw, pw, ph, ph)).contiguous()
+    m, s_m, s_h, s_w = len(nhwc), nhwc.stride(0), nhwc.stride(1), nhwc.stride(2)
+    taps = nhwc.as_strided((m, rows, cols, kh, kw, in_ch), (s_m, sh * s_h, sw * s_w, dh * s_h, dw * s_w, 1))
+    columns = taps.reshape(m * rows * cols, kh * kw * in_ch)
+    kernel = weight.permute(2, 3, 1, 0).reshape(kh * kw * in_ch, out_ch)
+    return (columns @ kernel).view(m, rows, cols, out_ch).permute(0, 3, 1, 2)
+
+
 @contextmanager
 def exact_kernels() -> Iterator[None]:
     """GEMM-based conv kernels only and float32 matmuls in full float32, whatever the process set before.
@@ -148,6 +170,8 @@ class SynapseOp:
         if x.device.type == "cpu" and x.dtype == torch.float32 and ONEDNN_STRICT:
             return torch.mkldnn_convolution(x.contiguous(memory_format=torch.channels_last), weight, None,
                                             syn.padding, syn.stride, syn.dilation, syn.groups)
+        if syn.groups == 1 and x.device.type != "cpu":
+            return gemm_conv(x, weight, syn.stride, syn.padding, syn.dilation)
         if syn.groups == 1:
             return F.conv2d(x, weight, stride=syn.stride, padding=syn.padding, dilation=syn.dilation)
         return grouped_conv(x, weight, syn.stride, syn.padding, syn.dilation, syn.groups)
