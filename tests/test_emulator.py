@@ -13,7 +13,7 @@ from test_emulator_exact_sums import int64_sums
 
 from tmkt_deploy.check import SpikeRecord, predict_counts
 from tmkt_deploy.check.digest import pack_bits, spike_digests
-from tmkt_deploy.emulator import EmulatorResult, WindowRunner, emulate
+from tmkt_deploy.emulator import EmulatorResult, WindowRunner, emulate, engine
 from tmkt_deploy.emulator import synapse as synapse_module
 from tmkt_deploy.ir import INPUT, Cuba, Layer, Network, Synapse
 
@@ -176,3 +176,15 @@ def test_gpu_conv_columns_give_torchs_exact_sums(stride, padding, dilation, kern
     assert got.is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(got, torch.nn.functional.conv2d(x, weight, stride=stride, padding=padding,
                                                        dilation=dilation))
+
+
+def test_without_numba_the_cpu_gives_the_same_spikes(monkeypatch):
+    """A box without numba (a GPU box, say) steps the neurons in torch: same spikes, counts and digests."""
+    net, x = small_net(), frames(samples=3)
+    fused = emulate(net, x, record=True, digests=True)
+    monkeypatch.setattr(engine, "_kernel", lambda name: None)
+    stepped = emulate(net, x, record=True, digests=True)
+    for name in fused.layer_spikes:
+        assert np.array_equal(fused.layer_spikes[name], stepped.layer_spikes[name])
+        assert np.array_equal(fused.spike_counts[name], stepped.spike_counts[name])
+        assert np.array_equal(fused.layer_digests[name], stepped.layer_digests[name])

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("triton")
+pytest.importorskip("numba")  # the reference kernel
 ROOT = Path(__file__).resolve().parents[1]
 
 PROBE = """

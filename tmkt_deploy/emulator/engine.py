@@ -22,6 +22,7 @@ window steps fall into the next sample's P steps and count in `spike_counts` onl
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -195,19 +196,18 @@ class WindowRunner:
     def _fire(params: LifParams, a_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Spikes (n, P, neurons) and spikes per sample of a layer for its inputs (n, P, neurons): the fused
         numba kernel on CPU; on a GPU the fused Triton kernel where the inputs are int32-safe (see
-        `LifState`), else torch step by step (with Lava's int32 wraps)."""
-        if a_in.device.type == "cpu":
-            from .lif_kernel import lif_window  # numba: imported only where it runs (a GPU box may lack it)
-
-            window = lif_window(params, a_in.numpy(), spike_dtype=np.float32)  # = SPIKE_DTYPE
+        `LifState`); else (or without numba / Triton) torch step by step, with Lava's int32 wraps."""
+        cpu_kernel = _kernel("lif_kernel") if a_in.device.type == "cpu" else None
+        if cpu_kernel is not None:
+            window = cpu_kernel.lif_window(params, a_in.numpy(), spike_dtype=np.float32)  # = SPIKE_DTYPE
             return torch.from_numpy(window.spikes), torch.from_numpy(window.counts)
         if a_in.numel():
             low, high = torch.aminmax(a_in)
             int32_safe = max(-float(low), float(high)) <= INT32_SAFE_INPUT
         else:
             int32_safe = True
-        fused = _fused_lif() if int32_safe and abs(params.effective_bias) < UV_LIMIT else None
-        if fused is not None:
+        fused = _kernel("lif_triton") if a_in.is_cuda and int32_safe else None
+        if fused is not None and abs(params.effective_bias) < UV_LIMIT:
             spikes = fused.lif_window(params, a_in).view(torch.bool)
         else:
             state = LifState(params, a_in.shape[0], a_in.shape[2], a_in.device, int32_safe)
@@ -215,13 +215,13 @@ class WindowRunner:
         return spikes, spikes.flatten(1).sum(dim=1)
 
 
-def _fused_lif() -> ModuleType | None:
-    """The Triton LIF kernel module, or None where Triton is not installed."""
+def _kernel(name: str) -> ModuleType | None:
+    """A fused LIF kernel module (`lif_kernel`: numba, CPU; `lif_triton`: Triton, GPU), or None where its
+    compiler is not installed (a GPU box may lack numba, a CPU box Triton): imported only where it runs."""
     try:
-        from . import lif_triton
+        return importlib.import_module(f"{__package__}.{name}")
     except ImportError:
         return None
-    return lif_triton
 
 
 def _neuron_major(currents: torch.Tensor) -> torch.Tensor:
