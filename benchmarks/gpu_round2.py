@@ -70,18 +70,19 @@ def _section(results: dict, name: str, work: Callable[[], dict]) -> None:
           flush=True)
 
 
-def make_checkpoint(folder: Path) -> Path:
-    """A random VGGSNN width 0.5 run on ndigits (48x48, T=10), its data cache inside `folder`."""
+def make_checkpoint(folder: Path, backbone: str, width: float, limit: int) -> Path:
+    """A random `backbone` run on ndigits (48x48, T=10; `limit` samples per class, 0 = all), its data cache
+    inside `folder`."""
     from tmkt_train.checkpoint import CHECKPOINT, Checkpoint, write_checkpoint
     from tmkt_train.config import DataConfig, ModelConfig, TrainConfig
     from tmkt_train.models import build_model
 
     torch.manual_seed(0)
     cfg = TrainConfig(data=DataConfig(dataset="ndigits", time_steps=10, size=48, dvs_fraction=0.1,
-                                      cache_dir=str(folder / "cache")),
-                      model=ModelConfig(backbone="vggsnn", width=0.5))
-    model = build_model("vggsnn", num_classes=10, input_shape=(2, 48, 48), width=0.5)
-    run = folder / "vggsnn-w0.5"
+                                      cache_dir=str(folder / "cache"), limit=limit),
+                      model=ModelConfig(backbone=backbone, width=width))
+    model = build_model(backbone, num_classes=10, input_shape=(2, 48, 48), width=width)
+    run = folder / f"{backbone}-w{width:g}"
     run.mkdir(parents=True)
     write_checkpoint(run / CHECKPOINT, Checkpoint(
         train=cfg, num_classes=10, input_shape=(2, 48, 48), time_steps=10, state_dict=model.state_dict(),
@@ -89,8 +90,11 @@ def make_checkpoint(folder: Path) -> Path:
     return run / CHECKPOINT
 
 
-def export_cmd(checkpoint: Path, out: Path, python_flags: list[str]) -> list[str]:
-    code = "import sys; from tmkt_deploy.cli import app; sys.argv[0] = 'tmkt-deploy'; app()"
+def export_cmd(checkpoint: Path, out: Path, python_flags: list[str],
+               profile: Path | None = None) -> list[str]:
+    """The real CLI (`tmkt-deploy export`) in a fresh interpreter, optionally under cProfile."""
+    call = f"cProfile.run('app()', {str(profile)!r})" if profile else "app()"
+    code = f"import cProfile, sys; from tmkt_deploy.cli import app; sys.argv[0] = 'tmkt-deploy'; {call}"
     return [sys.executable, *python_flags, "-c", code, "export", str(checkpoint), "--target", "loihi2-sim",
             "--lava-samples", "0", "--out", str(out)]
 
@@ -133,8 +137,7 @@ def section_export(checkpoint: Path, work: Path, out: Path) -> dict:
     res["importtime_run"] = {"wall_s": imports["wall_s"], "exit": imports["exit"],
                              **importtime_summary(imports["stderr"])}
     prof = work / "export.prof"
-    profiled = _run([sys.executable, "-m", "cProfile", "-o", str(prof), *export_cmd(checkpoint,
-                     work / "export-profile", [])[1:]], timeout=150)
+    profiled = _run(export_cmd(checkpoint, work / "export-profile", [], profile=prof), timeout=150)
     res["profile_run"] = {"wall_s": profiled["wall_s"], "exit": profiled["exit"]}
     if prof.is_file():
         import io
@@ -268,6 +271,9 @@ def main(
     checkpoint: Path = typer.Option(None, help="a checkpoint to export instead of a random VGGSNN w0.5"),
     exact_samples: int = typer.Option(4, help="samples compared CPU vs CUDA, every layer"),
     skip_training: bool = typer.Option(False, help="deploy sections only"),
+    backbone: str = typer.Option("vggsnn", help="the random checkpoint's backbone"),
+    width: float = typer.Option(0.5, help="the random checkpoint's width"),
+    limit: int = typer.Option(0, help="ndigits samples per class (0 = all: 359 test samples)"),
 ) -> None:
     if out.exists() and any(out.iterdir()):
         raise typer.BadParameter(f"{out} is not empty", param_hint="OUT")
@@ -279,7 +285,7 @@ def main(
         "load_average_1min": os.getloadavg()[0], "cpus": os.cpu_count()}}
     with tempfile.TemporaryDirectory(prefix="gpu_round2-") as tmp:
         work = Path(tmp)
-        ckpt = checkpoint or make_checkpoint(work)
+        ckpt = checkpoint or make_checkpoint(work, backbone, width, limit)
         _section(results, "export", lambda: section_export(ckpt, work, out))
         _section(results, "emulator", lambda: section_emulator(work / "export-warm1", exact_samples))
         _section(results, "pytest", lambda: section_pytest(out))

@@ -118,7 +118,7 @@ def _reference_batch(net: Network, device: torch.device) -> int:
     (a whole test set in a few passes)."""
     if device.type == "cpu":
         return REFERENCE_BATCH
-    free, _ = torch.cuda.mem_get_info(device)
+    free, _ = torch.cuda.mem_get_info(device.index)  # None: the current device
     spikes = net.steps_per_sample() * sum(lay.num_neurons for lay in net.layers)
     return max(REFERENCE_BATCH, free // 2 // (REFERENCE_BYTES_PER_SPIKE * spikes))
 

@@ -284,7 +284,7 @@ def _default_batch(net: Network, steps: int, device: torch.device) -> int:
     widest = max(layer.num_neurons for layer in net.layers)
     if device.type == "cpu":
         return max(1, BATCH_BYTES // (4 * steps * widest))
-    free, _ = torch.cuda.mem_get_info(device)
+    free, _ = torch.cuda.mem_get_info(device.index)  # None: the current device
     return max(1, int(free * GPU_MEMORY_SHARE) // gpu_bytes_per_sample(net, steps))
 
 
