@@ -158,7 +158,7 @@ def _same(a, b) -> bool:
 
 
 def section_emulator(export_dir: Path, exact_samples: int) -> dict:
-    from tmkt_deploy.emulator import emulate, engine
+    from tmkt_deploy.emulator import emulate, engine, synapse
     from tmkt_deploy.ir import Network
 
     net = Network.load(export_dir / "ir")
@@ -180,8 +180,19 @@ def section_emulator(export_dir: Path, exact_samples: int) -> dict:
             best = min(best, time.perf_counter() - start)
         return round(len(frames) / best, 1)
 
+    runner = engine.WindowRunner(net, cuda)
+    emulate(net, frames[:8], runner=runner)  # int8 convs check themselves once against float32
+    res["int8_convs"] = f"{sum(op.int8 is not None for ops in runner.ops.values() for op in ops)} of " \
+                        f"{sum(op.syn.kind == 'conv' for ops in runner.ops.values() for op in ops)} synapses"
     res["cuda_samples_per_s_with_digests"] = rate(digests=True)
     res["cuda_samples_per_s"] = rate()
+    saved_int8 = synapse._int8_weights
+    synapse._int8_weights = lambda *args: None  # float32 GEMMs only
+    try:
+        res["cuda_samples_per_s_float32_gemm"] = rate(digests=True)
+        float_gemm = emulate(net, frames[:exact_samples], record=True, digests=True, device=cuda)
+    finally:
+        synapse._int8_weights = saved_int8
     res["peak_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
     few = frames[:exact_samples]
     cpu = emulate(net, few, record=True, digests=True)
@@ -189,6 +200,7 @@ def section_emulator(export_dir: Path, exact_samples: int) -> dict:
     res["cpu_lif"] = "numba" if engine._kernel("lif_kernel") else "torch steps (no numba here)"
     res["cuda_lif"] = "triton" if engine._kernel("lif_triton") else "torch steps (no triton here)"
     res["cpu_equals_cuda_fused"] = _same(cpu, fused)
+    res["cpu_equals_cuda_float32_gemm"] = _same(cpu, float_gemm)
     saved = engine._kernel
     engine._kernel = lambda name: None if name == "lif_triton" else saved(name)  # the torch step path
     try:
@@ -251,10 +263,14 @@ def results_md(results: dict) -> str:
     else:
         lines.append(f"- emulator on CUDA ({emu.get('samples')} samples, batch {emu.get('gpu_batch')}): "
                      f"{emu.get('cuda_samples_per_s_with_digests')} samples/s with digests, "
-                     f"{emu.get('cuda_samples_per_s')} without (target >= 2,000); torch-step LIF "
+                     f"{emu.get('cuda_samples_per_s')} without (target >= 2,000); int8 convs "
+                     f"{emu.get('int8_convs')}, float32 GEMMs only "
+                     f"{emu.get('cuda_samples_per_s_float32_gemm')}; torch-step LIF "
                      f"{emu.get('cuda_samples_per_s_torch_lif')}; CPU {emu.get('cpu_samples_per_s')}")
         lines.append(f"- CPU == CUDA (every layer, counts, digests): fused "
-                     f"{emu.get('cpu_equals_cuda_fused')}, torch LIF {emu.get('cpu_equals_cuda_torch_lif')}; "
+                     f"{emu.get('cpu_equals_cuda_fused')}, float32 GEMMs "
+                     f"{emu.get('cpu_equals_cuda_float32_gemm')}, torch LIF "
+                     f"{emu.get('cpu_equals_cuda_torch_lif')}; "
                      f"peak {emu.get('peak_gib')} GiB; LIF: {emu.get('cpu_lif')} / {emu.get('cuda_lif')}")
     lines.append(f"- pytest on GPU: {results.get('pytest', {}).get('summary')}")
     train = results.get("training", {}).get("results") or []

@@ -170,12 +170,17 @@ def test_device_bit_packing_is_numpys():
 def test_gpu_conv_columns_give_torchs_exact_sums(stride, padding, dilation, kernel):
     """The GPU's im2col + GEMM conv, run here on CPU: channels-last, and equal to conv2d's integer sums."""
     gen = torch.Generator().manual_seed(0)
-    x = (torch.rand(6, 5, 9, 8, generator=gen) < 0.4).float().contiguous(memory_format=torch.channels_last)
+    spikes = (torch.rand(7, 5, 9, 8, generator=gen) < 0.4).float()
+    x = spikes.contiguous(memory_format=torch.channels_last)[1:]  # a view at a storage offset, as chunks are
     weight = torch.randint(-128, 128, (11, 5, kernel, kernel), generator=gen).float()
     got = synapse_module.gemm_conv(x, weight, stride, padding, dilation)
     assert got.is_contiguous(memory_format=torch.channels_last)
-    assert torch.equal(got, torch.nn.functional.conv2d(x, weight, stride=stride, padding=padding,
-                                                       dilation=dilation))
+    expected = torch.nn.functional.conv2d(x, weight, stride=stride, padding=padding, dilation=dilation)
+    assert torch.equal(got, expected)
+    # the int8 path's plumbing (on a GPU the product is torch._int_mm's int32; here an int64 matmul)
+    int8 = synapse_module.gemm_conv(x.to(torch.int8), weight.to(torch.int8), stride, padding, dilation,
+                                    matmul=lambda columns, kernel: columns.long() @ kernel.long())
+    assert torch.equal(int8.float(), expected)
 
 
 def test_without_numba_the_cpu_gives_the_same_spikes(monkeypatch):
