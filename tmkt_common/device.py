@@ -48,3 +48,12 @@ def pick_device(preference: str = "auto") -> torch.device:
     index = torch.cuda.current_device()
     configure_lava_cuda(index)
     return torch.device("cuda", index)
+
+
+def free_gpu_bytes(device: torch.device) -> int:
+    """Bytes a new batch can use on CUDA `device`: the driver's free memory plus what torch's caching
+    allocator holds unused (the driver counts that as taken)."""
+    import torch
+
+    free, _ = torch.cuda.mem_get_info(device.index)  # index None: the current device
+    return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)

@@ -26,7 +26,7 @@ import torch
 from rich.progress import Progress
 
 from tmkt_common.atomic import atomic_write, staged_folder
-from tmkt_common.device import pick_device
+from tmkt_common.device import free_gpu_bytes, pick_device
 from tmkt_common.errors import TargetUnavailable
 
 from .check import CheckResult, SpikeRecord, accuracy, agreement, predict_counts
@@ -118,7 +118,7 @@ def _reference_batch(net: Network, device: torch.device) -> int:
     (a whole test set in a few passes)."""
     if device.type == "cpu":
         return REFERENCE_BATCH
-    free, _ = torch.cuda.mem_get_info(device.index)  # None: the current device
+    free = free_gpu_bytes(device)
     spikes = net.steps_per_sample() * sum(lay.num_neurons for lay in net.layers)
     return max(REFERENCE_BATCH, free // 2 // (REFERENCE_BYTES_PER_SPIKE * spikes))
 

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from rich.progress import track
 
-from tmkt_common.device import pick_device
+from tmkt_common.device import free_gpu_bytes, pick_device
 
 from ..check.digest import spike_digests
 from ..ir import INPUT, Layer, Network
@@ -284,8 +284,7 @@ def _default_batch(net: Network, steps: int, device: torch.device) -> int:
     widest = max(layer.num_neurons for layer in net.layers)
     if device.type == "cpu":
         return max(1, BATCH_BYTES // (4 * steps * widest))
-    free, _ = torch.cuda.mem_get_info(device.index)  # None: the current device
-    return max(1, int(free * GPU_MEMORY_SHARE) // gpu_bytes_per_sample(net, steps))
+    return max(1, int(free_gpu_bytes(device) * GPU_MEMORY_SHARE) // gpu_bytes_per_sample(net, steps))
 
 
 def gpu_bytes_per_sample(net: Network, steps: int) -> int:
