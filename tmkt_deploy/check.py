@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from lava.lib.dl.slayer.synapse.layer import GenericLayer
 from rich.table import Table
 
 from tmkt_train.atomic import atomic_write
+from tmkt_train.lavadl import slayer
 
 from .ir import INPUT, Network
 
@@ -53,7 +53,8 @@ def reference_spikes(net: torch.nn.Module, x: torch.Tensor) -> dict[str, np.ndar
 @contextmanager
 def float_weights(net: torch.nn.Module) -> Iterator[None]:
     """Run `net` with its synapses' quantization pre-hooks off (the float model), then restore them."""
-    hooked = [m for m in net.modules() if isinstance(m, GenericLayer) and m.pre_hook_fx is not None]
+    hooked = [m for m in net.modules()
+              if isinstance(m, slayer.synapse.layer.GenericLayer) and m.pre_hook_fx is not None]
     saved = [m.pre_hook_fx for m in hooked]
     for m in hooked:
         m.pre_hook_fx = None

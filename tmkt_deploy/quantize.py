@@ -40,7 +40,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from lava.lib.dl.slayer import block, synapse
+
+from tmkt_train.lavadl import block, synapse
 
 from .ir import INPUT, Cuba, Layer, Network, Synapse
 

@@ -19,10 +19,10 @@ def cuda_arch(index: int = 0) -> str:
 
 def configure_lava_cuda(index: int = 0) -> str:
     """Point lava-dl's JIT at this GPU's architecture; returns the arch string it set."""
-    from lava.lib.dl.slayer import jitconfig
+    from .lavadl import slayer
 
     arch = cuda_arch(index)
-    jitconfig.TORCH_CUDA_ARCH_LIST = arch
+    slayer.jitconfig.TORCH_CUDA_ARCH_LIST = arch
     return arch
 
 

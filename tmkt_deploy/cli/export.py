@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 
-from tmkt_train.cli.common import fail
+from tmkt_train.cli.common import fail, make_console
 
 from . import app
 
@@ -55,7 +54,7 @@ def run_target(work: Callable[[], CheckResult], strict: bool, out: Path) -> None
         result = work()
     except (ValueError, FileNotFoundError, KeyError, RuntimeError) as exc:  # LavaStalled too
         raise fail(str(exc.args[0]) if exc.args else repr(exc)) from exc
-    console = Console()
+    console = make_console()
     for table in check_tables(result):
         console.print(table)
     console.print(f"wrote {out}/check.json and spikes.json")

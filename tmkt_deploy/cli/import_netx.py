@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from tmkt_deploy.ir import Network
-from tmkt_train.cli.common import fail
+from tmkt_train.cli.common import fail, make_console
 
 from . import app
 
@@ -62,5 +61,5 @@ def import_netx(
     except ValueError as e:
         raise fail(str(e)) from e
     net.save(out)
-    Console().print(layer_table(net))
-    Console().print(f"wrote the IR to {out}/ (network.json, weights.npz)")
+    make_console().print(layer_table(net))
+    make_console().print(f"wrote the IR to {out}/ (network.json, weights.npz)")

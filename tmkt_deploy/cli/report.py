@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from tmkt_train.cli.common import fail
+from tmkt_train.cli.common import fail, make_console
 
 from . import app
 
@@ -34,8 +33,8 @@ def report(
         doc = make_report(run_dirs or [], out, profile, netx, inputs)
     except (ValueError, KeyError, FileNotFoundError) as e:
         raise fail(e.args[0] if isinstance(e, KeyError) else str(e)) from e
-    Console().print(summary_table(doc))
-    Console().print(f"wrote {out}/report.md, report.json and figures")
+    make_console().print(summary_table(doc))
+    make_console().print(f"wrote {out}/report.md, report.json and figures")
 
 
 def summary_table(doc: dict) -> Table:

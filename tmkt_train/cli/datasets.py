@@ -6,12 +6,11 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from ..atomic import atomic_write
 from . import app
-from .common import fail
+from .common import fail, make_console
 
 MAX_CLASS_ROWS = 30
 
@@ -34,7 +33,7 @@ def datasets(
     from ..data.preview import write_preview
     from ..data.summary import summarize
 
-    console = Console()
+    console = make_console()
     if name is None:
         table = Table("dataset", "needs --data-dir", "what", title="tmkt datasets")
         for spec in DATASETS.values():

@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from . import app
-from .common import fail
+from .common import fail, make_console
 
 
 def evaluate_run(run_dir: Path, device: str = "auto") -> dict:
@@ -51,4 +50,4 @@ def evaluate(
     table.add_column("value", justify="right")
     for key, value in result.items():
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
-    Console().print(table)
+    make_console().print(table)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from . import app
-from .common import fail
+from .common import fail, make_console
 
 
 @app.command("sweep")
@@ -41,5 +40,5 @@ def sweep(
                          table_only=table_only, command=command, jobs=jobs)
     except (ValueError, RuntimeError, OSError) as exc:
         raise fail(str(exc)) from exc
-    Console().print(rich_table(rows))
-    Console().print(f"wrote {out}/results.md, results.json, results.png")
+    make_console().print(rich_table(rows))
+    make_console().print(f"wrote {out}/results.md, results.json, results.png")

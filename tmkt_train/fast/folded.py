@@ -22,9 +22,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from lava.lib.dl.slayer.block import cuba as cuba_blocks
-from lava.lib.dl.slayer.synapse import layer as slayer_synapse
 
+from ..lavadl import slayer
 from ..models.residual import ResidualCuba
 from .constants import CubaConstants
 from .scan import Layout, cuba_backward, cuba_forward
@@ -147,9 +146,9 @@ def _pair(values: tuple[int, ...]) -> tuple[int, int]:
 
 
 def _folded_synapse(synapse: torch.nn.Module) -> Synapse:
-    if isinstance(synapse, slayer_synapse.Dense):
+    if isinstance(synapse, slayer.synapse.layer.Dense):
         return LinearSynapse()
-    if isinstance(synapse, slayer_synapse.Pool):
+    if isinstance(synapse, slayer.synapse.layer.Pool):
         weight, kernel = synapse.weight, _pair(synapse.weight.shape[2:4])
         uniform = bool(torch.all(weight == weight.flatten()[0]))
         if weight.requires_grad or not uniform or _pair(synapse.stride) != kernel or any(synapse.padding):
@@ -224,9 +223,10 @@ def _pad_like_slayer(x: torch.Tensor, kernel: tuple[int, int]) -> torch.Tensor:
 
 def folded_layer(module: torch.nn.Module, name: str) -> FoldedNode | None:
     """The folded twin of a SLAYER node; `None` for `Flatten` (a reshape)."""
-    if isinstance(module, cuba_blocks.Flatten):
+    if isinstance(module, slayer.block.cuba.Flatten):
         return None
-    if isinstance(module, (cuba_blocks.Conv, cuba_blocks.Pool, cuba_blocks.Dense, ResidualCuba)):
+    cuba = slayer.block.cuba
+    if isinstance(module, (cuba.Conv, cuba.Pool, cuba.Dense, ResidualCuba)):
         return FoldedNode(module, name)
     raise ValueError(f"{name}: the fast path supports cuba Conv, Pool, Dense, Flatten and residual nodes")
 

@@ -11,8 +11,8 @@ import math
 from dataclasses import dataclass
 
 import torch
-from lava.lib.dl.slayer import block
 
+from ..lavadl import block
 from .neuron import delay_steps, fire
 from .residual import ResidualCuba
 

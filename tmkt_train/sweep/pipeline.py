@@ -66,13 +66,13 @@ def report_and_print(done: Deployed, train_dir: Path, deploy_dir: Path, report_d
                      profiles: tuple[str, ...] = REPORT_PROFILES) -> dict:
     """The energy/accuracy report of one deployment on `profiles`, then what a person wants to read after a
     run: the report table, accuracies at each stage, whether the spikes matched, and where the files are."""
-    from rich.console import Console
-
     from tmkt_deploy.cli.report import summary_table
     from tmkt_deploy.report.make import make_report
 
+    from ..cli.common import make_console
+
     report = make_report([deploy_dir], report_dir, profiles=list(profiles))
-    console, check = Console(), done.check
+    console, check = make_console(), done.check
     acc = check.accuracy
     lava = f"; Lava on {check.lava_samples} samples {acc['lava']:.1%}" if check.lava_samples else \
         f"; Lava skipped ({done.lava_skipped})"

@@ -18,13 +18,13 @@ from functools import partial
 from pathlib import Path
 
 import torch
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import Tensor
 from torch.optim import Optimizer
 from torch.utils.data import DataLoader, Dataset
 
 from ..atomic import atomic_write
+from ..cli.common import make_console
 from ..models import SpikingNet, build_model, predict
 from ..models.calibrate import calibrate_rates
 from ..models.neuron import neuron_params
@@ -37,7 +37,7 @@ from .config import DataConfig, TrainConfig, save_config
 METRICS = "metrics.jsonl"
 CONFIG = "config.toml"
 SHOW_EVERY = 20  # steps between loss readings for the progress bar
-console = Console(stderr=True)
+console = make_console(stderr=True)
 
 
 def build_datasets(data: DataConfig, seed: int) -> tuple[Dataset, Dataset]:

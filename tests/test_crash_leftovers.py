@@ -1,0 +1,186 @@
+"""Crashes leave no half folder and no leftovers: a kill at every step of an export folder's move-in leaves
+the old folder or the new one, never a mix, and the next run of that folder cleans what the crash left."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tmkt_deploy.staging import recover, staged_folder
+
+ROOT = Path(__file__).resolve().parents[1]
+OLD = {"ir/weights.txt": "old", "check.json": "old", "notes.txt": "user"}
+NEW = {"ir/weights.txt": "new", "check.json": "new", "notes.txt": "user"}  # notes.txt is not owned: kept
+DEAD_PID = 2**22 + 1  # above Linux's largest pid_max: never a running process
+
+# Writes OLD, then NEW into the same folder through staged_folder, dying (os._exit, no clean-up) at write
+# step K of the move-in, before or after it; STEPS=count prints how many steps there are.
+CRASH = """
+import os, pathlib, shutil, sys
+from tmkt_deploy import staging
+out, where, k, fallback = pathlib.Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
+count = 0
+def hook(fn):
+    def wrapped(*args, **kwargs):
+        global count
+        count += 1
+        if count == k and where == "before":
+            os._exit(9)
+        result = fn(*args, **kwargs)
+        if count == k and where == "after":
+            os._exit(9)
+        return result
+    return wrapped
+def write(files, owned=("ir", "check.json")):
+    with staging.staged_folder(out, owned) as stage:
+        for name, text in files.items():
+            (stage / name).parent.mkdir(exist_ok=True)
+            (stage / name).write_text(text)
+write({"ir/weights.txt": "old", "check.json": "old"})
+(out / "notes.txt").write_text("user")
+if fallback:
+    staging._exchange = lambda a, b: False
+staging._exchange = hook(staging._exchange)
+os.rename, shutil.rmtree = hook(os.rename), hook(shutil.rmtree)
+pathlib.Path.rename = hook(pathlib.Path.rename)
+write({"ir/weights.txt": "new", "check.json": "new"})
+print(count)
+"""
+
+
+def _tree(folder: Path) -> dict[str, str] | None:
+    if not folder.exists():
+        return None
+    return {str(p.relative_to(folder)): p.read_text() for p in folder.rglob("*") if p.is_file()}
+
+
+def _crash(out: Path, where: str, step: int, fallback: bool) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-c", CRASH, str(out), where, str(step), str(int(fallback))],
+                          capture_output=True, text=True, env=env, timeout=60)
+
+
+@pytest.mark.parametrize("fallback", [False, True], ids=["exchange", "two-renames"])
+def test_a_kill_at_any_move_in_step_leaves_old_or_new_and_the_next_run_cleans(tmp_path, fallback):
+    counted = _crash(tmp_path / "count" / "out", "never", 0, fallback)
+    assert counted.returncode == 0, counted.stderr
+    steps = int(counted.stdout)
+    assert steps >= (4 if fallback else 2)
+    for step in range(1, steps + 1):
+        for where in ("before", "after"):
+            parent = tmp_path / f"{where}{step}"
+            out = parent / "out"
+            crashed = _crash(out, where, step, fallback)
+            assert crashed.returncode == 9, crashed.stderr
+            seen = _tree(out)
+            # two renames leave a moment with no folder (never a mixed one); recover closes it
+            assert seen in ((OLD, NEW, None) if fallback else (OLD, NEW)), (where, step, seen)
+            recover(out)  # what the next run of this folder does first
+            assert _tree(out) in (OLD, NEW) if seen is None else _tree(out) == seen
+            assert sorted(p.name for p in parent.iterdir()) == ["out"], (where, step)
+            with staged_folder(out, ["check.json"]) as stage:  # and a later run works
+                (stage / "check.json").write_text("later")
+            assert (out / "check.json").read_text() == "later" and (out / "notes.txt").read_text() == "user"
+
+
+def test_next_run_removes_dead_writers_leftovers_only(tmp_path):
+    out = tmp_path / "deploy"
+    with staged_folder(out, ["check.json"]) as stage:
+        (stage / "check.json").write_text("{}")
+    dead = [tmp_path / f".deploy.{DEAD_PID}.abcd1234.partial", tmp_path / f".deploy.{DEAD_PID}.efgh5678.old",
+            out / f".check.json.{DEAD_PID}.ijkl9012.tmp"]
+    live = [tmp_path / f".deploy.{os.getpid()}.mnop3456.partial", out / f".spikes.json.{os.getpid()}.q.tmp"]
+    for path in dead[:2] + live[:1]:
+        path.mkdir()
+        (path / "check.json").write_text("half")
+    for path in (dead[2], live[1]):
+        path.write_text("half")
+    with staged_folder(out, ["check.json"]) as stage:
+        (stage / "check.json").write_text("[]")
+    assert not any(p.exists() for p in dead)
+    assert all(p.exists() for p in live)  # a live writer's files are left alone
+    assert (out / "check.json").read_text() == "[]"
+
+
+def _children() -> dict[int, list[int]]:
+    """ppid → pids of live (non-zombie) processes, from /proc."""
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+            if state != "Z":
+                tree.setdefault(int(ppid), []).append(int(entry.name))
+    return tree
+
+
+def _descendants(pid: int) -> set[int]:
+    tree, found, todo = _children(), set(), [pid]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    tree = _children()
+    return pids & {p for kids in tree.values() for p in kids}
+
+
+def _segments() -> set[str]:
+    return {p.name for p in Path("/dev/shm").glob("psm_*")}
+
+
+@pytest.mark.lava
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and /dev/shm are Linux's")
+def test_kill_9_during_lava_leaves_no_process_and_no_shared_memory(tmp_path):
+    import time
+
+    import torch
+
+    from tmkt_train.models import build_model
+    from tmkt_train.train.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    model = build_model("scnn", num_classes=10, input_shape=(2, 16, 16), width=0.0625)
+    ckpt = tmp_path / "checkpoint.pt"
+    save_checkpoint(ckpt, {"state_dict": model.state_dict(), "class_names": [str(i) for i in range(10)],
+                           "config": {"dataset": "ndigits", "time_steps": 5, "input_shape": [2, 16, 16],
+                                      "backbone": {"name": "scnn", "kwargs": model.build_kwargs},
+                                      "num_classes": 10, "method": "tmkt"}})
+    before = _segments()
+    export = subprocess.Popen(
+        [sys.executable, "-c", "from tmkt_deploy.cli import app; app()", "export", str(ckpt), "--out",
+         str(tmp_path / "deploy"), "--samples", "400", "--lava-samples", "400"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and export.poll() is None:
+            family = _descendants(export.pid)
+            if len(family) >= 4 and _segments() - before:  # Lava's processes are up and talking
+                break
+            time.sleep(0.2)
+        assert export.poll() is None, export.stderr.read()
+        time.sleep(1.0)  # well inside the Lava run
+        family = _descendants(export.pid)
+        assert _segments() - before
+        export.kill()
+        export.wait()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (_alive(family) or _segments() - before):
+            time.sleep(0.2)
+        assert not _alive(family), f"still running after kill -9 of the export: {sorted(_alive(family))}"
+        assert not _segments() - before, f"shared memory left: {sorted(_segments() - before)}"
+    finally:
+        if export.poll() is None:
+            export.kill()
+    assert not (tmp_path / "deploy").exists()  # nothing looks exported
