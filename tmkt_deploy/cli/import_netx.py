@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from tmkt_deploy.ir import Network
-from tmkt_train.cli.common import fail, make_console
+from tmkt_train.cli.common import check_out, fail, make_console, one_line
 
 from . import app
 
@@ -56,10 +56,11 @@ def import_netx(
 
     if not file.is_file():
         raise fail(f"{file}: no such file")
+    check_out(out)
     try:
         net = read_netx(file, input_shape=parse_shape(input_shape), time_steps=time_steps)
-    except ValueError as e:
-        raise fail(str(e)) from e
-    net.save(out)
+        net.save(out)
+    except (ValueError, KeyError, OSError) as e:
+        raise fail(one_line(e, file)) from e
     make_console().print(layer_table(net))
     make_console().print(f"wrote the IR to {out}/ (network.json, weights.npz)")

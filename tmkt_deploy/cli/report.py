@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from tmkt_train.cli.common import fail, make_console
+from tmkt_train.cli.common import check_out, fail, make_console, one_line
 
 from . import app
 
@@ -29,10 +29,11 @@ def report(
 
     if not run_dirs and netx is None:
         raise fail("give at least one RUN_DIR, or --netx FILE --input SPIKES.npy")
+    check_out(out)
     try:
         doc = make_report(run_dirs or [], out, profile, netx, inputs)
-    except (ValueError, KeyError, FileNotFoundError) as e:
-        raise fail(e.args[0] if isinstance(e, KeyError) else str(e)) from e
+    except (ValueError, KeyError, OSError) as e:
+        raise fail(one_line(e)) from e
     make_console().print(summary_table(doc))
     make_console().print(f"wrote {out}/report.md, report.json and figures")
 

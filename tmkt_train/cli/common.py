@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -28,6 +29,30 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     """Print one clear error line and return the Exit to raise (non-zero)."""
     err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
     return typer.Exit(code)
+
+
+def one_line(exc: BaseException, source: str | os.PathLike | None = None) -> str:
+    """The error line for `exc`: OS errors name their file (not `[Errno 17]`), a missing key names `source`,
+    the file it was read from (not a bare `state_dict`)."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        to = f" → {exc.filename2}" if exc.filename2 is not None else ""
+        return f"{exc.filename}{to}: {exc.strerror or exc}"
+    if isinstance(exc, KeyError):
+        return f"{source or 'input'}: missing entry {exc.args[0] if exc.args else ''!r}"
+    text = str(exc) if str(exc) else type(exc).__name__
+    return f"{source}: {text}" if source is not None and isinstance(exc, OSError) else text
+
+
+def check_out(out: Path, option: str = "--out") -> None:
+    """Fail with one line, before any work, when folder `out` cannot be made: a file on its path, or its
+    nearest existing folder not writable."""
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise fail(f"{option} {out}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise fail(f"{option} {out}: {existing} is not writable")
 
 
 def verbose_callback(

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from . import app
-from .common import fail, make_console
+from .common import fail, make_console, one_line
 
 
 def evaluate_run(run_dir: Path, device: str = "auto") -> dict:
@@ -44,7 +44,7 @@ def evaluate(
     try:
         result = evaluate_run(run_dir, device)
     except (ValueError, RuntimeError, OSError) as exc:
-        raise fail(str(exc)) from exc
+        raise fail(one_line(exc)) from exc
     table = Table(title=f"tmkt-train eval {run_dir}")
     table.add_column("field")
     table.add_column("value", justify="right")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from . import app
-from .common import fail
+from .common import fail, one_line
 
 if TYPE_CHECKING:  # torch and lava-dl load when a command runs, not for every `tmkt-train`/`--help`
     from ..train.config import TrainConfig
@@ -70,4 +70,4 @@ def fit(
         train_set, test_set = build_datasets(cfg.data, cfg.seed)
         run_fit(cfg, out, train_set=train_set, test_set=test_set, device=device, resume=resume)
     except (ValueError, RuntimeError, OSError) as exc:
-        raise fail(str(exc)) from exc
+        raise fail(one_line(exc)) from exc

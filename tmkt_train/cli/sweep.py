@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from . import app
-from .common import fail, make_console
+from .common import fail, make_console, one_line
 
 
 @app.command("sweep")
@@ -39,6 +39,6 @@ def sweep(
         rows = run_sweep(out, grid=grid, device=device, epochs=epochs, only=only, lava_samples=lava_samples,
                          table_only=table_only, command=command, jobs=jobs)
     except (ValueError, RuntimeError, OSError) as exc:
-        raise fail(str(exc)) from exc
+        raise fail(one_line(exc)) from exc
     make_console().print(rich_table(rows))
     make_console().print(f"wrote {out}/results.md, results.json, results.png")

@@ -48,7 +48,13 @@ def build_model(
 def load_model(path: str | os.PathLike) -> tuple[SpikingNet, dict]:
     """Rebuild the network saved in checkpoint `path`; returns (model in eval mode, the checkpoint dict)."""
     ckpt = read_checkpoint(path)
-    backbone = ckpt["config"]["backbone"]
-    model = build_model(backbone["name"], **backbone["kwargs"])
-    model.load_state_dict(ckpt["state_dict"])
+    try:
+        backbone = ckpt["config"]["backbone"]
+        model = build_model(backbone["name"], **backbone["kwargs"])
+        model.load_state_dict(ckpt["state_dict"])
+    except KeyError as exc:
+        raise ValueError(f"{path}: not a tmkt checkpoint (no {exc.args[0]!r} entry)") from exc
+    except (TypeError, RuntimeError) as exc:  # a backbone entry or weights that do not fit the network
+        first = str(exc).splitlines()[0]
+        raise ValueError(f"{path}: its backbone entry or weights do not build a network ({first})") from exc
     return model.eval(), ckpt

@@ -7,6 +7,7 @@ module, and deploy must not pull in data or optimiser code.
 from __future__ import annotations
 
 import os
+import pickle
 from importlib.metadata import PackageNotFoundError, version
 
 import torch
@@ -40,8 +41,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     """Load a checkpoint on CPU; a missing, unreadable or foreign file is a ValueError naming it."""
     try:
         doc = torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError) as exc:
-        raise ValueError(f"{path}: cannot read checkpoint ({exc})") from exc
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:  # random or truncated bytes
+        raise ValueError(f"{path}: not a tmkt checkpoint, or a damaged one (cannot read it: {exc})") from exc
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ValueError(f"{path}: not a tmkt checkpoint (expected format {FORMAT!r})")
     if doc.get("version") != VERSION:
