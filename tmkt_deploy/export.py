@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from rich.progress import Progress
 
 from tmkt_train.atomic import atomic_write
+from tmkt_train.cli.common import progress as progress_bar
 from tmkt_train.device import pick_device
 
 from .check import (
@@ -125,7 +125,7 @@ def prepare(checkpoint: str | os.PathLike, out: str | os.PathLike, *, samples: i
     count = len(dataset) if samples is None else min(samples, len(dataset))
     picks = np.unique(np.linspace(0, len(dataset) - 1, count).astype(int))
     frames, labels, float_pred, records = [], [], [], []
-    with Progress(transient=True) as progress:
+    with progress_bar() as progress:
         task = progress.add_task("PyTorch reference", total=len(picks))
         for part in _batches(len(picks), REFERENCE_BATCH):
             rows = torch.from_numpy(picks[part])
@@ -170,7 +170,7 @@ def run_emulator(job: ExportJob) -> tuple[SpikeRecord, dict[str, np.ndarray]]:
     """The emulator on every sample: its spike record and spikes per sample per layer (tail included)."""
     records, counts = [], {}
     runner = WindowRunner(job.net, pick_device("auto"))  # weights converted once for all chunks
-    with Progress(transient=True) as progress:
+    with progress_bar() as progress:
         task = progress.add_task("emulator", total=len(job.frames))
         for part in _batches(len(job.frames), _chunk(job.net)):
             result = emulate(job.net, job.frames[part], record=True, runner=runner)
@@ -188,7 +188,7 @@ def run_lava(job: ExportJob, target: str) -> SpikeRecord:
     from .simulate import simulate
 
     frames = job.frames[:job.lava_samples]
-    with Progress(transient=True) as progress:
+    with progress_bar() as progress:
         task = progress.add_task(f"Lava {target}", total=len(frames))
         spikes = simulate(job.net, frames, target=target, timeout_s=job.timeout_s,
                           on_sample=lambda _k: progress.advance(task))
@@ -216,7 +216,7 @@ def run_onnx_file(job: ExportJob) -> tuple[dict, SpikeRecord | None]:
     write_onnx(job.net, job.out / ONNX_FILE)
     runner = OnnxStepRunner(job.out / ONNX_FILE)  # one session for all chunks
     outputs = []
-    with Progress(transient=True) as progress:
+    with progress_bar() as progress:
         task = progress.add_task("onnxruntime", total=len(job.frames))
         for part in _batches(len(job.frames), _chunk(job.net)):
             outputs.append(runner(job.frames[part]))

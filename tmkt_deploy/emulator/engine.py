@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from rich.progress import track
 
+from tmkt_train.cli.common import progress as progress_bar
 from tmkt_train.device import pick_device
 
 from ..ir import INPUT, Layer, Network
@@ -101,8 +101,9 @@ def emulate(net: Network, inputs: np.ndarray | torch.Tensor, *, record: bool | I
     workers = min(len(starts), torch.get_num_threads()) if dev.type == "cpu" else 1
     with exact_kernels(), _intra_op_threads(1 if workers > 1 else torch.get_num_threads()), \
             ThreadPoolExecutor(workers, thread_name_prefix="emulate") as pool:
-        done = list(track(pool.map(run, starts), total=len(starts), description=f"emulating {net.name}",
-                          disable=not progress))
+        with progress_bar(enabled=progress) as bar:
+            done = list(bar.track(pool.map(run, starts), total=len(starts),
+                                  description=f"emulating {net.name}"))
     output = np.concatenate([spikes[net.output] for _, spikes in done])
     return EmulatorResult(
         output_spikes=output.reshape(len(output), -1, steps),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.progress import Progress, ProgressColumn
 
 VERBOSE_ENV = "TMKT_VERBOSE"  # set: third-party import messages are shown (tmkt_train.lavadl)
 PIPED_WIDTH = 200  # columns for tables when output is not a terminal (rich's default, 80, squeezes them)
@@ -23,6 +24,14 @@ def make_console(stderr: bool = False) -> Console:
 
 
 err = make_console(stderr=True)
+
+
+def progress(*columns: str | ProgressColumn, enabled: bool = True) -> Progress:
+    """A transient progress bar on stderr (stdout stays for tables and JSON), off when stderr is not a
+    terminal: a log would get only blank lines from it."""
+    bar_console = make_console(stderr=True)
+    return Progress(*columns, console=bar_console, transient=True,
+                    disable=not (enabled and bar_console.is_terminal))
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

@@ -15,8 +15,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from rich.console import Console
-from rich.progress import track
 
 from ..atomic import atomic_write
 from .errors import DatasetError
@@ -79,7 +77,10 @@ _TENSORS = ("dvs", "dvs_labels", "dvs_train", "rgb", "rgb_labels")
 
 def progress(items: Iterable, description: str, total: int) -> Iterator:
     """A transient progress bar on stderr, so stdout stays clean for tables and JSON."""
-    return track(items, description=description, total=total, console=Console(stderr=True), transient=True)
+    from ..cli.common import progress as progress_bar
+
+    with progress_bar() as bar:
+        yield from bar.track(items, total=total, description=description)
 
 
 def stack_store(

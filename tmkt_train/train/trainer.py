@@ -24,7 +24,7 @@ from torch.optim import Optimizer
 from torch.utils.data import DataLoader, Dataset
 
 from ..atomic import atomic_write
-from ..cli.common import make_console
+from ..cli.common import make_console, progress
 from ..models import SpikingNet, build_model, predict
 from ..models.calibrate import calibrate_rates
 from ..models.neuron import neuron_params
@@ -135,9 +135,8 @@ def append_metrics(path: Path, line: dict) -> None:
 
 
 def progress_bar(enabled: bool) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=console,
-                    disable=not enabled, transient=True)
+    return progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[info]}"), TimeRemainingColumn(), enabled=enabled)
 
 
 def train_epoch(ddp_method: torch.nn.Module, optimizer: Optimizer, loader: StoreBatches | DataLoader, *,

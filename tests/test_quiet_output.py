@@ -1,0 +1,84 @@
+"""Our commands print only our lines (no lava-dl / torch import chatter, no blank progress lines) and their
+tables stay whole when the output is piped into a file, as CI logs and `| tee` do."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from tmkt_train.lavadl import NOISE
+from tmkt_train.models import build_model
+from tmkt_train.train.checkpoint import save_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+FOREIGN = (*NOISE, "CUDA_HOME", "Prophesee", "WARNING", "Warning", "Traceback")
+LONG_NAME = "a-deployment-with-a-rather-long-name"
+
+
+SCRIPTS = ("import sys; from tmkt_train.cli import app as train; from tmkt_deploy.cli import app as deploy; "
+           "{'tmkt-train': train, 'tmkt-deploy': deploy}[sys.argv.pop(1)]()")
+
+
+def _python(code: str, *args: str, verbose: str = "") -> subprocess.CompletedProcess:
+    """Python code run as a user runs our scripts, its output captured (not a terminal)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("TMKT_VERBOSE", "COLUMNS")}
+    env.update(PYTHONPATH=str(ROOT), TMKT_VERBOSE=verbose)
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
+                          timeout=600)
+
+
+def _run(script: str, *args: str) -> subprocess.CompletedProcess:
+    """A console script (tmkt-train / tmkt-deploy) with `args`."""
+    return _python(SCRIPTS, script, *args)
+
+
+def _ours_only(result: subprocess.CompletedProcess) -> None:
+    assert result.returncode == 0, result.stderr
+    for line in (result.stdout + result.stderr).splitlines():
+        assert not any(word in line for word in FOREIGN), line
+    assert result.stderr.strip() == "", result.stderr
+    assert not result.stdout.startswith("\n"), "blank progress-bar lines before our output"
+
+
+@pytest.mark.parametrize("script", ["tmkt-train", "tmkt-deploy"])
+def test_help_is_only_ours(script):
+    result = _run(script, "--help")
+    _ours_only(result)
+    assert "--verbose" in result.stdout
+
+
+def test_real_commands_print_only_ours_and_whole_tables(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("scnn", num_classes=10, input_shape=(2, 16, 16), width=0.0625)
+    ckpt = tmp_path / LONG_NAME / "checkpoint.pt"
+    save_checkpoint(ckpt, {"state_dict": model.state_dict(), "class_names": [str(i) for i in range(10)],
+                           "config": {"dataset": "ndigits", "time_steps": 5, "input_shape": [2, 16, 16],
+                                      "backbone": {"name": "scnn", "kwargs": model.build_kwargs},
+                                      "num_classes": 10, "method": "tmkt"}})
+    _ours_only(_run("tmkt-train", "datasets", "ndigits"))
+    deploy = tmp_path / "deploy"
+    export = _run("tmkt-deploy", "export", str(ckpt), "--target", "nir", "--samples", "2",
+                  "--out", str(deploy))
+    _ours_only(export)  # imports lava-dl (the model) and nir
+    assert "emulator vs quantized" in export.stdout and "first mismatching layer" in export.stdout
+    report = _run("tmkt-deploy", "report", str(deploy), "--out", str(tmp_path / "report"))
+    _ours_only(report)
+    doc = json.loads((tmp_path / "report" / "report.json").read_text())
+    backbone = doc["backbones"][0]
+    assert backbone["name"] == LONG_NAME and LONG_NAME in report.stdout  # names whole, not 'a-deploy…'
+    for number in (backbone["synops"], backbone["spikes_per_sample"]):
+        assert f"{number:,.0f}" in report.stdout
+    assert all(f"{p} µJ" in report.stdout for p in doc["profiles"]) and "…" not in report.stdout
+
+
+def test_verbose_shows_the_import_messages():
+    shown = _python("import tmkt_train.lavadl", verbose="1")
+    assert shown.returncode == 0 and "Prophesee" in shown.stdout
+    quiet = _python("import tmkt_train.lavadl", verbose="0")
+    assert quiet.returncode == 0 and quiet.stdout == "" and "CUDA_HOME" not in quiet.stderr
