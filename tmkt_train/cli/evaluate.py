@@ -41,6 +41,8 @@ def evaluate(
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
 ) -> None:
     """Re-evaluate a trained run on pure event input; prints a table and writes RUN_DIR/eval.json."""
+    from ..train.curves import CURVES
+
     try:
         result = evaluate_run(run_dir, device)
     except (ValueError, RuntimeError, OSError) as exc:
@@ -50,4 +52,7 @@ def evaluate(
     table.add_column("value", justify="right")
     for key, value in result.items():
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
-    make_console().print(table)
+    console = make_console()
+    console.print(table)
+    if (run_dir / CURVES).exists():
+        console.print(f"learning curves: {run_dir / CURVES}")

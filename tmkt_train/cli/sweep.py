@@ -40,5 +40,7 @@ def sweep(
                          table_only=table_only, command=command, jobs=jobs)
     except (ValueError, RuntimeError, OSError) as exc:
         raise fail(one_line(exc)) from exc
-    make_console().print(rich_table(rows))
-    make_console().print(f"wrote {out}/results.md, results.json, results.png")
+    console = make_console()
+    console.print(rich_table(rows))
+    console.print(f"wrote {out}/results.md, results.json, results.png; each run's learning curves in "
+                  f"{out}/runs/NAME/train/curves.png")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..train.checkpoint import CHECKPOINT
 from ..train.config import TrainConfig
+from ..train.curves import CURVES
 
 if TYPE_CHECKING:  # tmkt_deploy is imported lazily: the sweep's table needs none of it
     from tmkt_deploy.check import CheckResult
@@ -84,6 +85,7 @@ def report_and_print(done: Deployed, train_dir: Path, deploy_dir: Path, report_d
         f"step): {'yes' if check.exact else 'NO, see check.json'}; {len(done.history)} epochs; "
         f"train {done.train_s:.0f} s, export {done.export_s:.0f} s")
     console.print(f"files:\n  checkpoint  {Path(train_dir) / CHECKPOINT} (+ metrics.jsonl, config.toml)\n"
+                  f"  curves      {Path(train_dir) / CURVES}\n"
                   f"  deployment  {deploy_dir} (ir/, network.net, check.json, spikes.json)\n"
                   f"  report      {Path(report_dir) / 'report.md'} (report.json, PNGs)")
     return report

@@ -33,6 +33,7 @@ from . import distributed
 from .batches import StoreBatches, epoch_batches, place_frames
 from .checkpoint import CHECKPOINT, read_checkpoint, save_checkpoint
 from .config import DataConfig, TrainConfig, save_config
+from .curves import CURVES, write_curves
 
 METRICS = "metrics.jsonl"
 CONFIG = "config.toml"
@@ -270,6 +271,7 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end) -> list
                 })
                 append_metrics(metrics_path, line)
                 history.append(line)
+                write_curves(history, out / CURVES)
                 console.print(summary(line))
             distributed.barrier(info)
             if on_epoch_end is not None:
