@@ -135,8 +135,21 @@ def _alive(pids: set[int]) -> set[int]:
     return pids & {p for kids in tree.values() for p in kids}
 
 
-def _segments() -> set[str]:
-    return {p.name for p in Path("/dev/shm").glob("psm_*")}
+def _segments(pids: set[int]) -> set[str]:
+    """The /dev/shm/psm_* segments (Python shared memory, Lava's channels) these processes have mapped: not
+    other programs' segments, which come and go on a shared box."""
+    found = set()
+    for pid in pids:
+        try:
+            maps = Path(f"/proc/{pid}/maps").read_text()
+        except OSError:
+            continue
+        found |= {line.rsplit("/", 1)[1] for line in maps.splitlines() if "/dev/shm/psm_" in line}
+    return found
+
+
+def _existing(segments: set[str]) -> set[str]:
+    return {name for name in segments if (Path("/dev/shm") / name).exists()}
 
 
 @pytest.mark.lava
@@ -156,30 +169,30 @@ def test_kill_9_during_lava_leaves_no_process_and_no_shared_memory(tmp_path):
                            "config": {"dataset": "ndigits", "time_steps": 5, "input_shape": [2, 16, 16],
                                       "backbone": {"name": "scnn", "kwargs": model.build_kwargs},
                                       "num_classes": 10, "method": "tmkt"}})
-    before = _segments()
     export = subprocess.Popen(
         [sys.executable, "-c", "from tmkt_deploy.cli import app; app()", "export", str(ckpt), "--out",
-         str(tmp_path / "deploy"), "--samples", "400", "--lava-samples", "400"],
+         str(tmp_path / "deploy"), "--samples", "40", "--lava-samples", "40"],
         env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         start_new_session=True)
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and export.poll() is None:
             family = _descendants(export.pid)
-            if len(family) >= 4 and _segments() - before:  # Lava's processes are up and talking
+            if len(family) >= 4 and _segments(family):  # Lava's processes are up and talking
                 break
             time.sleep(0.2)
         assert export.poll() is None, export.stderr.read()
         time.sleep(1.0)  # well inside the Lava run
         family = _descendants(export.pid)
-        assert _segments() - before
+        segments = _segments(family | {export.pid})
+        assert segments
         export.kill()
         export.wait()
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and (_alive(family) or _segments() - before):
+        while time.monotonic() < deadline and (_alive(family) or _existing(segments)):
             time.sleep(0.2)
         assert not _alive(family), f"still running after kill -9 of the export: {sorted(_alive(family))}"
-        assert not _segments() - before, f"shared memory left: {sorted(_segments() - before)}"
+        assert not _existing(segments), f"shared memory left: {sorted(_existing(segments))}"
     finally:
         if export.poll() is None:
             export.kill()

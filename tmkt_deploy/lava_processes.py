@@ -69,21 +69,30 @@ class LavaThread:
         self._calls: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._serve, daemon=True, name="lava")
         self._thread.start()
+        self._stalled = False
 
     def _serve(self) -> None:
         while (item := self._calls.get()) is not None:
-            work, done, outcome = item
-            try:
-                work()
-            except BaseException as exc:  # re-raised in the caller's thread
-                outcome.append(exc)
-            done.set()
+            self._run(*item)
+
+    @staticmethod
+    def _run(work: Callable[[], None], done: threading.Event, outcome: list) -> None:
+        try:
+            work()
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome.append(exc)
+        done.set()
 
     def call(self, work: Callable[[], None], timeout_s: float, what: str) -> None:
-        """Run `work` on the Lava thread; raise LavaStalled naming `what` if it does not return in time."""
+        """Run `work` on the Lava thread; raise LavaStalled naming `what` if it does not return in time.
+        Once a call has stalled, later ones (stopping the runtime) get a thread of their own."""
         done, outcome = threading.Event(), []
-        self._calls.put((work, done, outcome))
+        if self._stalled:
+            threading.Thread(target=self._run, args=(work, done, outcome), daemon=True).start()
+        else:
+            self._calls.put((work, done, outcome))
         if not done.wait(timeout_s):
+            self._stalled = True
             raise LavaStalled(f"Lava made no progress for {timeout_s:.0f} s {what}; a process model is "
                               "probably blocked (torch inside a process model, or a port left unconnected); "
                               "--timeout sets the limit")
