@@ -197,3 +197,19 @@ def test_kill_9_during_lava_leaves_no_process_and_no_shared_memory(tmp_path):
         if export.poll() is None:
             export.kill()
     assert not (tmp_path / "deploy").exists()  # nothing looks exported
+
+
+def test_a_write_killed_midway_leaves_only_a_temp_that_the_next_fit_removes(tmp_path):
+    from test_train import ToyPairs, toy_config
+
+    from tmkt_train.train.trainer import fit
+
+    killed = "import os, sys\nfrom tmkt_train.atomic import atomic_write\n" \
+             "with atomic_write(sys.argv[1]) as f:\n    f.write(b'half'); f.flush(); os._exit(9)\n"
+    result = subprocess.run([sys.executable, "-c", killed, str(tmp_path / "checkpoint.pt")],
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, timeout=60)
+    assert result.returncode == 9
+    assert not (tmp_path / "checkpoint.pt").exists() and len(list(tmp_path.glob(".checkpoint.pt.*.tmp"))) == 1
+    fit(toy_config("dvs-only", epochs=1), tmp_path, train_set=ToyPairs(), test_set=ToyPairs(seed=1),
+        device="cpu")
+    assert (tmp_path / "checkpoint.pt").exists() and not list(tmp_path.glob(".*"))

@@ -23,7 +23,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torch.utils.data import DataLoader, Dataset
 
-from ..atomic import atomic_write
+from ..atomic import atomic_write, remove_leftovers
 from ..cli.common import make_console, progress
 from ..models import SpikingNet, build_model, predict
 from ..models.calibrate import calibrate_rates
@@ -237,6 +237,7 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end) -> list
         start = restore(method, optimizer, read_checkpoint(ckpt_path), cfg, ckpt_path)
     if info.main:
         out.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(out)  # temp files of a crashed run of this folder
         history = keep_metrics_before(metrics_path, start)
         save_config(cfg, out / CONFIG)
     ddp_method = distributed.wrap(method, info, dev)
