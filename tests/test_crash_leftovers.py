@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tmkt_deploy.staging import recover, staged_folder
+from tmkt_common.atomic import recover, staged_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD = {"ir/weights.txt": "old", "check.json": "old", "notes.txt": "user"}
@@ -21,7 +21,7 @@ DEAD_PID = 2**22 + 1  # above Linux's largest pid_max: never a running process
 # step K of the move-in, before or after it; STEPS=count prints how many steps there are.
 CRASH = """
 import os, pathlib, shutil, sys
-from tmkt_deploy import staging
+from tmkt_common import atomic as staging
 out, where, k, fallback = pathlib.Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
 count = 0
 def hook(fn):
@@ -157,18 +157,9 @@ def _existing(segments: set[str]) -> set[str]:
 def test_kill_9_during_lava_leaves_no_process_and_no_shared_memory(tmp_path):
     import time
 
-    import torch
+    from support import write_tiny_checkpoint
 
-    from tmkt_train.models import build_model
-    from tmkt_train.train.checkpoint import save_checkpoint
-
-    torch.manual_seed(0)
-    model = build_model("scnn", num_classes=10, input_shape=(2, 16, 16), width=0.0625)
-    ckpt = tmp_path / "checkpoint.pt"
-    save_checkpoint(ckpt, {"state_dict": model.state_dict(), "class_names": [str(i) for i in range(10)],
-                           "config": {"dataset": "ndigits", "time_steps": 5, "input_shape": [2, 16, 16],
-                                      "backbone": {"name": "scnn", "kwargs": model.build_kwargs},
-                                      "num_classes": 10, "method": "tmkt"}})
+    ckpt = write_tiny_checkpoint(tmp_path / "checkpoint.pt")
     export = subprocess.Popen(
         [sys.executable, "-c", "from tmkt_deploy.cli import app; app()", "export", str(ckpt), "--out",
          str(tmp_path / "deploy"), "--samples", "40", "--lava-samples", "40"],
@@ -204,7 +195,7 @@ def test_a_write_killed_midway_leaves_only_a_temp_that_the_next_fit_removes(tmp_
 
     from tmkt_train.train.trainer import fit
 
-    killed = "import os, sys\nfrom tmkt_train.atomic import atomic_write\n" \
+    killed = "import os, sys\nfrom tmkt_common.atomic import atomic_write\n" \
              "with atomic_write(sys.argv[1]) as f:\n    f.write(b'half'); f.flush(); os._exit(9)\n"
     result = subprocess.run([sys.executable, "-c", killed, str(tmp_path / "checkpoint.pt")],
                             env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, timeout=60)

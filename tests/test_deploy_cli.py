@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 
 from tmkt_deploy.cli import app
 from tmkt_deploy.ir import Network
+from tmkt_train.checkpoint import Checkpoint, write_checkpoint
+from tmkt_train.config import DataConfig, ModelConfig, TrainConfig
 from tmkt_train.models import build_model
-from tmkt_train.train.checkpoint import save_checkpoint
 
 runner = CliRunner()
 STEPS = 5
@@ -26,10 +27,9 @@ def checkpoint(tmp_path_factory):
     torch.manual_seed(0)
     model = build_model("scnn", num_classes=10, input_shape=(2, 16, 16), width=0.0625)
     path = tmp_path_factory.mktemp("ckpt") / "checkpoint.pt"
-    save_checkpoint(path, {"state_dict": model.state_dict(), "class_names": [str(i) for i in range(10)],
-                           "config": {"dataset": "ndigits", "time_steps": STEPS, "input_shape": [2, 16, 16],
-                                      "backbone": {"name": "scnn", "kwargs": model.build_kwargs},
-                                      "num_classes": 10, "method": "tmkt"}})
+    train = TrainConfig(data=DataConfig(time_steps=STEPS, size=16), model=ModelConfig(width=0.0625))
+    write_checkpoint(path, Checkpoint(train=train, num_classes=10, input_shape=(2, 16, 16), time_steps=STEPS,
+                                      state_dict=model.state_dict(), class_names=[str(i) for i in range(10)]))
     return path
 
 
@@ -136,13 +136,13 @@ def test_out_under_a_file_is_one_line_for_every_command(checkpoint, tmp_path):
 
 def test_read_only_out_is_one_line(checkpoint, tmp_path, monkeypatch):
     """Checked before any work (the folder's access rights), and where a write is refused all the same."""
-    import tmkt_deploy.staging
-    import tmkt_train.cli.common
+    import tmkt_common.atomic
+    import tmkt_common.cli
 
     locked = tmp_path / "locked"
     locked.mkdir()
     real_access = os.access
-    monkeypatch.setattr(tmkt_train.cli.common.os, "access",
+    monkeypatch.setattr(tmkt_common.cli.os, "access",
                         lambda path, mode: Path(path) != locked and real_access(path, mode))
     for args in (["export", str(checkpoint)], ["report", str(tmp_path)], ["import-netx", str(checkpoint)]):
         _one_error_line(runner.invoke(app, [*args, "--out", str(locked / "out")]), "locked", "not writable")
@@ -151,7 +151,7 @@ def test_read_only_out_is_one_line(checkpoint, tmp_path, monkeypatch):
     def refuse(*args, dir=None, **kwargs):
         raise PermissionError(13, "Permission denied", str(dir))
 
-    monkeypatch.setattr(tmkt_deploy.staging.tempfile, "mkdtemp", refuse)
+    monkeypatch.setattr(tmkt_common.atomic.tempfile, "mkdtemp", refuse)
     result = runner.invoke(app, ["export", str(checkpoint), "--out", str(locked / "out"), "-n", "1",
                                  "--target", "nir"])
     _one_error_line(result, str(locked), "Permission denied")
@@ -166,8 +166,8 @@ def test_damaged_or_foreign_checkpoints_are_one_line_naming_the_file(checkpoint,
         result = runner.invoke(app, ["export", str(tmp_path / name), "--out", str(tmp_path / "o")])
         _one_error_line(result, name, "not a tmkt checkpoint")
     doc = torch.load(checkpoint, weights_only=False)
-    for key in ("state_dict", "config"):
-        save_checkpoint(tmp_path / f"no-{key}.pt", {k: v for k, v in doc.items() if k != key})
+    for key in ("state_dict", "train"):
+        torch.save({k: v for k, v in doc.items() if k != key}, tmp_path / f"no-{key}.pt")
         result = runner.invoke(app, ["export", str(tmp_path / f"no-{key}.pt"), "--out", str(tmp_path / "o")])
         _one_error_line(result, f"no-{key}.pt", repr(key))
     assert not (tmp_path / "o").exists()

@@ -10,11 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
+from support import write_tiny_checkpoint
 
-from tmkt_train.lavadl import NOISE
-from tmkt_train.models import build_model
-from tmkt_train.train.checkpoint import save_checkpoint
+from tmkt_common.lavadl import NOISE
 
 ROOT = Path(__file__).resolve().parents[1]
 FOREIGN = (*NOISE, "CUDA_HOME", "Prophesee", "WARNING", "Warning", "Traceback")
@@ -22,7 +20,8 @@ LONG_NAME = "a-deployment-with-a-rather-long-name"
 
 
 SCRIPTS = ("import sys; from tmkt_train.cli import app as train; from tmkt_deploy.cli import app as deploy; "
-           "{'tmkt-train': train, 'tmkt-deploy': deploy}[sys.argv.pop(1)]()")
+           "from tmkt_sweep.cli import app as sweep; "
+           "{'tmkt-train': train, 'tmkt-deploy': deploy, 'tmkt-sweep': sweep}[sys.argv.pop(1)]()")
 
 
 def _python(code: str, *args: str, verbose: str = "") -> subprocess.CompletedProcess:
@@ -46,21 +45,17 @@ def _ours_only(result: subprocess.CompletedProcess) -> None:
     assert not result.stdout.startswith("\n"), "blank progress-bar lines before our output"
 
 
-@pytest.mark.parametrize("script", ["tmkt-train", "tmkt-deploy"])
+@pytest.mark.parametrize("script", ["tmkt-train", "tmkt-deploy", "tmkt-sweep"])
 def test_help_is_only_ours(script):
     result = _run(script, "--help")
     _ours_only(result)
-    assert "--verbose" in result.stdout
+    assert "--verbose" in result.stdout or script == "tmkt-sweep"  # one command: TMKT_VERBOSE=1 there
 
 
 def test_real_commands_print_only_ours_and_whole_tables(tmp_path):
-    torch.manual_seed(0)
-    model = build_model("scnn", num_classes=10, input_shape=(2, 16, 16), width=0.0625)
     ckpt = tmp_path / LONG_NAME / "checkpoint.pt"
-    save_checkpoint(ckpt, {"state_dict": model.state_dict(), "class_names": [str(i) for i in range(10)],
-                           "config": {"dataset": "ndigits", "time_steps": 5, "input_shape": [2, 16, 16],
-                                      "backbone": {"name": "scnn", "kwargs": model.build_kwargs},
-                                      "num_classes": 10, "method": "tmkt"}})
+    ckpt.parent.mkdir()
+    write_tiny_checkpoint(ckpt)
     _ours_only(_run("tmkt-train", "datasets", "ndigits"))
     deploy = tmp_path / "deploy"
     export = _run("tmkt-deploy", "export", str(ckpt), "--target", "nir", "--samples", "2",

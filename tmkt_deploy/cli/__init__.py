@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tmkt_train.cli.common import verbose_callback
+from tmkt_common.cli import verbose_callback
 
 app = typer.Typer(
     name="tmkt-deploy",

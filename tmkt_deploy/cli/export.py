@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from tmkt_train.cli.common import check_out, fail, make_console, one_line
+from tmkt_common.cli import check_out, fail, make_console, one_line
 
 from . import app
 

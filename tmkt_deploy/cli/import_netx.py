@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from tmkt_common.cli import check_out, fail, make_console, one_line
 from tmkt_deploy.ir import Network
-from tmkt_train.cli.common import check_out, fail, make_console, one_line
 
 from . import app
 

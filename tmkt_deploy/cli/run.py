@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from tmkt_train.cli.common import check_out, fail
+from tmkt_common.cli import check_out, fail
 
 from . import app
 from .export import TARGET_HELP, run_target

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tmkt_common.cli import progress as progress_bar
 from tmkt_deploy.energy import list_profiles, load_profile
 from tmkt_deploy.report.build import build_report
 from tmkt_deploy.report.runs import Run, load_export_run, load_netx_run
 from tmkt_deploy.report.write import write_report
-from tmkt_train.cli.common import progress as progress_bar
 
 
 def make_report(run_dirs: list[str | os.PathLike], out_dir: str | os.PathLike,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from .common import verbose_callback
+from tmkt_common.cli import verbose_callback
 
 app = typer.Typer(
     name="tmkt-train",
@@ -22,4 +22,4 @@ app = typer.Typer(
 
 app.callback()(verbose_callback)
 
-from . import datasets, evaluate, fit, sweep  # noqa: E402,F401  (registers the commands)
+from . import datasets, evaluate, fit  # noqa: E402,F401  (registers the commands)

@@ -8,9 +8,10 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ..atomic import atomic_write
+from tmkt_common.atomic import atomic_write
+from tmkt_common.cli import fail, make_console
+
 from . import app
-from .common import fail, make_console
 
 MAX_CLASS_ROWS = 30
 

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..atomic import atomic_write
-from .errors import DatasetError
+from tmkt_common.atomic import atomic_write
+from tmkt_common.errors import DatasetError
 
 STORE_FORMAT = 1
 
@@ -77,7 +77,7 @@ _TENSORS = ("dvs", "dvs_labels", "dvs_train", "rgb", "rgb_labels")
 
 def progress(items: Iterable, description: str, total: int) -> Iterator:
     """A transient progress bar on stderr, so stdout stays clean for tables and JSON."""
-    from ..cli.common import progress as progress_bar
+    from tmkt_common.cli import progress as progress_bar
 
     with progress_bar() as bar:
         yield from bar.track(items, total=total, description=description)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..atomic import atomic_write
+from tmkt_common.atomic import atomic_write
 
 CURVES = "curves.png"
 TENSORBOARD_DIR = "tensorboard"
