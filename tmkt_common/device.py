@@ -24,13 +24,10 @@ def cuda_arch(index: int = 0) -> str:
 
 def configure_lava_cuda(index: int = 0) -> str:
     """Point lava-dl's JIT at this GPU's architecture; returns the arch string it set."""
-    from .slayer_import import defer_slayer_detection
-
-    defer_slayer_detection()
-    from lava.lib.dl.slayer import jitconfig
+    from .lavadl import import_slayer
 
     arch = cuda_arch(index)
-    jitconfig.TORCH_CUDA_ARCH_LIST = arch
+    import_slayer().jitconfig.TORCH_CUDA_ARCH_LIST = arch
     return arch
 
 

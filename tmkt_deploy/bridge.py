@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from lava.lib.dl.slayer.synapse.layer import GenericLayer
 
+from tmkt_common.lavadl import import_slayer
 from tmkt_train.checkpoint import Checkpoint, load_model
 from tmkt_train.data.build import build_datasets
 from tmkt_train.models.graph import has_neuron
@@ -68,7 +68,8 @@ def reference_spikes(net: torch.nn.Module, x: torch.Tensor) -> dict[str, np.ndar
 @contextmanager
 def float_weights(net: torch.nn.Module) -> Iterator[None]:
     """Run `net` with its synapses' quantization pre-hooks off (the float model), then restore them."""
-    hooked = [m for m in net.modules() if isinstance(m, GenericLayer) and m.pre_hook_fx is not None]
+    hooked = [m for m in net.modules()
+              if isinstance(m, import_slayer().synapse.layer.GenericLayer) and m.pre_hook_fx is not None]
     saved = [m.pre_hook_fx for m in hooked]
     for m in hooked:
         m.pre_hook_fx = None

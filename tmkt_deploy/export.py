@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from rich.progress import Progress
 
 from tmkt_common.atomic import atomic_write, staged_folder
+from tmkt_common.cli import progress as progress_bar
 from tmkt_common.device import free_gpu_bytes, pick_device
 from tmkt_common.errors import TargetUnavailable
 
@@ -93,7 +93,7 @@ def prepare(checkpoint: str | os.PathLike, out: str | os.PathLike, *, samples: i
     count = len(dataset) if samples is None else min(samples, len(dataset))
     picks = np.unique(np.linspace(0, len(dataset) - 1, count).astype(int))
     frames, labels, float_pred, records = [], [], [], []
-    with Progress(transient=True) as progress:
+    with progress_bar() as progress:
         task = progress.add_task("PyTorch reference", total=len(picks))
         for part in _batches(len(picks), _reference_batch(net, device)):
             rows = torch.from_numpy(picks[part])
@@ -164,7 +164,7 @@ def run_lava(job: ExportJob, target: str) -> SpikeRecord:
     from .lava.simulate import simulate
 
     frames = job.frames[:job.lava_samples]
-    with Progress(transient=True) as progress:
+    with progress_bar() as progress:
         task = progress.add_task(f"Lava {target}", total=len(frames))
         spikes = simulate(job.net, frames, target=target, timeout_s=job.timeout_s,
                           on_sample=lambda _k: progress.advance(task))
@@ -204,7 +204,7 @@ def run_onnx_file(job: ExportJob) -> tuple[dict, SpikeRecord | None]:
     write_onnx(job.net, job.out / ONNX_FILE)
     runner = OnnxStepRunner(job.out / ONNX_FILE)  # one session for all chunks
     outputs = []
-    with Progress(transient=True) as progress:
+    with progress_bar() as progress:
         task = progress.add_task("onnxruntime", total=len(job.frames))
         for part in _batches(len(job.frames), _chunk(job.net)):
             outputs.append(runner(job.frames[part]))

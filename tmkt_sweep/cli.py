@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-from tmkt_common.cli import fail
+from tmkt_common.cli import fail, make_console, one_line
 
 app = typer.Typer(name="tmkt-sweep", rich_markup_mode="rich", add_completion=False)
 
@@ -41,9 +40,11 @@ def sweep(
         rows = run_sweep(out, grid=grid, device=device, epochs=epochs, only=only, lava_samples=lava_samples,
                          table_only=table_only, command=command, jobs=jobs)
     except (ValueError, RuntimeError, OSError) as exc:
-        raise fail(str(exc)) from exc
-    Console().print(rich_table(rows))
-    Console().print(f"wrote {out}/results.md, results.json, results.png")
+        raise fail(one_line(exc)) from exc
+    console = make_console()
+    console.print(rich_table(rows))
+    console.print(f"wrote {out}/results.md, results.json, results.png; each run's learning curves in "
+                  f"{out}/runs/NAME/train/curves.png")
 
 
 if __name__ == "__main__":

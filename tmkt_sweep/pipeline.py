@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from tmkt_train.checkpoint import CHECKPOINT
 from tmkt_train.config import TrainConfig
+from tmkt_train.train.curves import CURVES
 
 if TYPE_CHECKING:  # tmkt_deploy is imported lazily: the sweep's table needs none of it
     from tmkt_deploy.check import CheckResult
@@ -66,13 +67,13 @@ def report_and_print(done: Deployed, train_dir: Path, deploy_dir: Path, report_d
                      profiles: tuple[str, ...] = REPORT_PROFILES) -> dict:
     """The energy/accuracy report of one deployment on `profiles`, then what a person wants to read after a
     run: the report table, accuracies at each stage, whether the spikes matched, and where the files are."""
-    from rich.console import Console
 
+    from tmkt_common.cli import make_console
     from tmkt_deploy.report.make import make_report
     from tmkt_deploy.report.table import summary_table
 
     report = make_report([deploy_dir], report_dir, profiles=list(profiles))
-    console, check = Console(), done.check
+    console, check = make_console(), done.check
     acc = check.accuracy
     lava = f"; Lava on {check.lava_samples} samples {acc['lava']:.1%}" if check.lava_samples else \
         f"; Lava skipped ({done.lava_skipped})"
@@ -84,6 +85,7 @@ def report_and_print(done: Deployed, train_dir: Path, deploy_dir: Path, report_d
         f"step): {'yes' if check.exact else 'NO, see check.json'}; {len(done.history)} epochs; "
         f"train {done.train_s:.0f} s, export {done.export_s:.0f} s")
     console.print(f"files:\n  checkpoint  {Path(train_dir) / CHECKPOINT} (+ metrics.jsonl, config.toml)\n"
+                  f"  curves      {Path(train_dir) / CURVES}\n"
                   f"  deployment  {deploy_dir} (ir/, network.net, check.json, spikes.json)\n"
                   f"  report      {Path(report_dir) / 'report.md'} (report.json, PNGs)")
     return report

@@ -175,11 +175,11 @@ def run_grid(runs: list[RunSpec], out_dir: str | os.PathLike, *, device: str = "
              command: str | None = None, jobs: int = 1) -> dict[str, list[str]]:
     """Every run of `runs` whose result file is missing, one at a time or over `jobs` processes; returns
     the names run and skipped."""
-    from rich.console import Console
+    from tmkt_common.cli import make_console
 
     if jobs < 1:
         raise ValueError(f"--jobs must be at least 1, got {jobs}")
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     done: dict[str, list[str]] = {"ran": [], "skipped": []}
     todo = []
     for spec in runs:

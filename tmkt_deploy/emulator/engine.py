@@ -31,8 +31,8 @@ from types import ModuleType
 
 import numpy as np
 import torch
-from rich.progress import track
 
+from tmkt_common.cli import progress as progress_bar
 from tmkt_common.device import free_gpu_bytes, pick_device
 
 from ..check.digest import spike_digests
@@ -115,8 +115,9 @@ def emulate(net: Network, inputs: np.ndarray | torch.Tensor, *, record: bool | I
     workers = min(len(starts), torch.get_num_threads()) if dev.type == "cpu" else 1
     with exact_kernels(), _intra_op_threads(1 if workers > 1 else torch.get_num_threads()), \
             ThreadPoolExecutor(workers, thread_name_prefix="emulate") as pool:
-        done = list(track(pool.map(run, starts), total=len(starts), description=f"emulating {net.name}",
-                          disable=not progress))
+        with progress_bar(enabled=progress) as bar:
+            done = list(bar.track(pool.map(run, starts), total=len(starts),
+                                  description=f"emulating {net.name}"))
     output = np.concatenate([spikes[net.output] for _, spikes, _ in done])
     return EmulatorResult(
         output_spikes=output.reshape(len(output), -1, steps),

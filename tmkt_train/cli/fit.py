@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
-from tmkt_common.cli import fail
+from tmkt_common.cli import fail, one_line
 
 from . import app
 
@@ -72,16 +73,24 @@ def fit(
         None, "--augment/--no-augment",
         help="Random flip and shift (4 px at 48×48) per training sample, never at evaluation. Default: off."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt after a crash."),
+    tensorboard: bool = typer.Option(
+        False, "--tensorboard",
+        help="Also log every metric per epoch to OUT/tensorboard (needs pip install 'tmkt[tensorboard]'). "
+             "OUT/curves.png is drawn either way."),
 ) -> None:
     """Train a SLAYER CUBA backbone with TMKT or a baseline; evaluates on pure event input every epoch."""
     from ..data.build import build_datasets
+    from ..train.curves import TensorBoardLog
     from ..train.trainer import fit as run_fit
 
     try:
         cfg = resolve_config(config, preset, dataset=dataset, backbone=backbone, method=method, epochs=epochs,
                              seed=seed, width=width, data_dir=data_dir, dvs_fraction=dvs_fraction,
                              val_fraction=val_fraction, augment=augment)
+        main_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 logs
+        board = TensorBoardLog(out) if tensorboard and main_rank else None
         train_set, test_set = build_datasets(cfg.data, cfg.seed)
-        run_fit(cfg, out, train_set=train_set, test_set=test_set, device=device, resume=resume)
+        run_fit(cfg, out, train_set=train_set, test_set=test_set, device=device, resume=resume,
+                on_epoch_end=board)
     except (ValueError, RuntimeError, OSError) as exc:
-        raise fail(str(exc)) from exc
+        raise fail(one_line(exc)) from exc

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from lava.lib.dl.slayer.loss import SpikeRate
+
+from ..lavadl import slayer
 
 MODES = ("tet", "tet-spikes", "rate", "spike_rate")
 
@@ -37,7 +38,7 @@ def classification_loss(spikes: torch.Tensor, labels: torch.Tensor, *, currents:
     if mode not in MODES:
         raise ValueError(f"classification mode must be one of {MODES}, not {mode!r}")
     if mode == "spike_rate":
-        return SpikeRate(*rates, reduction="mean")(spikes, labels)
+        return slayer.loss.SpikeRate(*rates, reduction="mean")(spikes, labels)
     if mode == "rate":
         return F.cross_entropy(logit_scale * spikes.mean(dim=-1), labels)
     if mode == "tet":

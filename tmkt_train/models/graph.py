@@ -11,10 +11,10 @@ import math
 from dataclasses import dataclass
 
 import torch
-from lava.lib.dl.slayer import block
 
 from tmkt_common.graph import INPUT
 
+from ..lavadl import block
 from .fast_net import FastSpikingNet
 from .neuron import delay_steps, encode_input, fire
 from .residual import ResidualCuba

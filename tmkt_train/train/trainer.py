@@ -17,13 +17,13 @@ from functools import partial
 from pathlib import Path
 
 import torch
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import Tensor
 from torch.optim import Optimizer
 from torch.utils.data import DataLoader, Dataset
 
-from tmkt_common.atomic import atomic_write
+from tmkt_common.atomic import atomic_write, remove_leftovers
+from tmkt_common.cli import make_console, progress
 
 from ..checkpoint import CHECKPOINT, Checkpoint, read_checkpoint, write_checkpoint
 from ..config import TrainConfig, save_config
@@ -32,13 +32,14 @@ from ..models import SpikingNet, build_model, predict
 from ..models.calibrate import calibrate_rates
 from . import distributed
 from .batches import StoreBatches, epoch_batches, place_frames
+from .curves import CURVES, write_curves
 from .sampling import epoch_sampler
 
 METRICS = "metrics.jsonl"
 CONFIG = "config.toml"
 SHOW_EVERY = 20  # steps between loss readings for the progress bar
 TOP_K = 5  # the papers report top-1 and top-5
-console = Console(stderr=True)
+console = make_console(stderr=True)
 
 
 def first_events(dataset: Dataset, count: int) -> torch.Tensor:
@@ -115,9 +116,8 @@ def append_metrics(path: Path, line: dict) -> None:
 
 
 def progress_bar(enabled: bool) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=console,
-                    disable=not enabled, transient=True)
+    return progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[info]}"), TimeRemainingColumn(), enabled=enabled)
 
 
 def train_epoch(ddp_method: torch.nn.Module, optimizer: Optimizer, loader: StoreBatches | DataLoader, *,
@@ -227,6 +227,7 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end) -> list
         start = restore(method, optimizer, read_checkpoint(ckpt_path), cfg, ckpt_path)
     if info.main:
         out.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(out)  # temp files of a crashed run of this folder
         history = keep_metrics_before(metrics_path, start)
         save_config(cfg, out / CONFIG)
     ddp_method = distributed.wrap(method, info, dev)
@@ -260,6 +261,7 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end) -> list
                     optimizer=optimizer.state_dict()))
                 append_metrics(metrics_path, line)
                 history.append(line)
+                write_curves(history, out / CURVES)
                 console.print(summary(line))
             distributed.barrier(info)
             if on_epoch_end is not None:
