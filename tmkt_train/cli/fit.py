@@ -18,12 +18,12 @@ def resolve_config(config: Path | None, **overrides) -> TrainConfig:
     """The TOML file (or defaults) with the command-line options that were given on top."""
     from ..models import list_models
     from ..tmkt import METHODS
-    from ..train.config import TrainConfig, load_config
+    from ..train.config import TrainConfig, check_config, load_config
 
     cfg = load_config(config) if config is not None else TrainConfig()
     where = {"dataset": cfg.data, "data_dir": cfg.data, "dvs_fraction": cfg.data, "val_fraction": cfg.data,
              "augment": cfg.data, "backbone": cfg.model, "width": cfg.model, "epochs": cfg.optim,
-             "method": cfg, "seed": cfg}
+             "steps": cfg.optim, "select": cfg.eval, "method": cfg, "seed": cfg}
     for key, value in overrides.items():
         if value is not None:
             setattr(where[key], key, str(value) if isinstance(value, Path) else value)
@@ -33,7 +33,7 @@ def resolve_config(config: Path | None, **overrides) -> TrainConfig:
         raise ValueError(f"--method {cfg.method!r}: choose one of {sorted(METHODS)}")
     if cfg.optim.epochs < 1:
         raise ValueError(f"--epochs must be at least 1, got {cfg.optim.epochs}")
-    return cfg
+    return check_config(cfg, "options")
 
 
 @app.command("fit")
@@ -43,6 +43,11 @@ def fit(
     backbone: str = typer.Option(None, help="scnn, vggsnn or resnet18. Default: scnn."),
     method: str = typer.Option(None, help="tmkt, sliding-kt, dvs-only or rgb-pretrain. Default: tmkt."),
     epochs: int = typer.Option(None, help="Training epochs. Default: 10."),
+    steps: int = typer.Option(None, help="Train exactly this many optimiser steps instead (epochs follow: "
+                                         "one pass over the paired training set each). Default: 0 (off)."),
+    select: str = typer.Option(None, help="Weights to report: last, or best-val (the best validation "
+                                          "epoch's, kept in OUT/best.pt; needs --val-fraction). "
+                                          "Default: last."),
     config: Path = typer.Option(None, "--config", exists=True, dir_okay=False,
                                 help="TOML with any knob (see a run's config.toml); options override it."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
@@ -65,6 +70,7 @@ def fit(
 
     try:
         cfg = resolve_config(config, dataset=dataset, backbone=backbone, method=method, epochs=epochs,
+                             steps=steps, select=select,
                              seed=seed, width=width, data_dir=data_dir, dvs_fraction=dvs_fraction,
                              val_fraction=val_fraction, augment=augment)
         train_set, test_set = build_datasets(cfg.data, cfg.seed)

@@ -7,16 +7,20 @@ the config and DDP never sees unused parameters.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from ..models import NetOutput, SpikingNet, predict
+from ..models.neuron import neuron_params
 from .cka import StepWeights
 from .heads import ModalityHead, RatioHead
-from .losses import classification_loss
-from .tsm import blend, mix_ratio, time_step_mixup
+from .losses import MODES, classification_loss
+from .tsm import MIX_MODES, SCHEDULES, blend, mix_ratio, time_step_mixup
+
+HEADS = ("shared", "separate")
 
 
 @dataclass
@@ -38,6 +42,17 @@ class MethodConfig:
     mix_end: float = 1.0
     slide_power: float = 3.0  # sliding-KT: P(replace a whole sample by its events) = progress**slide_power
     pretrain_fraction: float = 0.5  # rgb-pretrain: share of epochs on RGB before fine-tuning on DVS
+    tet_mse: float = 0.0     # λ of TET's MSE(output current, threshold) term (the papers' 1e-3; 0 = off)
+    heads: str = "shared"    # "separate": the source stream has its own readout (copy of the output synapse)
+    mix_mode: str = "truncated"  # TMKT's mask: "truncated" (TSM), "whole" or "per-step" (tsm.MIX_MODES)
+
+    def check(self, where: str = "config") -> None:
+        """One clear error for a choice no method knows."""
+        for key, value, choices in (("cls_mode", self.cls_mode, MODES), ("mix_schedule", self.mix_schedule,
+                                    SCHEDULES), ("mix_mode", self.mix_mode, MIX_MODES),
+                                    ("heads", self.heads, HEADS)):
+            if value not in choices:
+                raise ValueError(f"{where}: loss.{key} must be one of {choices}, not {value!r}")
 
 
 @dataclass
@@ -62,13 +77,15 @@ class Method(torch.nn.Module):
     def __init__(self, model: SpikingNet, cfg: MethodConfig, time_steps: int):
         super().__init__()
         self.model, self.cfg, self.time_steps = model, cfg, time_steps
+        self.threshold = float(neuron_params(model.build_kwargs["neuron"])["threshold"])
 
     def cls(self, out: NetOutput, part: slice, labels: Tensor, step_weights: Tensor | None = None):
         """Classification loss of the samples `part` of a forward's output."""
         cfg = self.cfg
         return classification_loss(out.spikes[part], labels, currents=out.currents[part], mode=cfg.cls_mode,
                                    logit_scale=cfg.logit_scale, step_weights=step_weights,
-                                   rates=(cfg.true_rate, cfg.false_rate))
+                                   rates=(cfg.true_rate, cfg.false_rate), mse_weight=cfg.tet_mse,
+                                   threshold=self.threshold)
 
     def rgb_epoch(self, epoch: int, epochs: int) -> bool:
         """Whether epoch `epoch` trains on the RGB-only dataset (only the pre-training baseline does)."""
@@ -101,13 +118,29 @@ class RgbPretrain(SingleStream):
 
 class TwoStream(Method):
     """KT's structure: a source stream and the event stream through one trunk (concatenated in the batch, so
-    each sample's neuron state starts from zero), CE on both, CKA alignment weighted per step."""
+    each sample's neuron state starts from zero), CE on both, CKA alignment weighted per step.
+
+    With `heads = "separate"` the source stream is read by its own copy of the output synapse (a
+    non-spiking linear readout like the KT code's FC head, classified by TET on its current whatever
+    `cls_mode` is); the event stream keeps the network's output layer, the one deployed."""
 
     name = "sliding-kt"
 
     def __init__(self, model: SpikingNet, cfg: MethodConfig, time_steps: int):
         super().__init__(model, cfg, time_steps)
         self.steps = StepWeights(time_steps) if cfg.cka > 0 else None
+        separate = cfg.heads == "separate"
+        self.source_head = copy.deepcopy(model.nodes[model.output].synapse) if separate else None
+
+    def source_cls(self, out: NetOutput, n: int, labels: Tensor) -> Tensor:
+        """Classification loss of the source half (the first `n` samples)."""
+        if self.source_head is None:
+            return self.cls(out, slice(None, n), labels)
+        spikes = out.readout_input[:n].to(self.source_head.weight.dtype)  # bf16 on the CUDA fast path
+        currents = self.source_head(spikes).reshape(n, -1, out.currents.shape[-1]).float()
+        cfg = self.cfg
+        return classification_loss(currents, labels, currents=currents, mode="tet", mse_weight=cfg.tet_mse,
+                                   threshold=self.threshold)
 
     def mix(self, rgb: torch.Tensor, dvs: torch.Tensor, progress: float):
         """Sliding replacement: each whole sample becomes its event version with probability progress**k."""
@@ -125,7 +158,7 @@ class TwoStream(Method):
         evt_spikes = out.spikes[n:]
         event_weights = 1 - self.steps() if self.steps is not None else None
         terms = {
-            "ce": self.cfg.ce_source * self.cls(out, slice(None, n), labels),
+            "ce": self.cfg.ce_source * self.source_cls(out, n, labels),
             "ce_event": self.cfg.ce_event * self.cls(out, slice(n, None), labels, event_weights),
         }
         if self.steps is not None:
@@ -150,7 +183,7 @@ class Tmkt(TwoStream):
     def mix(self, rgb: torch.Tensor, dvs: torch.Tensor, progress: float):
         cfg = self.cfg
         ratio = mix_ratio(progress, cfg.mix_schedule, cfg.mix_power, cfg.mix_start, cfg.mix_end)
-        return time_step_mixup(rgb, dvs, ratio)
+        return time_step_mixup(rgb, dvs, ratio, mode=cfg.mix_mode)
 
     def extra_terms(self, features: torch.Tensor, mask: torch.Tensor, ratio: torch.Tensor) -> dict:
         terms = {}

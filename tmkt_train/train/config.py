@@ -54,6 +54,25 @@ class OptimConfig:
     weight_decay: float = 0.01
     warmup_epochs: float = 5.0  # capped at a fifth of the run, so short runs still decay
     min_lr: float = 1e-5
+    steps: int = 0  # > 0: train exactly this many optimiser steps (epochs then follow, see trainer.plan)
+
+
+SELECT = ("last", "best-val")
+READOUTS = ("spikes", "current")
+
+
+@dataclass
+class EvalConfig:
+    """Which weights a run reports and how they are scored (tmkt_train.train.selection).
+
+    `best-val` keeps the weights of the epoch with the highest validation accuracy in `best.pt` (it needs
+    `data.val_fraction` > 0); with a validation split the test set is scored once, after training, on the
+    chosen weights. `readout`: the class is the argmax over time of the output spikes (what the chip
+    reports) or of the output current. `every`: evaluate every N epochs (and after the last)."""
+
+    select: str = "last"
+    readout: str = "spikes"
+    every: int = 1
 
 
 @dataclass
@@ -64,6 +83,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: MethodConfig = field(default_factory=MethodConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
     @property
     def lr(self) -> float:
@@ -88,8 +108,23 @@ def _fill(cls, values: dict, where: str):
     return cls(**kwargs)
 
 
+def check_config(cfg: TrainConfig, where: str = "config") -> TrainConfig:
+    """One clear error for values no run can use (unknown choices, a selection without a validation split)."""
+    ev, opt = cfg.eval, cfg.optim
+    if ev.select not in SELECT:
+        raise ValueError(f"{where}: eval.select must be one of {SELECT}, not {ev.select!r}")
+    if ev.readout not in READOUTS:
+        raise ValueError(f"{where}: eval.readout must be one of {READOUTS}, not {ev.readout!r}")
+    if ev.select == "best-val" and cfg.data.val_fraction <= 0:
+        raise ValueError(f"{where}: eval.select = 'best-val' needs data.val_fraction > 0 (--val-fraction)")
+    if ev.every < 1 or opt.steps < 0:
+        raise ValueError(f"{where}: eval.every must be >= 1 and optim.steps >= 0")
+    cfg.loss.check(where)
+    return cfg
+
+
 def config_from_dict(values: dict, where: str = "config") -> TrainConfig:
-    return _fill(TrainConfig, values, where)
+    return check_config(_fill(TrainConfig, values, where), where)
 
 
 def load_config(path: str | os.PathLike) -> TrainConfig:
