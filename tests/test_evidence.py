@@ -297,3 +297,17 @@ def test_default_runs_are_bit_identical_to_before_issue_19(tmp_path):
         state = read_checkpoint(tmp_path / method / CHECKPOINT)["state_dict"]
         assert weights_sha256(state) == expected["weights_sha256"], method
         assert not (tmp_path / method / FINAL).exists() and not (tmp_path / method / BEST).exists()
+
+
+@pytest.mark.usefixtures("fresh_memo")
+def test_evidence_run_exports_the_chosen_weights(tmp_path):
+    """A best-val grid run deploys best.pt: the export's 8-bit model (what training runs) scores the test
+    split exactly as the trainer's one test score of the chosen weights."""
+    settings = Settings(width=0.125, size=16, epochs=1, batch_size=16, steps=6, val_fraction=0.15,
+                        select="best-val")
+    spec = RunSpec("scnn", "dvs-only", 0.1, 0, settings, studies=("evidence-methods",))
+    result = run_one(spec, tmp_path, device="cpu", lava_samples=0)
+    sel = result["selection"]
+    assert sel["checkpoint"] == BEST and result["accuracy"]["train_eval"] == sel["test_acc"]
+    assert result["accuracy"]["quantized"] == pytest.approx(sel["test_acc"])
+    assert result["check"]["exact"] and summarize([result])[0]["chosen_epochs"] == [sel["epoch"] + 1]
