@@ -132,6 +132,31 @@ def test_best_val_run_reports_the_best_epoch_and_tests_once(tmp_path):
     assert {"val_acc_spikes", "val_acc_current", "test_acc_current"} <= set(final)
 
 
+def test_a_resumed_best_val_step_run_ends_like_an_uninterrupted_one(tmp_path):
+    """10 steps of 3 an epoch, scored (and checkpointed) after the epochs passing steps 5 and 10: a crash
+    after the unscored epoch 2 re-trains it from epoch 1's checkpoint and ends exactly as a straight run."""
+    cfg = toy_config("tmkt", epochs=1)
+    cfg.optim.lr_per_1024, cfg.optim.steps, cfg.eval.every_steps = 3.0, 10, 5
+    cfg.data.val_fraction, cfg.eval.select = 0.25, "best-val"
+    data = dict(train_set=ToyWithVal(), test_set=ToyPairs(12, seed=1))
+    fit(cfg, tmp_path / "straight", device="cpu", **data)
+
+    def crash(line):
+        if line["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(cfg, tmp_path / "resumed", device="cpu", on_epoch_end=crash, **data)
+    fit(cfg, tmp_path / "resumed", device="cpu", resume=True, **data)
+    lines = [[{k: v for k, v in m.items() if k != "seconds"} for m in read_metrics(tmp_path / run)]
+             for run in ("straight", "resumed")]
+    assert lines[0] == lines[1] and [m["step"] for m in lines[0]] == [3, 6, 9, 10]
+    assert [m["epoch"] for m in lines[0] if "val_acc" in m] == [1, 3]
+    assert (tmp_path / "straight" / FINAL).read_text() == (tmp_path / "resumed" / FINAL).read_text()
+    assert weights_sha256(read_checkpoint(tmp_path / "straight" / BEST)["state_dict"]) == weights_sha256(
+        read_checkpoint(tmp_path / "resumed" / BEST)["state_dict"])
+
+
 def test_a_last_epoch_run_with_validation_tests_the_last_weights(tmp_path):
     cfg = toy_config("dvs-only", epochs=2)
     cfg.data.val_fraction = 0.25

@@ -78,6 +78,7 @@ class Settings:
     tet_mse: float = 0.0      # MethodConfig.tet_mse
     heads: str = "shared"     # MethodConfig.heads
     readout: str = "spikes"   # EvalConfig.readout
+    eval_every_steps: int = 0  # EvalConfig.every_steps
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class RunSpec:
         cfg.loss.cls_mode, cfg.loss.tet_mse, cfg.loss.heads = st.cls_mode, st.tet_mse, st.heads
         cfg.optim.lr_per_1024, cfg.optim.steps = st.lr_per_1024, st.steps
         cfg.data.val_fraction, cfg.eval.select, cfg.eval.readout = st.val_fraction, st.select, st.readout
+        cfg.eval.every_steps = st.eval_every_steps
         for key, value in self.overrides.items():
             section, name = key.split(".")
             setattr(getattr(cfg, section), name, value)
@@ -130,7 +132,9 @@ SMOKE_SETTINGS = Settings(width=0.125, size=16, epochs=1, batch_size=16)
 VAL_FRACTION = 0.15  # of each class's event training samples (ndigits: 21 of 143), held out first
 # Issue 19's recipes (until the `recipe` table says otherwise): today's per-backbone settings, with the step
 # budgets set so the few-event runs are no longer a few hundred steps (the old 10 % VGGSNN run had 200).
-EVIDENCE_SETTINGS = {b: replace(s, steps=steps, val_fraction=VAL_FRACTION, select="best-val")
+EVAL_EVERY_STEPS = 20  # validate (and checkpoint) every ~20 steps: each 5th epoch at 10 % DVS, each at 100 %
+EVIDENCE_SETTINGS = {b: replace(s, steps=steps, val_fraction=VAL_FRACTION, select="best-val",
+                                eval_every_steps=EVAL_EVERY_STEPS)
                      for (b, s), steps in zip(GPU_SETTINGS.items(), (600, 600, 800), strict=True)}
 
 STUDY_METHODS = "methods"        # backbones × methods at 10 % DVS

@@ -68,11 +68,13 @@ class EvalConfig:
     `best-val` keeps the weights of the epoch with the highest validation accuracy in `best.pt` (it needs
     `data.val_fraction` > 0); with a validation split the test set is scored once, after training, on the
     chosen weights. `readout`: the class is the argmax over time of the output spikes (what the chip
-    reports) or of the output current. `every`: evaluate every N epochs (and after the last)."""
+    reports) or of the output current. `every_steps` > 0: evaluate and checkpoint only at the end of the
+    epochs that pass a multiple of that many optimiser steps, and after the last (few-event epochs are a few
+    steps each; scoring and saving each would cost as much as training)."""
 
     select: str = "last"
     readout: str = "spikes"
-    every: int = 1
+    every_steps: int = 0
 
 
 @dataclass
@@ -117,8 +119,8 @@ def check_config(cfg: TrainConfig, where: str = "config") -> TrainConfig:
         raise ValueError(f"{where}: eval.readout must be one of {READOUTS}, not {ev.readout!r}")
     if ev.select == "best-val" and cfg.data.val_fraction <= 0:
         raise ValueError(f"{where}: eval.select = 'best-val' needs data.val_fraction > 0 (--val-fraction)")
-    if ev.every < 1 or opt.steps < 0:
-        raise ValueError(f"{where}: eval.every must be >= 1 and optim.steps >= 0")
+    if ev.every_steps < 0 or opt.steps < 0:
+        raise ValueError(f"{where}: eval.every_steps and optim.steps must be >= 0")
     cfg.loss.check(where)
     return cfg
 

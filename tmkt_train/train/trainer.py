@@ -330,13 +330,15 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end) -> list
             started = time.time()
             sums = train_epoch(ddp_method, optimizer, loader, epoch=epoch, cfg=run_cfg, device=dev, bar=bar,
                                augment=epoch_augmentation(cfg, geo.height, dev), run=run)
+            every, before = cfg.eval.every_steps, steps_done
             steps_done += sums["steps"]
             sums = distributed.all_sum(sums, info, dev)
             line = epoch_line(epoch, sums, rgb_phase, optimizer.param_groups[0]["lr"])
-            if run.total_steps is not None:
+            if run.total_steps is not None or every:
                 line["step"] = steps_done
+            scored = not every or epoch + 1 == run.epochs or steps_done // every > before // every
             if info.main:
-                if (epoch + 1) % cfg.eval.every == 0 or epoch + 1 == run.epochs:
+                if scored:
                     if val_set is not None:
                         line.update(evaluate(model, val_set, dev, cfg.optim.batch_size, split="val",
                                              readout=cfg.eval.readout, every_readout=True))
@@ -349,7 +351,8 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end) -> list
                          "class_names": list(train_set.classes), "metrics": line}
                 if cfg.eval.select == "best-val":
                     best = keep_if_best(out, state, line, best)
-                save_checkpoint(ckpt_path, state)
+                if scored:  # a resumed run re-trains the epochs after the last scored one
+                    save_checkpoint(ckpt_path, state)
                 append_metrics(metrics_path, line)
                 history.append(line)
                 console.print(summary(line))
