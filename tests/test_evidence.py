@@ -12,16 +12,17 @@ import pytest
 import torch
 from test_train import ToyPairs, read_metrics, toy_config
 
+from tmkt_sweep import build_grid
+from tmkt_sweep.grid import ABLATION_VARIANTS, BASELINES, EVIDENCE_SEEDS, METHODS, RunSpec, Settings
+from tmkt_sweep.paired import LOSS, TIE, WIN, paired_difference, verdict
+from tmkt_sweep.runner import config_changes, run_one
+from tmkt_sweep.table import comparisons, recipe_rows, render_markdown, summarize
+from tmkt_train.checkpoint import CHECKPOINT, Checkpoint, read_checkpoint
+from tmkt_train.config import MIX_MODES, MethodConfig, TrainConfig
+from tmkt_train.methods import build_method
+from tmkt_train.methods.losses import classification_loss
+from tmkt_train.methods.tsm import mix_mask
 from tmkt_train.models import build_model
-from tmkt_train.sweep import build_grid
-from tmkt_train.sweep.grid import ABLATION_VARIANTS, BASELINES, EVIDENCE_SEEDS, METHODS, RunSpec, Settings
-from tmkt_train.sweep.paired import LOSS, TIE, WIN, paired_difference, verdict
-from tmkt_train.sweep.runner import config_changes, run_one
-from tmkt_train.sweep.table import comparisons, recipe_rows, render_markdown, summarize
-from tmkt_train.tmkt import MethodConfig, build_method
-from tmkt_train.tmkt.losses import classification_loss
-from tmkt_train.tmkt.tsm import MIX_MODES, mix_mask
-from tmkt_train.train.checkpoint import CHECKPOINT, read_checkpoint
 from tmkt_train.train.selection import BEST, FINAL, chosen_checkpoint, keep_if_best
 from tmkt_train.train.trainer import evaluate, fit, learning_rate
 
@@ -102,12 +103,13 @@ def test_table_pairs_each_method_with_each_baseline_by_seed():
 def test_keep_if_best_keeps_the_first_best_epoch(tmp_path):
     best = None
     for epoch, score in enumerate([0.3, 0.5, 0.5, 0.4]):
-        state = {"state_dict": {"w": torch.full((2,), float(epoch))}, "optimizer": {"big": 1}, "epoch": epoch,
-                 "metrics": {"epoch": epoch, "val_acc": score}}
-        best = keep_if_best(tmp_path, state, state["metrics"], best)
+        state = Checkpoint(train=TrainConfig(), num_classes=2, input_shape=(2, 8, 8), time_steps=4,
+                           state_dict={"w": torch.full((2,), float(epoch))}, optimizer={"big": 1},
+                           epoch=epoch, metrics={"epoch": epoch, "val_acc": score})
+        best = keep_if_best(tmp_path, state, state.metrics, best)
     kept = read_checkpoint(tmp_path / BEST)
-    assert best == 0.5 and kept["epoch"] == 1 and kept["state_dict"]["w"].tolist() == [1.0, 1.0]
-    assert "optimizer" not in kept  # weights to report, not a resumable state
+    assert best == 0.5 and kept.epoch == 1 and kept.state_dict["w"].tolist() == [1.0, 1.0]
+    assert kept.optimizer == {}  # weights to report, not a resumable state
 
 
 def test_best_val_run_reports_the_best_epoch_and_tests_once(tmp_path):
@@ -123,9 +125,9 @@ def test_best_val_run_reports_the_best_epoch_and_tests_once(tmp_path):
     assert final["epoch"] == scores.index(max(scores)) and final["val_acc"] == max(scores)
     assert final["checkpoint"] == BEST and chosen_checkpoint(tmp_path) == tmp_path / BEST
     best = read_checkpoint(tmp_path / BEST)
-    assert best["epoch"] == final["epoch"] and read_checkpoint(tmp_path / CHECKPOINT)["epoch"] == 4
+    assert best.epoch == final["epoch"] and read_checkpoint(tmp_path / CHECKPOINT).epoch == 4
     model = build_model("scnn", num_classes=4, input_shape=(2, 8, 8), width=cfg.model.width)
-    model.load_state_dict(best["state_dict"])
+    model.load_state_dict(best.state_dict)
     again = evaluate(model, test, torch.device("cpu"), cfg.optim.batch_size)
     assert final["test_acc"] == again["test_acc"] and final["test_spikes_per_sample"] == pytest.approx(
         again["test_spikes_per_sample"])
@@ -153,8 +155,8 @@ def test_a_resumed_best_val_step_run_ends_like_an_uninterrupted_one(tmp_path):
     assert lines[0] == lines[1] and [m["step"] for m in lines[0]] == [3, 6, 9, 10]
     assert [m["epoch"] for m in lines[0] if "val_acc" in m] == [1, 3]
     assert (tmp_path / "straight" / FINAL).read_text() == (tmp_path / "resumed" / FINAL).read_text()
-    assert weights_sha256(read_checkpoint(tmp_path / "straight" / BEST)["state_dict"]) == weights_sha256(
-        read_checkpoint(tmp_path / "resumed" / BEST)["state_dict"])
+    assert weights_sha256(read_checkpoint(tmp_path / "straight" / BEST).state_dict) == weights_sha256(
+        read_checkpoint(tmp_path / "resumed" / BEST).state_dict)
 
 
 def test_a_last_epoch_run_with_validation_tests_the_last_weights(tmp_path):
@@ -290,11 +292,11 @@ def test_old_results_are_not_stale_for_options_they_predate():
 
 @pytest.mark.usefixtures("fresh_memo")
 def test_recipe_run_trains_and_selects_without_the_test_split(tmp_path, monkeypatch):
-    import tmkt_train.train.trainer as trainer
+    import tmkt_train.data.build as build
 
     built = []
-    real = trainer.build_split
-    monkeypatch.setattr(trainer, "build_split", lambda data, seed, split: built.append(split) or
+    real = build.build_split
+    monkeypatch.setattr(build, "build_split", lambda data, seed, split: built.append(split) or
                         real(data, seed, split))
     settings = Settings(width=0.125, size=16, epochs=1, batch_size=16, steps=4, val_fraction=0.15,
                         select="best-val")
@@ -319,7 +321,7 @@ def test_default_runs_are_bit_identical_to_before_issue_19(tmp_path):
                       test_set=ToyPairs(12, seed=1), device="cpu")
         lines = [{k: v for k, v in m.items() if k != "seconds"} for m in history]
         assert lines == expected["metrics"], method
-        state = read_checkpoint(tmp_path / method / CHECKPOINT)["state_dict"]
+        state = read_checkpoint(tmp_path / method / CHECKPOINT).state_dict
         assert weights_sha256(state) == expected["weights_sha256"], method
         assert not (tmp_path / method / FINAL).exists() and not (tmp_path / method / BEST).exists()
 

@@ -20,8 +20,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..ir import INPUT, Cuba, Layer, Network, Synapse
-from .errors import UnsupportedError
+from tmkt_common.errors import UnsupportedError
+from tmkt_common.graph import INPUT
+
+from ..ir import Cuba, Layer, Network, Synapse
 
 NETX_BIAS_EXP = 6  # netx's `get_neuron_params` sets bias_exp = 6 for CUBA neurons
 NEURON_TYPES = ("CUBA", "LOIHI")

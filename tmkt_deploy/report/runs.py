@@ -11,7 +11,7 @@ Export run directory (written by `tmkt-deploy export`); every key below is requi
     RUN_DIR/spikes.json         {"samples": n, "layers": {"input": x, "<layer>": x, ...}}
                                 layers: mean spikes per sample (summed over neurons and all steps) for
                                 "input" (number of nonzero graded input events) and every IR layer name
-                                (what `tmkt_deploy.check.spike_summary` writes).
+                                (what `tmkt_deploy.export_folder.spike_summary` writes).
 
 A netx HDF5 trained elsewhere has no check.json: it is read by `interop.netx_import.read_netx`, run on the
 user's input spikes `(N, C, H, W, T)` by the batched emulator, and reported without accuracies.
@@ -25,13 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tmkt_deploy.ir import INPUT, Network
+from tmkt_common.errors import RunError
+from tmkt_common.graph import INPUT
+from tmkt_deploy.export_folder import CHECK_FILE, IR_DIR, SPIKES_FILE
+from tmkt_deploy.ir import Network
 
 ACCURACY_KEYS = ("float", "quantized", "deployed")
-
-
-class RunError(ValueError):
-    """An input of the report is missing or malformed; the message names the file and the key."""
 
 
 @dataclass(frozen=True)
@@ -82,10 +81,10 @@ def load_export_run(run_dir: str | Path) -> Run:
     if not run_dir.is_dir():
         raise RunError(f"{run_dir}: not a directory")
     try:
-        net = Network.load(run_dir / "ir")
+        net = Network.load(run_dir / IR_DIR)
     except (FileNotFoundError, ValueError, KeyError) as e:
         raise RunError(f"{run_dir / 'ir'}: {e}") from e
-    check_path, spikes_path = run_dir / "check.json", run_dir / "spikes.json"
+    check_path, spikes_path = run_dir / CHECK_FILE, run_dir / SPIKES_FILE
     check, spikes_doc = _read_json(check_path), _read_json(spikes_path)
     accuracy_doc = check.get("accuracy")
     if not isinstance(accuracy_doc, dict):

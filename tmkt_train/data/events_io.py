@@ -15,7 +15,7 @@ import numpy as np
 import scipy.io
 import tonic
 
-from .errors import DatasetError
+from tmkt_common.errors import DatasetError
 
 EVENT_DTYPE = np.dtype(tonic.datasets.NMNIST.dtype)
 ATIS_EVENT_BYTES = 5

@@ -13,8 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tmkt_common.errors import DatasetError
+
 from .assemble import frame_files, load_images
-from .errors import DatasetError
 from .events_io import read_atis_bin
 from .folders import class_folders, files_in, first_existing, require_dir
 from .splits import stratified_split

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tmkt_common.errors import DatasetError
+
 from .assemble import load_images
-from .errors import DatasetError
 from .events_io import read_aedat4
 from .folders import class_folders, files_in, first_existing
 from .framing import frame_events

@@ -11,11 +11,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from tmkt_common.errors import DatasetError
+
 from . import cepdvs, ncaltech101, ndigits, nomniglot
 from .cache import cached_store, default_cache_dir, fingerprint
-from .emulator import SaccadeConfig
-from .errors import DatasetError
 from .paired import PairedDataset, check_view
+from .saccades import SaccadeConfig
 from .store import FrameStore
 
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
-from ..atomic import atomic_write
-from .checkpoint import CHECKPOINT, read_checkpoint, save_checkpoint
+from tmkt_common.atomic import atomic_write
+
+from ..checkpoint import CHECKPOINT, Checkpoint, read_checkpoint, write_checkpoint
 
 BEST = "best.pt"
 FINAL = "final.json"
@@ -24,17 +26,17 @@ SCORE = "val_acc"  # the selection score: validation accuracy under eval.readout
 def best_score(run_dir: Path) -> float | None:
     """The validation accuracy of the weights kept in RUN_DIR/best.pt (None when there are none)."""
     path = run_dir / BEST
-    return read_checkpoint(path)["metrics"][SCORE] if path.exists() else None
+    return read_checkpoint(path).metrics[SCORE] if path.exists() else None
 
 
-def keep_if_best(run_dir: Path, state: dict, line: dict, best: float | None) -> float | None:
+def keep_if_best(run_dir: Path, state: Checkpoint, line: dict, best: float | None) -> float | None:
     """Write `state` (less its optimiser) as RUN_DIR/best.pt when `line`'s validation accuracy beats
     `best`; returns the best score so far. Written before the resumable checkpoint, so a crash between the
     two re-runs that epoch rather than losing its weights."""
     score = line.get(SCORE)
     if score is None or (best is not None and score <= best):
         return best
-    save_checkpoint(run_dir / BEST, {k: v for k, v in state.items() if k != "optimizer"})
+    write_checkpoint(run_dir / BEST, replace(state, optimizer={}))
     return score
 
 

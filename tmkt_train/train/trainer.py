@@ -15,7 +15,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -26,39 +26,21 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torch.utils.data import DataLoader, Dataset
 
-from ..atomic import atomic_write
+from tmkt_common.atomic import atomic_write
+
+from ..checkpoint import CHECKPOINT, Checkpoint, read_checkpoint, write_checkpoint
+from ..config import TrainConfig, check_config, save_config
+from ..methods.registry import Method, build_method
 from ..models import NetOutput, SpikingNet, build_model, predict
 from ..models.calibrate import calibrate_rates
-from ..models.neuron import neuron_params
-from ..tmkt.methods import Method, build_method
 from . import distributed
 from .batches import StoreBatches, epoch_batches, place_frames
-from .checkpoint import CHECKPOINT, read_checkpoint, save_checkpoint
-from .config import DataConfig, TrainConfig, check_config, save_config
 from .selection import best_score, chosen_path, keep_if_best, write_final
 
 METRICS = "metrics.jsonl"
 CONFIG = "config.toml"
 SHOW_EVERY = 20  # steps between loss readings for the progress bar
 console = Console(stderr=True)
-
-
-def build_datasets(data: DataConfig, seed: int) -> tuple[Dataset, Dataset]:
-    """(train, test) PairedDatasets from `tmkt_train.data` (imported here: models/deploy never need it).
-
-    With `data.val_fraction` > 0 the train split lacks the held-out samples; `fit` evaluates
-    `train.validation()` each epoch."""
-    return build_split(data, seed, "train"), build_split(data, seed, "test")
-
-
-def build_split(data: DataConfig, seed: int, split: str) -> Dataset:
-    """One split ("train" or "test") of `data`'s dataset."""
-    from ..data import build_dataset
-
-    return build_dataset(data.dataset, split, data_dir=data.data_dir or None, time_steps=data.time_steps,
-                         size=data.size, dvs_fraction=data.dvs_fraction, seed=seed,
-                         cache_dir=data.cache_dir or None, limit=data.limit or None,
-                         val_fraction=data.val_fraction)
 
 
 def first_events(dataset: Dataset, count: int) -> torch.Tensor:
@@ -137,38 +119,20 @@ def evaluate(model: SpikingNet, dataset: Dataset, device: torch.device, batch_si
     return result
 
 
-def checkpoint_config(cfg: TrainConfig, model: SpikingNet, time_steps: int) -> dict:
-    """Contract 1's `config`: what deploy reads, plus the full training config."""
-    return {
-        "dataset": cfg.data.dataset,
-        "time_steps": time_steps,
-        "input_shape": list(model.input_shape),
-        "input_scale": model.input_scale,
-        "output_latency": model.output_latency,
-        "backbone": {"name": model.name, "kwargs": model.build_kwargs},
-        "neuron": neuron_params(model.build_kwargs["neuron"]),
-        "width": model.build_kwargs["width"],
-        "method": cfg.method,
-        "num_classes": model.build_kwargs["num_classes"],
-        "seed": cfg.seed,
-        "train": asdict(cfg),
-    }
-
-
 def head_state(method: Method) -> dict:
     return {k: v for k, v in method.state_dict().items() if not k.startswith("model.")}
 
 
-def restore(method: Method, optimizer: Optimizer, ckpt: dict, cfg: TrainConfig, path: Path) -> int:
+def restore(method: Method, optimizer: Optimizer, ckpt: Checkpoint, cfg: TrainConfig, path: Path) -> int:
     """Load a run's state to continue it; returns the next epoch. A different method/backbone is an error."""
-    saved = ckpt["config"]
-    if (saved["method"], saved["backbone"]["name"]) != (cfg.method, cfg.model.backbone):
-        raise ValueError(f"{path}: trained as {saved['method']}/{saved['backbone']['name']}, "
+    saved = ckpt.train
+    if (saved.method, saved.model.backbone) != (cfg.method, cfg.model.backbone):
+        raise ValueError(f"{path}: trained as {saved.method}/{saved.model.backbone}, "
                          f"not {cfg.method}/{cfg.model.backbone}; use a new --out or drop --resume")
-    model_state = {f"model.{k}": v for k, v in ckpt["state_dict"].items()}
-    method.load_state_dict({**model_state, **ckpt["heads"]})
-    optimizer.load_state_dict(ckpt["optimizer"])
-    return ckpt["epoch"] + 1
+    model_state = {f"model.{k}": v for k, v in ckpt.state_dict.items()}
+    method.load_state_dict({**model_state, **ckpt.heads})
+    optimizer.load_state_dict(ckpt.optimizer)
+    return ckpt.epoch + 1
 
 
 def keep_metrics_before(path: Path, epoch: int) -> list[dict]:
@@ -345,14 +309,15 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end) -> list
                     else:
                         line.update(evaluate(model, test_set, dev, cfg.optim.batch_size))
                 line["seconds"] = round(time.time() - started, 2)
-                state = {"state_dict": model.state_dict(), "heads": head_state(method),
-                         "optimizer": optimizer.state_dict(), "epoch": epoch,
-                         "config": checkpoint_config(cfg, model, geo.time_steps),
-                         "class_names": list(train_set.classes), "metrics": line}
+                state = Checkpoint(
+                    train=cfg, num_classes=len(train_set.classes), input_shape=model.input_shape,
+                    time_steps=geo.time_steps, state_dict=model.state_dict(), epoch=epoch,
+                    class_names=list(train_set.classes), metrics=line, heads=head_state(method),
+                    optimizer=optimizer.state_dict())
                 if cfg.eval.select == "best-val":
                     best = keep_if_best(out, state, line, best)
                 if scored:  # a resumed run re-trains the epochs after the last scored one
-                    save_checkpoint(ckpt_path, state)
+                    write_checkpoint(ckpt_path, state)
                 append_metrics(metrics_path, line)
                 history.append(line)
                 console.print(summary(line))
@@ -370,10 +335,10 @@ def score_chosen(cfg: TrainConfig, model: SpikingNet, out: Path, test_set: Datas
     test split scored once, on those weights. `model` is loaded with them."""
     path = chosen_path(out, cfg.eval.select)
     chosen = read_checkpoint(path)
-    model.load_state_dict(chosen["state_dict"])
-    metrics = chosen["metrics"]
+    model.load_state_dict(chosen.state_dict)
+    metrics = chosen.metrics
     doc = {"select": cfg.eval.select, "readout": cfg.eval.readout, "checkpoint": path.name,
-           "epoch": chosen["epoch"], "epochs": epochs,
+           "epoch": chosen.epoch, "epochs": epochs,
            **{k: v for k, v in metrics.items() if k.startswith("val_") or k == "step"}}
     if test_set is not None:
         doc.update(evaluate(model, test_set, device, cfg.optim.batch_size, readout=cfg.eval.readout,
