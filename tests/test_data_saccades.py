@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from sklearn.datasets import load_digits
+from support import NMNIST_SAMPLE as NMNIST
 
 from tmkt_train.data.events_io import EVENT_DTYPE, read_atis_bin
 from tmkt_train.data.ndigits import digit_canvas
 from tmkt_train.data.saccades import SaccadeConfig, emulate_saccades
 
-NMNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-events" / "nmnist_sample.bin"
 BIN_US = 10_000
 
 

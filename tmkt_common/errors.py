@@ -12,7 +12,17 @@ class TmktError(Exception):
 
 
 class DatasetError(TmktError, ValueError):
-    """Bad dataset input; the message names the path or dataset name and says what would work."""
+    """Bad dataset input; the message names the path or dataset name and says what would work.
+
+    Policy: a file that cannot be what its format says (cut mid-record, events outside the sensor, timestamps
+    running backwards where the format records them in order, random bytes, no events) is a `DatasetError`
+    and nothing is cached; a file that is valid but looks damaged loads with a `DatasetWarning` naming it.
+    """
+
+
+class DatasetWarning(UserWarning):
+    """Data that loads but looks damaged (a short ATIS recording, an AEDAT4 stream out of time order, an
+    N-Omniglot window partly outside its recording); the message names the file and what looks wrong."""
 
 
 class ConfigError(TmktError, ValueError):
