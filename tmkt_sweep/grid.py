@@ -1,6 +1,7 @@
 """The comparison grid of issue 9: which runs exist, named so a glob can split the grid across GPU sessions.
 
 A run is one (backbone, method, ablation variant, DVS fraction, seed) on `ndigits` with all RGB images kept.
+The method study compares dvs-only, sliding-KT, TMKT, RGB pre-training and CKD.
 The `full` grid is the union of three studies; a run shared by two studies (e.g. SCNN TMKT at 10 % is in the
 method comparison and the DVS-fraction sweep) is trained once and listed in both. Per-backbone training
 settings (width, input size, epochs, batch size) are explicit knobs of a grid, so a table always says what
@@ -25,9 +26,10 @@ samples, score every epoch on the held-out rest, keep the best validation epoch 
 and give every method of a backbone the same number of optimiser steps (`optim.steps`, EVIDENCE_SETTINGS):
 
 - `recipe`: the per-backbone recipe search, one factor at a time around EVIDENCE_SETTINGS (lr ÷3 and ×3,
-  half and double the steps, spike readout in the loss, TET's MSE term, separate heads), dvs-only, sliding-kt
-  and tmkt at 10 % DVS. Train-only: its runs never load the test split; its table shows validation accuracy
-  under both evaluation readouts (spike count, output current). Choose there, then set EVIDENCE_SETTINGS.
+  half and double the steps, spike readout in the loss, TET's MSE term, separate heads), all METHODS at
+  10 % DVS (separate heads only for the two-stream ones). Train-only: its runs never load the test split;
+  its table shows validation accuracy under both evaluation readouts (spike count, output current). Choose
+  there, then set EVIDENCE_SETTINGS.
 - `evidence`: METHODS × the 3 backbones at 10 % DVS, METHODS on VGGSNN at every DVS fraction, and the
   `ablations`: TMKT's core on VGGSNN at 10 % DVS (ABLATION_VARIANTS: how TSM draws its mask, the ratio
   schedule, MAG/MRP weights, separate heads, each term off).
@@ -42,7 +44,7 @@ from tmkt_train.config import TrainConfig
 
 BACKBONES = ("scnn", "vggsnn", "resnet18")
 # The methods every comparison grid trains, in table order: the one list a new method joins.
-METHODS = ("dvs-only", "sliding-kt", "tmkt")
+METHODS = ("dvs-only", "sliding-kt", "tmkt", "rgb-pretrain", "ckd")
 BASELINES = ("dvs-only", "sliding-kt")  # the table's paired differences are taken against these
 SEEDS = (0, 1, 2)
 EVIDENCE_SEEDS = (0, 1, 2, 3, 4)

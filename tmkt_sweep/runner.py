@@ -93,10 +93,11 @@ def run_one(spec: RunSpec, out_dir: str | os.PathLike, *, device: str = "auto", 
         done = train_and_deploy(cfg, run_dir / "train", run_dir / "deploy", device=dev.type,
                                 lava_samples=lava_samples)
         check, selection = done.check, read_final(run_dir / "train")
-        train_eval = selection["test_acc"] if selection else done.history[-1]["test_acc"]
+        scored = selection or (done.history[-1] if done.history else {})  # the weights that were deployed
         result.update({
             "epochs": len(done.history), **({"selection": selection} if selection else {}),
-            "accuracy": {**check.accuracy, "train_eval": train_eval},
+            "accuracy": {**check.accuracy, "train_eval": scored.get("test_acc"),
+                         "train_eval_top5": scored.get("test_top5")},
             "check": {"samples": check.samples, "exact": check.exact, "agreement": check.agreement,
                       "lava_samples": check.lava_samples, "lava": "ran" if check.lava_samples else "skipped",
                       "lava_skipped_reason": done.lava_skipped},
@@ -118,10 +119,9 @@ def _leaves(doc: dict, prefix: str = "") -> dict:
 
 def config_changes(saved: dict, spec: RunSpec) -> list[str]:
     """Config keys whose saved value differs from what `spec` trains with now ("optim.epochs: 30 → 60").
-    A key the saved config predates counts as its default (the value that run trained with)."""
+    A key the saved config lacks (a knob added since) counts as its default: defaults keep old behaviour."""
     now = _leaves(json.loads(json.dumps(asdict(spec.config()))))
-    default = _leaves(json.loads(json.dumps(asdict(TrainConfig()))))
-    was = {**{k: v for k, v in default.items() if k not in _leaves(saved)}, **_leaves(saved)}
+    was = {**_leaves(json.loads(json.dumps(asdict(TrainConfig())))), **_leaves(saved)}
     return [f"{k}: {was.get(k)!r} → {now.get(k)!r}" for k in sorted(now.keys() | was.keys())
             if was.get(k) != now.get(k)]
 

@@ -35,11 +35,13 @@ from ..models import NetOutput, SpikingNet, build_model, predict
 from ..models.calibrate import calibrate_rates
 from . import distributed
 from .batches import StoreBatches, epoch_batches, place_frames
+from .sampling import epoch_sampler
 from .selection import best_score, chosen_path, keep_if_best, write_final
 
 METRICS = "metrics.jsonl"
 CONFIG = "config.toml"
 SHOW_EVERY = 20  # steps between loss readings for the progress bar
+TOP_K = 5  # the papers report top-1 and top-5
 console = Console(stderr=True)
 
 
@@ -89,30 +91,39 @@ def learning_rate(progress: float, cfg: TrainConfig) -> float:
     return opt.min_lr + (cfg.lr - opt.min_lr) * cos
 
 
-def readout_prediction(out: NetOutput, readout: str = "spikes") -> Tensor:
-    """The class of each sample: argmax over time of the output spikes (the chip's count) or currents."""
-    return predict(out.spikes if readout == "spikes" else out.currents)
+def readout_signal(out: NetOutput, readout: str = "spikes") -> Tensor:
+    """What a sample's class is read from: the output spikes (the chip's count) or the output currents."""
+    return out.spikes if readout == "spikes" else out.currents
+
+
+def top_k_hits(signal: Tensor, labels: Tensor, k: int) -> Tensor:
+    """How many samples have their label among the `k` classes with the largest sum over time of `signal`;
+    ties rank the lower class index first, as `predict` does (so top-1 here is `predict`'s accuracy)."""
+    ranked = torch.argsort(-signal.sum(dim=-1), dim=1, stable=True)[:, :k]
+    return (ranked == labels[:, None]).any(dim=1).sum()
 
 
 @torch.no_grad()
 def evaluate(model: SpikingNet, dataset: Dataset, device: torch.device, batch_size: int = 64,
              split: str = "test", readout: str = "spikes", every_readout: bool = False) -> dict:
-    """`{split}_acc` (by `readout`) and `{split}_spikes_per_sample` on the dataset's event sequences, read
-    batch by batch through `dataset.events` and `dataset.labels` (no RGB is paired or collated);
-    `every_readout` adds `{split}_acc_spikes` and `{split}_acc_current` (one run scores both readouts)."""
+    """`{split}_acc` (top-1), `{split}_top5` (both by `readout`) and `{split}_spikes_per_sample` on the
+    dataset's event sequences, read batch by batch through `dataset.events` and `dataset.labels` (no RGB is
+    paired or collated); `every_readout` adds `{split}_acc_spikes` and `{split}_acc_current` (one run scores
+    both readouts)."""
     model.eval()
     readouts = ("spikes", "current") if every_readout else (readout,)
     correct = {r: torch.zeros((), dtype=torch.float64, device=device) for r in readouts}
-    spikes = torch.zeros((), dtype=torch.float64, device=device)
+    top5 = spikes = torch.zeros((), dtype=torch.float64, device=device)
     for start in range(0, len(dataset), batch_size):
         batch = torch.arange(start, min(start + batch_size, len(dataset)))
         out = model(dataset.events(batch).to(device))
         labels = dataset.labels[batch].to(device)
         for r in readouts:
-            correct[r] = correct[r] + (readout_prediction(out, r) == labels).sum()
+            correct[r] = correct[r] + (predict(readout_signal(out, r)) == labels).sum()
+        top5 = top5 + top_k_hits(readout_signal(out, readout), labels, TOP_K)
         spikes = spikes + out.total_spikes
     total = max(len(dataset), 1)
-    result = {f"{split}_acc": float(correct[readout]) / total,
+    result = {f"{split}_acc": float(correct[readout]) / total, f"{split}_top5": float(top5) / total,
               f"{split}_spikes_per_sample": float(spikes) / total}
     if every_readout:
         result.update({f"{split}_acc_{r}": float(correct[r]) / total for r in readouts})
@@ -238,15 +249,19 @@ def fit(
 
 def epoch_augmentation(cfg: TrainConfig, size: int,
                        device: torch.device) -> Callable[[Tensor], Tensor] | None:
-    """`data.augment`'s transforms with a generator on `device` seeded from the run's (just re-seeded)
-    generator: reproducible and resumable, and off means no draw, so default runs are unchanged."""
-    if not cfg.data.augment:
-        return None
+    """The training transforms (`data.augment`, `data.flip`, `data.crop_padding`, `data.rotate_degrees`)
+    with a generator on `device` seeded from the run's (just re-seeded) generator: reproducible and
+    resumable, and none asked for means no draw, so default runs are unchanged."""
     from ..data.augment import train_augmentation
 
+    data = cfg.data
+    transforms = train_augmentation(size, augment=data.augment, flip=data.flip,
+                                    crop_padding=data.crop_padding, rotate_degrees=data.rotate_degrees)
+    if transforms is None:
+        return None
     generator = torch.Generator(device=device)
     generator.manual_seed(int(torch.randint(2**62, ())))
-    return partial(train_augmentation(size), generator=generator)
+    return partial(transforms, generator=generator)
 
 
 def _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end) -> list[dict]:
@@ -265,7 +280,13 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end) -> list
     method = build_method(cfg.method, model, cfg.loss, geo.time_steps).to(dev)
     optimizer = torch.optim.AdamW([p for p in method.parameters() if p.requires_grad], lr=cfg.lr,
                                   weight_decay=cfg.optim.weight_decay)
-    start, history = 0, []
+    start, history, teacher_acc = 0, [], {}
+    if method.needs_teacher and cfg.loss.kd > 0:  # CKD: cached, or trained first (tmkt_train.train.teacher)
+        from .teacher import obtain_teacher
+
+        teacher, record = obtain_teacher(cfg, train_set, out, info, dev)
+        method.set_teacher(teacher)
+        teacher_acc = {"teacher_train_acc": record["teacher_train_acc"]}
     if resuming:
         start = restore(method, optimizer, read_checkpoint(ckpt_path), cfg, ckpt_path)
     if info.main:
@@ -274,7 +295,7 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end) -> list
         save_config(cfg, out / CONFIG)
     ddp_method = distributed.wrap(method, info, dev)
     rgb_set = None
-    pass_length = len(distributed.sampler(train_set, info, seed=cfg.seed))
+    pass_length = len(epoch_sampler(cfg.data.sampler, train_set, info, seed=cfg.seed))
     run = plan(cfg, math.ceil(pass_length / cfg.optim.batch_size))
     run_cfg = replace(cfg, optim=replace(cfg.optim, epochs=run.epochs))  # lr schedule, curricula, bar
     best = best_score(out) if resuming and cfg.eval.select == "best-val" else None
@@ -288,7 +309,7 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end) -> list
             data = rgb_set if rgb_phase else train_set
             if hasattr(data, "set_epoch"):
                 data.set_epoch(epoch)
-            sampler = distributed.sampler(data, info, seed=cfg.seed)
+            sampler = epoch_sampler(cfg.data.sampler, data, info, seed=cfg.seed)
             sampler.set_epoch(epoch)
             loader = epoch_batches(data, sampler, cfg.optim.batch_size, cfg.data.num_workers, dev)
             started = time.time()
@@ -297,7 +318,7 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end) -> list
             every, before = cfg.eval.every_steps, steps_done
             steps_done += sums["steps"]
             sums = distributed.all_sum(sums, info, dev)
-            line = epoch_line(epoch, sums, rgb_phase, optimizer.param_groups[0]["lr"])
+            line = {**epoch_line(epoch, sums, rgb_phase, optimizer.param_groups[0]["lr"]), **teacher_acc}
             if run.total_steps is not None or every:
                 line["step"] = steps_done
             scored = not every or epoch + 1 == run.epochs or steps_done // every > before // every
@@ -348,7 +369,7 @@ def score_chosen(cfg: TrainConfig, model: SpikingNet, out: Path, test_set: Datas
 
 
 def summary(line: dict) -> str:
-    terms = " ".join(f"{k} {line[k]:.3f}" for k in ("ce", "ce_event", "cka", "mag", "mrp") if k in line)
+    terms = " ".join(f"{k} {line[k]:.3f}" for k in ("ce", "ce_event", "cka", "mag", "mrp", "kd") if k in line)
     scores = "".join(f"{name} acc (DVS) {line[f'{name}_acc']:.3f} | " for name in ("val", "test")
                      if f"{name}_acc" in line)
     return (f"epoch {line['epoch'] + 1}: {terms} | train acc {line['train_acc']:.3f} | {scores}"
