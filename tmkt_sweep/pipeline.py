@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from tmkt_train.checkpoint import CHECKPOINT
 from tmkt_train.config import TrainConfig
 from tmkt_train.train.curves import CURVES
+from tmkt_train.train.selection import chosen_checkpoint
 
 if TYPE_CHECKING:  # tmkt_deploy is imported lazily: the sweep's table needs none of it
     from tmkt_deploy.check import CheckResult
@@ -47,8 +48,9 @@ class Deployed:
 
 def train_and_deploy(cfg: TrainConfig, train_dir: Path, deploy_dir: Path, *, device: str = "auto",
                      lava_samples: int = 4) -> Deployed:
-    """Train `cfg` into `train_dir` (resuming a checkpoint there), export it to `deploy_dir` on loihi2-sim:
-    the emulator over the whole test set, Lava on the first `lava_samples` when it imports."""
+    """Train `cfg` into `train_dir` (resuming a checkpoint there), export the checkpoint it reports (the
+    best validation epoch's for `eval.select = best-val`) to `deploy_dir` on loihi2-sim: the emulator over
+    the whole test set, Lava on the first `lava_samples` when it imports."""
     from tmkt_deploy.export import export_checkpoint
     from tmkt_train.data.build import build_datasets
     from tmkt_train.train.trainer import fit
@@ -58,9 +60,21 @@ def train_and_deploy(cfg: TrainConfig, train_dir: Path, deploy_dir: Path, *, dev
     history = fit(cfg, train_dir, train_set=train_set, test_set=test_set, device=device, resume=True)
     trained = time.time()
     skipped = lava_unavailable() if lava_samples > 0 else "--lava-samples 0"
-    check = export_checkpoint(Path(train_dir) / CHECKPOINT, target="loihi2-sim", out=deploy_dir,
+    check = export_checkpoint(chosen_checkpoint(train_dir), target="loihi2-sim", out=deploy_dir,
                               lava_samples=0 if skipped else lava_samples, data_dir=cfg.data.data_dir or None)
     return Deployed(history, check, skipped, round(trained - started, 2), round(time.time() - trained, 2))
+
+
+def train_only(cfg: TrainConfig, train_dir: Path, *, device: str = "auto") -> tuple[list[dict], float]:
+    """Train and select `cfg` (it needs a validation split) without loading or scoring the test split;
+    returns the metrics lines and the wall time."""
+    from tmkt_train.data.build import build_split
+    from tmkt_train.train.trainer import fit
+
+    started = time.time()
+    train_set = build_split(cfg.data, cfg.seed, "train")
+    history = fit(cfg, train_dir, train_set=train_set, test_set=None, device=device, resume=True)
+    return history, round(time.time() - started, 2)
 
 
 def report_and_print(done: Deployed, train_dir: Path, deploy_dir: Path, report_dir: Path, *,

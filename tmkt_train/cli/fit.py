@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # torch and lava-dl load when a command runs, not for every `
 def resolve_config(config: Path | None, preset: str | None = None, **overrides) -> TrainConfig:
     """Defaults, then the preset (tmkt_train.presets), then the TOML file, then the command-line options
     that were given."""
-    from ..config import config_from_dict, read_toml
+    from ..config import check_config, config_from_dict, read_toml
     from ..methods import METHODS
     from ..models import list_models
     from ..presets import load_preset, merged
@@ -33,7 +33,7 @@ def resolve_config(config: Path | None, preset: str | None = None, **overrides) 
     cfg = config_from_dict(values, source)
     where = {"dataset": cfg.data, "data_dir": cfg.data, "dvs_fraction": cfg.data, "val_fraction": cfg.data,
              "augment": cfg.data, "backbone": cfg.model, "width": cfg.model, "epochs": cfg.optim,
-             "method": cfg, "seed": cfg}
+             "steps": cfg.optim, "select": cfg.eval, "method": cfg, "seed": cfg}
     for key, value in overrides.items():
         if value is not None:
             setattr(where[key], key, str(value) if isinstance(value, Path) else value)
@@ -45,7 +45,7 @@ def resolve_config(config: Path | None, preset: str | None = None, **overrides) 
         raise ValueError(f"data.sampler {cfg.data.sampler!r}: choose one of {SAMPLERS}")
     if cfg.optim.epochs < 1:
         raise ValueError(f"--epochs must be at least 1, got {cfg.optim.epochs}")
-    return cfg
+    return check_config(cfg, "options")
 
 
 @app.command("fit")
@@ -55,6 +55,11 @@ def fit(
     backbone: str = typer.Option(None, help="scnn, vggsnn or resnet18. Default: scnn."),
     method: str = typer.Option(None, help="tmkt, sliding-kt, dvs-only, rgb-pretrain or ckd. Default: tmkt."),
     epochs: int = typer.Option(None, help="Training epochs. Default: 10."),
+    steps: int = typer.Option(None, help="Train exactly this many optimiser steps instead (epochs follow: "
+                                         "one pass over the paired training set each). Default: 0 (off)."),
+    select: str = typer.Option(None, help="Weights to report: last, or best-val (the best validation "
+                                          "epoch's, kept in OUT/best.pt; needs --val-fraction). "
+                                          "Default: last."),
     preset: str = typer.Option(None, "--preset", help="A paper's protocol: ncaltech101, cepdvs or nomniglot "
                                                       "(tmkt-train presets shows them); --config and options "
                                                       "override it."),
@@ -85,6 +90,7 @@ def fit(
 
     try:
         cfg = resolve_config(config, preset, dataset=dataset, backbone=backbone, method=method, epochs=epochs,
+                             steps=steps, select=select,
                              seed=seed, width=width, data_dir=data_dir, dvs_fraction=dvs_fraction,
                              val_fraction=val_fraction, augment=augment)
         main_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 logs
