@@ -11,6 +11,7 @@ from rich.table import Table
 from tmkt_train.cli.common import fail
 
 from . import app
+from .import_netx import INPUT_HELP, INPUT_MESSAGE_BITS, RESET_INTERVAL, RESET_OFFSET, SPIKE_EXP, netx_options
 
 
 @app.command("report")
@@ -21,17 +22,23 @@ def report(
                                            "repeat for several. Default: every profile in hw_profiles/."),
     out: Path = typer.Option(Path("report"), "--out", "-o", help="Folder for report.md, report.json, PNGs."),
     netx: Path = typer.Option(None, "--netx", help="A lava-dl netx HDF5 trained elsewhere (needs --input)."),
-    inputs: Path = typer.Option(None, "--input", help="Graded input spikes (N, C, H, W, T) .npy for --netx."),
+    inputs: Path = typer.Option(None, "--input", help=f"For --netx: {INPUT_HELP}"),
+    input_message_bits: int = INPUT_MESSAGE_BITS,
+    reset_interval: int = RESET_INTERVAL,
+    reset_offset: int = RESET_OFFSET,
+    spike_exp: int = SPIKE_EXP,
 ) -> None:
     """Energy per inference, spikes, synops, latency, cores/chips and accuracy per backbone and chip.
 
-    Example: [cyan]tmkt-deploy report runs/scnn/deploy runs/vgg/deploy -p loihi2 -p ann-45nm --out cmp[/]."""
+    Example: [cyan]tmkt-deploy report runs/scnn/deploy runs/vgg/deploy -p loihi2 -p ann-45nm --out cmp[/];
+    a lava-dl model: [cyan]tmkt-deploy report --netx trained.net --input x.npy --out rep[/]."""
     from tmkt_deploy.report.make import make_report  # matplotlib loads only when a report is made
 
     if not run_dirs and netx is None:
         raise fail("give at least one RUN_DIR, or --netx FILE --input SPIKES.npy")
     try:
-        doc = make_report(run_dirs or [], out, profile, netx, inputs)
+        doc = make_report(run_dirs or [], out, profile, netx, inputs,
+                          netx_options(input_message_bits, reset_interval, reset_offset, spike_exp))
     except (ValueError, KeyError, FileNotFoundError) as e:
         raise fail(e.args[0] if isinstance(e, KeyError) else str(e)) from e
     Console().print(summary_table(doc))

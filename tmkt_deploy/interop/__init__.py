@@ -4,7 +4,8 @@
 - `onnx_export.write_onnx`: one Loihi time step as an integer-exact ONNX graph with explicit state, and
   `onnx_run.run_onnx` / `OnnxStepRunner`: that file run over whole samples with onnxruntime (emulator
   layout, time last; the runner opens the file once for many batches);
-- `netx_import.read_netx`: a lava-dl netx HDF5 file trained elsewhere into the IR.
+- `netx_import.read_netx`: a lava-dl netx HDF5 file trained elsewhere into the IR (what netx builds);
+  `netx_inputs`: inputs in netx's layout; `netx_check.check_netx_ir`: emulator vs Lava on such an IR.
 
 Every function raises `UnsupportedError` naming the layer and the reason for constructs it cannot express.
 """

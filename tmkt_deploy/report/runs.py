@@ -14,7 +14,8 @@ Export run directory (written by `tmkt-deploy export`); every key below is requi
                                 (what `tmkt_deploy.check.spike_summary` writes).
 
 A netx HDF5 trained elsewhere has no check.json: it is read by `interop.netx_import.read_netx`, run on the
-user's input spikes `(N, C, H, W, T)` by the batched emulator, and reported without accuracies.
+user's inputs in netx's layout (`(x, y, c, T)` or `(k, T)`, optional leading N) by the emulator, and reported
+without accuracies; its counts are messages (a graded or sigma-delta output counts once when nonzero).
 """
 
 from __future__ import annotations
@@ -22,10 +23,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tmkt_deploy.ir import INPUT, Network
+
+if TYPE_CHECKING:
+    from tmkt_deploy.interop.netx_import import NetxOptions
 
 ACCURACY_KEYS = ("float", "quantized", "deployed")
 
@@ -111,21 +116,20 @@ def load_export_run(run_dir: str | Path) -> Run:
     )
 
 
-def load_netx_run(netx_file: str | Path, inputs_file: str | Path) -> Run:
-    """Read a netx HDF5 into the IR and count its spikes on `inputs_file` (N, C, H, W, T graded spikes)."""
+def load_netx_run(netx_file: str | Path, inputs_file: str | Path, options: NetxOptions | None = None) -> Run:
+    """Read a netx HDF5 into the IR (netx's `options`) and count its messages on `inputs_file`, inputs in
+    netx's layout (`interop.netx_inputs`): nonzero outputs per layer, i.e. spikes, or graded messages."""
     from tmkt_deploy.emulator import emulate  # imports torch: only when a netx file is reported
     from tmkt_deploy.interop.netx_import import read_netx
+    from tmkt_deploy.interop.netx_inputs import read_array, spatial_shape, to_ir_frames
 
     netx_file, inputs_file = Path(netx_file), Path(inputs_file)
-    if not inputs_file.exists():
-        raise RunError(f"{inputs_file}: input spikes file not found")
     try:
-        inputs = np.load(inputs_file)
+        array = read_array(inputs_file)
     except ValueError as e:
-        raise RunError(f"{inputs_file}: not a .npy array ({e})") from e
-    if inputs.ndim != 5 or len(inputs) == 0:
-        raise RunError(f"{inputs_file}: expected graded input spikes (N, C, H, W, T), got {inputs.shape}")
-    net = read_netx(netx_file, input_shape=tuple(inputs.shape[1:4]), time_steps=inputs.shape[-1])
+        raise RunError(str(e)) from e
+    net = read_netx(netx_file, input_shape=spatial_shape(array), time_steps=array.shape[-1], options=options)
+    inputs = to_ir_frames(net, array, str(inputs_file))
     result = emulate(net, inputs, progress=True)
     spikes = {name: float(np.mean(counts)) for name, counts in result.spike_counts.items()}
     return Run(name=net.name, source=str(netx_file), net=net, spikes=spikes, samples=len(inputs),
