@@ -46,14 +46,22 @@ def _netx_layout(frames: np.ndarray, flat: bool) -> np.ndarray:
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))
-def case(request, tmp_path_factory):
+def imported(request, tmp_path_factory):
+    """A case's file, written by lava-dl, and its IR."""
     build, netx_args, options, frames = CASES[request.param]
     path = build(tmp_path_factory.mktemp(request.param) / f"{request.param}.net")
     net = read_netx(path, input_shape=frames.shape[:3] if "input_shape" in netx_args else None,
                     time_steps=nm.S, options=options)
-    theirs = nm.netx_lava(path, frames, len(net.layers), **netx_args)
-    return {"name": request.param, "path": path, "net": net, "frames": frames, "theirs": theirs,
-            "options": options}
+    return {"name": request.param, "path": path, "net": net, "frames": frames, "options": options,
+            "netx_args": netx_args}
+
+
+@pytest.fixture(scope="module")
+def case(imported):
+    """Also netx's own Lava run of the file: every block's output."""
+    theirs = nm.netx_lava(imported["path"], imported["frames"], len(imported["net"].layers),
+                          **imported["netx_args"])
+    return {**imported, "theirs": theirs}
 
 
 def test_emulator_and_our_lava_equal_netx_on_every_layer(case):
@@ -70,38 +78,38 @@ def test_emulator_and_our_lava_equal_netx_on_every_layer(case):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
-def test_cuda_emulator_equals_cpu(case):
-    net, frames = case["net"], case["frames"][None]
+def test_cuda_emulator_equals_cpu(imported):
+    net, frames = imported["net"], imported["frames"][None]
     cpu = emulate(net, frames, record=True).layer_spikes
     gpu = emulate(net, frames, record=True, device="cuda").layer_spikes
     for name in cpu:
         np.testing.assert_array_equal(gpu[name], cpu[name])
 
 
-def test_torch_stepping_equals_the_compiled_kernels(case):
+def test_torch_stepping_equals_the_compiled_kernels(imported):
     """The torch steppers (recurrent layers, CUDA) and the numba window kernels (CPU) agree on every layer's
     neurons, biases and reset schedule, for random integer inputs."""
     gen = torch.Generator().manual_seed(5)
-    for layer in case["net"].layers:
+    for layer in imported["net"].layers:
         a_in = torch.randint(-400, 400, (3, 12, layer.num_neurons), generator=gen).to(torch.float64)
         stepper = neuron_stepper(layer, 3, torch.device("cpu"))
         stepped = torch.stack([stepper.step(a_in[:, t], t + 1) for t in range(12)], dim=1)
         np.testing.assert_array_equal(stepped.numpy(), fire_window(layer, a_in).numpy())
 
 
-def test_what_netx_builds_is_in_the_ir(case):
+def test_what_netx_builds_is_in_the_ir(imported):
     """The features each file exercises reach the IR with netx's parameters."""
-    net = case["net"]
+    net = imported["net"]
     assert net.timing == "stream"
-    if case["name"].startswith("cuba_conv"):
+    if imported["name"].startswith("cuba_conv"):
         conv, dense, rec = net.layers
         assert conv.bias is not None and conv.bias[:, 0, 0].tolist() == [6, -4, 12, 0]
         assert dense.synapses[0].delays is not None and dense.synapses[0].delays.max() > 0
         assert [s.source for s in rec.synapses] == ["dense2", "dense_rec3"]
         assert rec.synapses[0].weight_exp == rec.synapses[1].weight_exp  # netx optimises the pair together
         assert (conv.neuron.reset_interval, conv.neuron.reset_offset) == (
-            (4, 2) if case["name"] == "cuba_conv_reset" else (0, 0))
-    elif case["name"] == "cuba_dense":
+            (4, 2) if imported["name"] == "cuba_conv_reset" else (0, 0))
+    elif imported["name"] == "cuba_dense":
         assert net.layers[0].bias.tolist() == list(range(-10, 22, 4))
         assert net.layers[2].neuron == Cuba(i_decay=0, v_decay=4096, vth_mant=1 << 17, bias_exp=6)
     else:
@@ -162,34 +170,34 @@ def test_every_unsupported_feature_in_one_error(tmp_path):
     assert not (tmp_path / "ir").exists() and not (tmp_path / "rep").exists()
 
 
-def test_cli_end_to_end(case, tmp_path):
+def test_cli_end_to_end(imported, tmp_path):
     """import-netx → run (emulator vs Lava, strict) → report, inputs in netx's layout with a sample axis."""
-    runner, options = CliRunner(), case["options"]
+    runner, options = CliRunner(), imported["options"]
     flags = ["--input-message-bits", str(options.input_message_bits)]
     if options.reset_interval:
         flags += ["--reset-interval", str(options.reset_interval),
                   "--reset-offset", str(options.reset_offset)]
-    net = case["net"]
+    net = imported["net"]
     flat = bool(net.meta["netx_flat_input"])
-    x = np.stack([_netx_layout(case["frames"], flat)] * 2)
+    x = np.stack([_netx_layout(imported["frames"], flat)] * 2)
     np.save(tmp_path / "x.npy", x)
     shape = [] if flat else ["--input-shape", ",".join(map(str, net.input_shape))]
-    result = runner.invoke(app, ["import-netx", str(case["path"]), "--out", str(tmp_path / "ir"), *shape,
+    result = runner.invoke(app, ["import-netx", str(imported["path"]), "--out", str(tmp_path / "ir"), *shape,
                                  "--time-steps", str(nm.S), *flags])
     assert result.exit_code == 0, result.output
     assert Network.load(tmp_path / "ir").layers[-1].name == net.output
-    lava_samples = "1" if case["name"] == "sdnn" else "0"  # Lava itself is compared in the test above
+    lava_samples = "1" if imported["name"] == "sdnn" else "0"  # Lava itself is compared in the test above
     result = runner.invoke(app, ["run", str(tmp_path / "ir"), "--input", str(tmp_path / "x.npy"),
                                  "--lava-samples", lava_samples, "--strict"])
     assert result.exit_code == 0, result.output
-    result = runner.invoke(app, ["report", "--netx", str(case["path"]), "--input", str(tmp_path / "x.npy"),
+    result = runner.invoke(app, ["report", "--netx", str(imported["path"]), "--input", str(tmp_path / "x.npy"),
                                  "--out", str(tmp_path / "rep"), "-p", "loihi2", *flags])
     assert result.exit_code == 0, result.output
     backbone = json.loads((tmp_path / "rep" / "report.json").read_text())["backbones"][0]
-    expected = emulate(net, np.stack([case["frames"]] * 2)).spike_counts
+    expected = emulate(net, np.stack([imported["frames"]] * 2)).spike_counts
     assert backbone["spikes_per_layer"] == {k: float(np.mean(v)) for k, v in expected.items() if k != "input"}
     assert backbone["latency_steps"] == nm.S
-    graded = {lay.name: 16 for lay in net.layers} if case["name"] == "sdnn" else {}
+    graded = {lay.name: 16 for lay in net.layers} if imported["name"] == "sdnn" else {}
     assert backbone["payload_bits"] == graded
 
     np.save(tmp_path / "bad.npy", x[..., :1, :] if not flat else x[:, :-1])
@@ -197,8 +205,8 @@ def test_cli_end_to_end(case, tmp_path):
     assert result.exit_code == 2 and ("(x, y, c, T)" in result.output or "(k, T)" in result.output)
 
 
-def test_ir_round_trip_keeps_the_netx_features(case, tmp_path):
-    net = case["net"]
+def test_ir_round_trip_keeps_the_netx_features(imported, tmp_path):
+    net = imported["net"]
     net.save(tmp_path / "ir")
     back = Network.load(tmp_path / "ir")
     assert back.timing == "stream"
