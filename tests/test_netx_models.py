@@ -191,7 +191,8 @@ def test_cli_end_to_end(imported, tmp_path):
                                  "--lava-samples", lava_samples, "--strict"])
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["report", "--netx", str(imported["path"]), "--input",
-                                 str(tmp_path / "x.npy"), "--out", str(tmp_path / "rep"), "-p", "loihi2", *flags])
+                                 str(tmp_path / "x.npy"), "--out", str(tmp_path / "rep"), "-p", "loihi2",
+                                 *flags])
     assert result.exit_code == 0, result.output
     backbone = json.loads((tmp_path / "rep" / "report.json").read_text())["backbones"][0]
     expected = emulate(net, np.stack([imported["frames"]] * 2)).spike_counts
