@@ -120,22 +120,32 @@ def emulate(net: Network, inputs: np.ndarray | torch.Tensor, *, record: bool | I
 def _emulate_stream(net: Network, inputs: np.ndarray | torch.Tensor, record: bool | Iterable[str],
                     device: str | torch.device) -> EmulatorResult:
     """A netx network's free run (`stream.StreamRunner`): outputs on the input's own S steps, values as sent
-    (0/1 spikes, graded payloads); counts are messages (nonzero outputs) per sample."""
+    (0/1 spikes, graded payloads); counts are messages (nonzero outputs) per sample. On CPU the samples are
+    split over `torch.get_num_threads()` threads, each op single-threaded (as `emulate` does, for the same
+    reason)."""
     dev = device if isinstance(device, torch.device) else pick_device(device)
     frames = check_stream_inputs(net, inputs)
     recorded = _recorded_layers(net, record)
-    outputs = StreamRunner(net, dev)(frames.to(dev))
+    runner = StreamRunner(net, dev)
+    kept = {*recorded, net.output}
 
-    def layout(name: str) -> np.ndarray:
-        return outputs[name].movedim(1, -1).cpu().numpy().astype(np.int64)
+    def run(part: torch.Tensor) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        outputs = runner(part.to(dev))
+        counts = {name: (values.reshape(len(values), -1) != 0).sum(dim=1).cpu().numpy().astype(np.int64)
+                  for name, values in outputs.items()}
+        return counts, {name: outputs[name].movedim(1, -1).cpu().numpy().astype(np.int64) for name in kept}
 
-    output = layout(net.output)
+    workers = min(len(frames), torch.get_num_threads()) if dev.type == "cpu" else 1
+    parts = torch.tensor_split(frames, max(workers, 1))
+    with exact_kernels(), _intra_op_threads(1 if workers > 1 else torch.get_num_threads()), \
+            ThreadPoolExecutor(max(workers, 1), thread_name_prefix="emulate") as pool:
+        done = list(pool.map(run, parts))
+    output = np.concatenate([spikes[net.output] for _, spikes in done])
     return EmulatorResult(
         output_spikes=output.reshape(len(output), -1, output.shape[-1]),
-        spike_counts={name: (values.reshape(len(values), -1) != 0).sum(dim=1).cpu().numpy().astype(np.int64)
-                      for name, values in outputs.items()},
+        spike_counts={name: np.concatenate([counts[name] for counts, _ in done]) for name in done[0][0]},
         time_steps=frames.shape[-1], latency=net.latency(),
-        layer_spikes={name: layout(name) for name in recorded})
+        layer_spikes={name: np.concatenate([spikes[name] for _, spikes in done]) for name in recorded})
 
 
 @contextmanager

@@ -24,7 +24,7 @@ from ..loihi_params import lava_dense_weight, lif_params
 from .lif_kernel import lif_window
 from .neuron import LifState
 from .sdn_kernel import sdn_window
-from .synapse import FLOAT32_EXACT, SynapseOp, exact_kernels
+from .synapse import FLOAT32_EXACT, SynapseOp
 
 
 class SigmaDeltaState:
@@ -125,9 +125,8 @@ class StreamRunner:
         exact32 = max(-float(low), float(high)) < FLOAT32_EXACT  # the synapses sum in float32 then anyway
         outputs = {INPUT: frames.movedim(-1, 1).to(torch.float32 if exact32 else torch.float64,
                                                    memory_format=torch.contiguous_format)}
-        with exact_kernels():
-            for layer in self.net.layers:
-                outputs[layer.name] = self._layer(layer, outputs, n, steps)
+        for layer in self.net.layers:  # the caller holds `synapse.exact_kernels()` (process-wide settings)
+            outputs[layer.name] = self._layer(layer, outputs, n, steps)
         return outputs
 
     def _layer(self, layer: Layer, outputs: dict[str, torch.Tensor], n: int, steps: int) -> torch.Tensor:
