@@ -38,6 +38,22 @@ def cuba_conv_file(path: Path) -> Path:
     return path
 
 
+def cuba_rec_delay_file(path: Path) -> Path:
+    """Conv with a per-neuron bias in netx's (x, y, c) shape → Flatten → Dense → Recurrent dense with axonal
+    delays (netx's RecurrentDense gives both synapses the delays and no weight exponent)."""
+    torch.manual_seed(5)
+    blocks = [slayer.block.cuba.Conv(CUBA, 2, 3, 3, padding=1, stride=2, weight_scale=3),
+              slayer.block.cuba.Flatten(),
+              slayer.block.cuba.Dense(CUBA, 3 * 4 * 4, 8, weight_scale=3),
+              slayer.block.cuba.Recurrent(CUBA, 8, 8, weight_scale=3)]
+    support.run_and_export_netx(blocks, (torch.rand(1, 2, 8, 8, S) > 0.5).float(), path)
+    rng = np.random.default_rng(2)
+    with h5py.File(path, "a") as f:
+        f["layer/3"].create_dataset("delay", data=rng.integers(0, 3, 8).astype(float))
+        f["layer/0"].create_dataset("bias", data=rng.integers(-8, 12, (4, 4, 3)).astype(float))
+    return path
+
+
 def cuba_dense_file(path: Path) -> Path:
     """Dense with per-neuron bias and 1-D stored weights → Dense → a synapse-only Dense (no neuron)."""
     torch.manual_seed(2)

@@ -33,6 +33,7 @@ CASES = {
     "cuba_conv": (nm.cuba_conv_file, {"input_shape": (8, 8, 2)}, NetxOptions(), BINARY_CONV_INPUT),
     "cuba_conv_reset": (nm.cuba_conv_file, {"input_shape": (8, 8, 2), "reset_interval": 4, "reset_offset": 1},
                         NetxOptions(reset_interval=4, reset_offset=1), BINARY_CONV_INPUT),
+    "cuba_rec_delay": (nm.cuba_rec_delay_file, {"input_shape": (8, 8, 2)}, NetxOptions(), BINARY_CONV_INPUT),
     "cuba_dense": (nm.cuba_dense_file, {"input_message_bits": 8}, NetxOptions(input_message_bits=8),
                    GRADED_DENSE_INPUT),
     "sdnn": (nm.sdnn_file, {"input_shape": (6, 6, 2), "input_message_bits": 16},
@@ -109,6 +110,11 @@ def test_what_netx_builds_is_in_the_ir(imported):
         assert rec.synapses[0].weight_exp == rec.synapses[1].weight_exp  # netx optimises the pair together
         assert (conv.neuron.reset_interval, conv.neuron.reset_offset) == (
             (4, 2) if imported["name"] == "cuba_conv_reset" else (0, 0))
+    elif imported["name"] == "cuba_rec_delay":
+        conv, _, rec = net.layers
+        assert conv.bias.shape == (3, 4, 4) and len({int(b) for b in conv.bias.ravel()}) > 3  # per neuron
+        assert [s.weight_exp for s in rec.synapses] == [0, 0]
+        np.testing.assert_array_equal(rec.synapses[0].delays, rec.synapses[1].delays)
     elif imported["name"] == "cuba_dense":
         assert net.layers[0].bias.tolist() == list(range(-10, 22, 4))
         assert net.layers[2].neuron == Cuba(i_decay=0, v_decay=4096, vth_mant=1 << 17, bias_exp=6)

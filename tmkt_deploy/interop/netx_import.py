@@ -133,18 +133,22 @@ class _Reader:
         return None
 
     def bias(self, group: h5py.Group, shape: tuple[int, ...], where: str) -> np.ndarray | None:
-        """netx's `AbstractBlock._neuron`: a scalar, per-neuron or per-channel bias, as int32 mantissas."""
+        """netx's `AbstractBlock._neuron`: a scalar, a per-neuron bias in netx's neuron shape ((N,), or
+        (x, y, c) for conv) or a per-channel bias, as int32 mantissas in the IR's shape."""
         value = _get(group, "bias")
         if value is None:
             return None
-        bias = np.asarray(value).astype(int).ravel()
-        if bias.size == int(np.prod(shape)):
-            return bias.reshape(shape).astype(np.int32)
-        if len(shape) == 3 and bias.size == shape[0]:  # per channel
-            return np.broadcast_to(bias[:, None, None], shape).astype(np.int32)
+        bias = np.asarray(value).astype(int)
         if bias.size == 1:
-            return np.full(shape, int(bias[0]), dtype=np.int32)
-        self.problems.add(where, f"bias of {bias.size} values for neurons of shape {shape}")
+            return np.full(shape, int(bias.ravel()[0]), dtype=np.int32)
+        if len(shape) == 1 and bias.size == shape[0]:
+            return bias.reshape(shape).astype(np.int32)
+        if len(shape) == 3 and bias.shape == tuple(reversed(shape)):  # (x, y, c) = (W, H, C)
+            return np.ascontiguousarray(bias.transpose(2, 1, 0)).astype(np.int32)
+        if len(shape) == 3 and bias.ndim == 1 and bias.size == shape[0]:  # per channel
+            return np.broadcast_to(bias[:, None, None], shape).astype(np.int32)
+        self.problems.add(where, f"bias of shape {bias.shape} for neurons of shape {shape} (netx takes a "
+                          "scalar, a per-neuron bias in its (x, y, c) / (N,) shape, or one per channel)")
         return None
 
     def add(self, group: h5py.Group, where: str, name: str, shape: tuple[int, ...],
@@ -230,6 +234,12 @@ class _Reader:
         else:
             weight, bits, exp, _ = optimize_weight_bits(weight)
         delays = self.delays(group, weight.shape, where)
+        if recurrent and delays is not None:
+            exp = 0  # netx's RecurrentDense builds its DelayDense pair without the weight exponent ...
+            if delays.shape != rec.shape:  # ... and gives the recurrent one the input synapse's delays
+                self.problems.add(where, f"delays {delays.shape} on a recurrent block with recurrent "
+                                  f"weights {rec.shape} (netx gives both synapses the same delays)")
+                return
         common = {"kind": "dense", "weight_exp": exp, "weight_bits": bits, "delays": delays}
         synapses = [Synapse(source=self.source, weight=weight.astype(np.int32),
                             num_message_bits=self.message_bits, **common)]
