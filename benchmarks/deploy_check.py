@@ -1,6 +1,6 @@
 """Deploy-check speed: Lava's fixed_pt simulation vs the batched emulator, same IR, same graded samples.
 
-Prints samples/s of Lava (`tmkt_deploy.simulate`, loihi2-sim, samples back to back; steady state, i.e. after
+Prints samples/s of Lava (`lava.simulate`, loihi2-sim, samples back to back; steady state, i.e. after
 the first sample, which also pays for building and compiling the graph) and of the emulator on CPU and, when
 present, CUDA; the speed-up over Lava; and whether the emulator reproduced Lava's spikes exactly (every layer,
 every step) on the samples both ran, and whether the CPU and CUDA emulators gave the same output spikes and
@@ -27,9 +27,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tmkt_common.atomic import atomic_write
 from tmkt_deploy.emulator import EmulatorResult, emulate
 from tmkt_deploy.ir import Network
-from tmkt_train.atomic import atomic_write
 
 app = typer.Typer(add_completion=False)
 
@@ -52,7 +52,7 @@ def graded_samples(net: Network, count: int, seed: int) -> np.ndarray:
 
 def time_lava(net: Network, frames: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
     """Steady-state samples/s of Lava's fixed_pt run (after the first sample) and its spike records."""
-    from tmkt_deploy.simulate import simulate
+    from tmkt_deploy.lava.simulate import simulate
 
     done: list[float] = []
     spikes = simulate(net, frames, on_sample=lambda _k: done.append(time.perf_counter()))

@@ -6,7 +6,7 @@ Two networks built from lava-dl's own blocks (seeded random weights, one forward
 - `cuba-input-conv`: CUBA Input layer with neurons (scale, bias) → Conv(2→8, s2) → Conv(8→16, s2) → Flatten →
   Dense(→10), binary input; netx's Lava graph of an Input block with neurons does not compile in lava-nc 0.10
   (its input port is left unconnected), so the baseline is our Lava graph of the same IR
-  (`tmkt_deploy.lava_graph.stream`: the processes netx builds, plus the input scale as a 1x1 Conv).
+  (`tmkt_deploy.lava.stream`: the processes netx builds, plus the input scale as a 1x1 Conv).
 
 Lava: one sample, steady state (the first step, which compiles the graph, is excluded), per-sample time =
 S steps. Emulator: `--samples` samples in one call, CPU. Prints seconds per sample, the speed-up, and whether
@@ -107,7 +107,7 @@ def netx_lava(path: Path, frames: np.ndarray, options: dict) -> tuple[float, np.
 
 
 def our_lava(net, frames: np.ndarray) -> tuple[float, np.ndarray]:
-    from tmkt_deploy.lava_graph.stream import build_stream_graph, ir_order
+    from tmkt_deploy.lava.stream import build_stream_graph, ir_order
 
     source, sinks = build_stream_graph(net, frames, [net.output])
     seconds, got = timed_lava(source, sinks, frames.shape[-1])

@@ -26,9 +26,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tmkt_train.atomic import atomic_write
-from tmkt_train.fast import FastSpikingNet, FoldedNet
+from tmkt_common.atomic import atomic_write
+from tmkt_train.fast import FoldedNet
 from tmkt_train.models import build_model
+from tmkt_train.models.fast_net import FastSpikingNet
 
 VGG = (64, 128, "P", 256, 256, "P", 512, 512, "P", 512, 512, "P")
 console = Console(width=200)
@@ -372,7 +373,7 @@ def main(
         raise typer.BadParameter(f"unknown {unknown}; choose from {list(TRAINERS)}", param_hint="--trainers")
     device = "cuda" if torch.cuda.is_available() and not small else "cpu"
     if device == "cuda":
-        from tmkt_train.device import configure_lava_cuda
+        from tmkt_common.device import configure_lava_cuda
 
         configure_lava_cuda()
         torch.backends.cudnn.benchmark = cudnn_benchmark

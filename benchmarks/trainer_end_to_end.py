@@ -20,8 +20,9 @@ import typer
 from torch.utils.data import DataLoader
 
 import tmkt_train.train.trainer as trainer
-from tmkt_train.device import pick_device
-from tmkt_train.train.config import TrainConfig
+from tmkt_common.device import pick_device
+from tmkt_train.config import TrainConfig
+from tmkt_train.data.build import build_datasets
 
 
 def _sync(device: torch.device) -> None:
@@ -47,7 +48,7 @@ def measure(cfg: TrainConfig, batches: str, device: torch.device) -> dict:
         trainer.place_frames = lambda data, _device: data
         trainer.epoch_batches = lambda data, sampler, size, _w, _d: DataLoader(data, size, sampler=sampler)
     try:
-        train, test = trainer.build_datasets(cfg.data, cfg.seed)
+        train, test = build_datasets(cfg.data, cfg.seed)
         with tempfile.TemporaryDirectory() as out:
             lines = trainer.fit(cfg, out, train_set=train, test_set=test, device=device.type)
     finally:

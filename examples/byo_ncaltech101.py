@@ -16,9 +16,9 @@ from pathlib import Path
 
 import typer
 
-from tmkt_train.cli.common import fail
-from tmkt_train.sweep.pipeline import report_and_print, train_and_deploy
-from tmkt_train.train.config import TrainConfig
+from tmkt_common.cli import fail
+from tmkt_sweep.pipeline import report_and_print, train_and_deploy
+from tmkt_train.config import TrainConfig
 
 LAYOUT = "N-Caltech101/<class>/*.bin and Caltech101/101_ObjectCategories/<class>/*.jpg"
 

@@ -5,12 +5,12 @@
     python examples/compare_methods.py --only 'vggsnn-*' --out runs/compare  # a slice, e.g. one GPU session
     python examples/compare_methods.py --table-only --out runs/compare     # re-assemble the table
 
-Same options as `tmkt-train sweep` (this script is that command); the logic is tmkt_train.sweep.
+Same options as `tmkt-sweep` (this script is that command); the logic is tmkt_sweep.
 """
 
 import sys
 
-from tmkt_train.cli import app
+from tmkt_sweep.cli import app
 
 if __name__ == "__main__":
-    app(["sweep", *sys.argv[1:]], prog_name="compare_methods.py")
+    app(sys.argv[1:], prog_name="compare_methods.py")

@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 import typer
 
-from tmkt_train.sweep.pipeline import report_and_print, train_and_deploy
-from tmkt_train.train.config import TrainConfig
+from tmkt_sweep.pipeline import report_and_print, train_and_deploy
+from tmkt_train.config import TrainConfig
 
 
 def demo_config(epochs: int) -> TrainConfig:

@@ -11,8 +11,8 @@ import pytest
 def fresh_memo() -> Iterator[None]:
     """Each test sees the disk cache, not another test's in-memory dataset store (use it with
     `pytestmark = pytest.mark.usefixtures("fresh_memo")`)."""
-    from tmkt_train.data import load_store  # here, not at the top: most test files never load data
+    from tmkt_train.data import forget_stores  # here, not at the top: most test files never load data
 
-    load_store.cache_clear()
+    forget_stores()
     yield
-    load_store.cache_clear()
+    forget_stores()

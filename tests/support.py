@@ -54,3 +54,8 @@ def script_app(path: Path) -> Iterator[typer.Typer]:
         yield app
     finally:
         del sys.modules[spec.name]
+
+
+REAL_EVENTS = Path(__file__).resolve().parent / "data" / "real-events"  # in the repo: see its README.md
+NMNIST_SAMPLE = REAL_EVENTS / "nmnist_sample.bin"
+AEDAT4_SAMPLE = REAL_EVENTS / "dvs_sample.aedat4"

@@ -7,8 +7,7 @@ import stat
 
 import pytest
 
-from tmkt_deploy.staging import staged_folder
-from tmkt_train.atomic import atomic_write, default_mode
+from tmkt_common.atomic import atomic_write, default_mode, staged_folder
 
 
 def _mode(path) -> int:

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import warnings
 
 import numpy as np
 import pytest
 import scipy.io
+import tonic
 import torch
 from PIL import Image
+from support import AEDAT4_SAMPLE as AEDAT4
+from support import NMNIST_SAMPLE as NMNIST
 
+from tmkt_common.errors import DatasetWarning
 from tmkt_train.data import DatasetError
 from tmkt_train.data.events_io import (
+    ATIS_SENSOR,
     EVENT_DTYPE,
+    NMNIST_SENSOR,
+    declared_aedat4_size,
     encode_atis,
     make_events,
     read_aedat4,
@@ -21,11 +28,8 @@ from tmkt_train.data.events_io import (
     read_events,
 )
 from tmkt_train.data.framing import frame_events
+from tmkt_train.data.ncaltech101 import SACCADES_SPAN_US
 from tmkt_train.data.rgb import load_v_channel, rgb_sequence
-
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-events"
-NMNIST = REAL / "nmnist_sample.bin"
-AEDAT4 = REAL / "dvs_sample.aedat4"
 
 
 def test_real_nmnist_recording_reads_as_documented():
@@ -131,3 +135,100 @@ def test_unreadable_image_names_itself(tmp_path):
     path.write_bytes(b"not a jpeg")
     with pytest.raises(DatasetError, match="broken.jpg"):
         load_v_channel(path, 48)
+
+
+def cut(data: bytes, drop_front: int = 0, drop_at: int | None = None, drop: int = 0) -> bytes:
+    """`data` with bytes lost (at the front, or `drop` bytes at `drop_at`), cut to a multiple of 5 bytes."""
+    data = data[drop_front:] if drop_at is None else data[:drop_at] + data[drop_at + drop:]
+    return data[: len(data) // 5 * 5]
+
+
+@pytest.mark.parametrize("sensor", [NMNIST_SENSOR, ATIS_SENSOR])
+@pytest.mark.parametrize("damage", [
+    dict(drop_front=1), dict(drop_front=2), dict(drop_front=3), dict(drop_front=4),
+    dict(drop_at=10_002, drop=2),  # two bytes lost mid-file: every later record misaligned
+])
+def test_atis_file_cut_to_a_multiple_of_5_but_misaligned_is_refused(tmp_path, sensor, damage):
+    path = tmp_path / "misaligned.bin"
+    path.write_bytes(cut(NMNIST.read_bytes(), **damage))
+    assert path.stat().st_size % 5 == 0
+    with pytest.raises(DatasetError, match=f"{path}: .*(outside the|run backwards)"):
+        read_atis_bin(path, sensor)
+
+
+def test_atis_file_of_random_bytes_empty_or_without_events_is_refused(tmp_path):
+    noise = tmp_path / "noise.bin"
+    noise.write_bytes(np.random.default_rng(0).bytes(5 * 2000))
+    for sensor in (NMNIST_SENSOR, ATIS_SENSOR):
+        with pytest.raises(DatasetError, match="noise.bin: .*(outside the|run backwards)"):
+            read_atis_bin(noise, sensor)
+    empty = tmp_path / "empty.bin"
+    empty.write_bytes(b"")
+    with pytest.raises(DatasetError, match="empty.bin: empty"):
+        read_atis_bin(empty)
+    overflow_only = tmp_path / "overflow.bin"
+    overflow_only.write_bytes(bytes([0, 240, 0, 0, 0]) * 3)  # y == 240: timer overflow records, no events
+    with pytest.raises(DatasetError, match="overflow.bin: .*no events"):
+        read_atis_bin(overflow_only)
+
+
+def test_atis_events_outside_the_sensor_are_refused(tmp_path):
+    path = tmp_path / "wide.bin"
+    path.write_bytes(encode_atis(make_events([3, 40], [5, 6], [10, 20], [1, 0])))
+    read_atis_bin(path)  # fits the ATIS sensor (N-Caltech101)
+    with pytest.raises(DatasetError, match="wide.bin: 1 events outside the 34×34 sensor.*x=40"):
+        read_atis_bin(path, NMNIST_SENSOR)
+
+
+def test_atis_file_cut_at_a_record_boundary_loads_with_a_warning(tmp_path):
+    """A clean cut is a valid, shorter recording: only its span (less than the saccades take) shows it."""
+    path = tmp_path / "short.bin"
+    path.write_bytes(NMNIST.read_bytes()[: 5 * 1500])
+    with pytest.warns(DatasetWarning, match="short.bin: the recording spans only .* ms.*cut short"):
+        events = read_atis_bin(path, NMNIST_SENSOR, min_span_us=SACCADES_SPAN_US)
+    assert len(events) == 1500
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DatasetWarning)
+        assert len(read_atis_bin(NMNIST, NMNIST_SENSOR, min_span_us=SACCADES_SPAN_US)) == 4325
+
+
+def test_aedat4_events_checked_against_the_sensor(tmp_path):
+    assert declared_aedat4_size(AEDAT4) == (320, 240)  # the file's own event stream header
+    with pytest.raises(DatasetError, match="dvs_sample.aedat4: .*outside the 300×200 sensor"):
+        read_aedat4(AEDAT4, sensor_size=(300, 200))
+    for name, data in (("empty.aedat4", b""), ("noise.aedat4", np.random.default_rng(1).bytes(20_000))):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(DatasetError, match=f"{name}: truncated or corrupt"):
+            read_aedat4(tmp_path / name)
+
+
+def test_aedat4_out_of_time_order_loads_sorted_with_a_warning(monkeypatch):
+    decoded = tonic.io.read_aedat4(str(AEDAT4))
+    monkeypatch.setattr(tonic.io, "read_aedat4", lambda path: decoded[::-1])  # the real events, reversed
+    with pytest.warns(DatasetWarning, match="dvs_sample.aedat4: AEDAT4 events out of time order"):
+        events = read_aedat4(AEDAT4)
+    assert len(events) == 111_954 and np.all(np.diff(events["t"]) >= 0)
+
+
+@pytest.mark.parametrize("fields, match", [
+    (dict(x=[1, -2]), "coordinates must lie in"),
+    (dict(y=[1, 5000]), "coordinates must lie in"),
+    (dict(x=[1.5, 2]), "field x holds values that are not whole numbers"),
+    (dict(ts=[1, np.nan]), "field ts holds values that are not whole numbers"),
+    (dict(ts=[-5, 3]), "timestamps be ≥ 0"),
+    (dict(p=[1, 2]), "polarity p must be -1 or 1"),
+    (dict(x=["ab"]), "field x is not numeric"),
+    (dict(x=[], y=[], ts=[], p=[]), "equally long and not empty"),
+])
+def test_cepdvs_mat_fields_must_be_sane(tmp_path, fields, match):
+    path = tmp_path / "odd.mat"
+    scipy.io.savemat(path, {"x": [3, 1], "y": [2, 0], "ts": [20, 10], "p": [1, -1]} | fields)
+    with pytest.raises(DatasetError, match=f"odd.mat: .*{match}"):
+        read_cepdvs_mat(path)
+
+
+def test_cepdvs_mat_of_random_bytes_or_empty_is_refused(tmp_path):
+    for name, data in (("empty.mat", b""), ("noise.mat", np.random.default_rng(2).bytes(4000))):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(DatasetError, match=f"{name}: truncated or corrupt"):
+            read_cepdvs_mat(tmp_path / name)

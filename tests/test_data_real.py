@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -11,15 +13,13 @@ import pytest
 import scipy.io
 import torch
 from PIL import Image
+from support import AEDAT4_SAMPLE as AEDAT4
+from support import NMNIST_SAMPLE as NMNIST
 from typer.testing import CliRunner
 
 from tmkt_train.cli import app
-from tmkt_train.data import DatasetError, build_dataset, load_store
+from tmkt_train.data import DatasetError, DatasetWarning, build_dataset, forget_stores
 from tmkt_train.data.events_io import encode_atis, make_events, read_aedat4
-
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-events"
-NMNIST, AEDAT4 = REAL / "nmnist_sample.bin", REAL / "dvs_sample.aedat4"
-
 
 pytestmark = pytest.mark.usefixtures("fresh_memo")  # tests/conftest.py
 
@@ -126,7 +126,7 @@ def test_cache_inside_the_data_folder_is_still_reused(cepdvs_dir):
     cache = cepdvs_dir / "cache"
     build_dataset("cepdvs", "train", data_dir=cepdvs_dir, cache_dir=cache)
     saved = {p: p.stat().st_mtime_ns for p in cache.iterdir()}
-    load_store.cache_clear()
+    forget_stores()
     build_dataset("cepdvs", "test", data_dir=cepdvs_dir, cache_dir=cache)
     assert {p: p.stat().st_mtime_ns for p in cache.iterdir()} == saved
 
@@ -188,3 +188,99 @@ def test_datasets_command_bad_input_is_one_line_and_nonzero(tmp_path):
     assert unknown.exit_code == 2 and "unknown dataset 'nmnist'" in unknown.output
     missing = runner.invoke(app, ["datasets", "nomniglot", "--data-dir", str(tmp_path / "none")])
     assert missing.exit_code == 2 and "none" in missing.output and "Traceback" not in missing.output
+
+
+def frames_and_classes(root: Path, cache: Path) -> tuple[list[str], dict[str, int], torch.Tensor]:
+    train = build_dataset("cepdvs", "train", data_dir=root, cache_dir=cache, time_steps=4)
+    return train.classes, train.class_counts(), train.tensors()[1]
+
+
+def move(src: Path, dst: Path) -> None:
+    """`mv`: the file keeps its size and mtime (what fooled a key of count, total bytes and newest mtime)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    src.rename(dst)
+
+
+def test_renaming_a_class_folder_rebuilds_the_cache(cepdvs_dir, tmp_path):
+    cache = tmp_path / "c"
+    assert frames_and_classes(cepdvs_dir, cache)[0] == ["fish", "trees"]
+    for side in ("events", "images"):
+        move(cepdvs_dir / side / "fish", cepdvs_dir / side / "salmon")
+    classes, counts, _ = frames_and_classes(cepdvs_dir, cache)  # no memo cleared: memory must notice too
+    assert classes == ["salmon", "trees"] and counts == {"salmon": 2, "trees": 2}
+    assert len(list(cache.iterdir())) == 2
+
+
+def test_moving_a_recording_to_another_class_rebuilds_the_cache(cepdvs_dir, tmp_path):
+    cache = tmp_path / "c"
+    assert frames_and_classes(cepdvs_dir, cache)[1] == {"fish": 2, "trees": 2}
+    for side, suffix in (("events", ".mat"), ("images", ".jpg")):
+        move(cepdvs_dir / side / "fish" / f"3{suffix}", cepdvs_dir / side / "trees" / f"4{suffix}")
+    store = build_dataset("cepdvs", "test", data_dir=cepdvs_dir, cache_dir=cache, time_steps=4).store
+    assert store.dvs_labels.bincount().tolist() == [3, 5]  # fish/3.mat is now trees/4.mat
+
+
+def test_editing_a_recording_rebuilds_the_cache(cepdvs_dir, tmp_path):
+    """Same size, same file count, an mtime that is not the newest: only a per-file key sees the edit."""
+    cache = tmp_path / "c"
+    before = frames_and_classes(cepdvs_dir, cache)[2]
+    edited = cepdvs_dir / "events" / "fish" / "0.mat"
+    stat = edited.stat()
+    scipy.io.savemat(edited, {"x": np.full(300, 5), "y": np.full(300, 7), "ts": np.arange(300) * 600,
+                              "p": np.ones(300, dtype=np.int64)})
+    assert edited.stat().st_size == stat.st_size
+    os.utime(edited, ns=(stat.st_atime_ns, stat.st_mtime_ns - 10**9))
+    after = frames_and_classes(cepdvs_dir, cache)[2]
+    assert not torch.equal(before[0], after[0]) and torch.equal(before[1:], after[1:])
+    forget_stores()
+    assert torch.equal(frames_and_classes(cepdvs_dir, tmp_path / "fresh")[2], after)
+
+
+@pytest.mark.parametrize("rows, match", [
+    ([(0, 0, 10_000), (1, 5_000_000, 5_010_000)], "sample 2 \\[.*\\) µs holds no event of 0001.aedat4"),
+    ([(0, 30_000, 40_000), (1, 10_000, 20_000)], "sample 2 starts \\(.*\\) no later than sample 1"),
+    ([(0, 30_000, 20_000)], "sample 1 ends \\(.*\\) before it starts"),
+    ([(0, "inf", 1)], "unreadable sample CSV"),
+])
+def test_nomniglot_windows_must_be_ordered_and_inside_the_recording(nomniglot_dir, tmp_path, rows, match):
+    t0 = int(read_aedat4(AEDAT4)["t"][0])
+    csv_path = nomniglot_dir / "dvs_background" / "Latin" / "character02" / "0001.csv"
+    lines = [f"{i},{s},{e}" if isinstance(s, str) else f"{i},{t0 + s},{t0 + e}" for i, s, e in rows]
+    csv_path.write_text("index,start,end\n" + "\n".join(lines) + "\n")
+    with pytest.raises(DatasetError, match=f"{csv_path}: .*{match}"):
+        build_dataset("nomniglot", "train", data_dir=nomniglot_dir, cache_dir=tmp_path, time_steps=4)
+
+
+def test_nomniglot_window_reaching_past_the_recording_loads_with_a_warning(nomniglot_dir, tmp_path):
+    events = read_aedat4(AEDAT4)
+    last = int(events["t"][-1])
+    csv_path = nomniglot_dir / "dvs_background" / "Latin" / "character01" / "0001.csv"
+    rows = csv_path.read_text().splitlines()
+    rows[-1] = f"19,{last - 10_000},{last + 50_000}"  # a cut recording: the last drawing runs past its end
+    csv_path.write_text("\n".join(rows) + "\n")
+    with pytest.warns(DatasetWarning, match=f"{csv_path}: sample 20 .* reaches outside 0001.aedat4"):
+        test = build_dataset("nomniglot", "test", data_dir=nomniglot_dir, cache_dir=tmp_path, time_steps=4)
+    assert len(test) == 10
+    forget_stores()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DatasetWarning)  # loaded from the cache: no new warning, but noted
+        cached = build_dataset("nomniglot", "test", data_dir=nomniglot_dir, cache_dir=tmp_path, time_steps=4)
+    assert [f"{csv_path}: sample 20" in w for w in cached.store.report["warnings"]] == [True]
+
+
+def one_line_error(output: str, path: Path) -> bool:
+    """The CLI printed one error naming `path` and no traceback (rich may wrap a long line when piped)."""
+    return "Traceback" not in output and str(path) in "".join(output.split()) and output.count("error:") == 1
+
+
+def test_cli_names_the_damaged_file_and_exits_2(ncaltech_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("TMKT_CACHE", str(tmp_path / "cache"))
+    damaged = ncaltech_dir / "N-Caltech101" / "airplanes" / "image_0003.bin"
+    damaged.write_bytes(np.random.default_rng(3).bytes(5 * 400))  # random bytes, a multiple of 5 long
+    listed = runner.invoke(app, ["datasets", "ncaltech101", "--data-dir", str(ncaltech_dir)])
+    assert listed.exit_code == 2 and one_line_error(listed.output, damaged), listed.output
+    out = tmp_path / "run"
+    fitted = runner.invoke(app, ["fit", "--dataset", "ncaltech101", "--data-dir", str(ncaltech_dir),
+                                 "--out", str(out), "--epochs", "1", "--device", "cpu"])
+    assert fitted.exit_code == 2 and one_line_error(fitted.output, damaged), fitted.output
+    assert not out.exists() and not (tmp_path / "cache").exists()  # nothing half-written, nothing cached

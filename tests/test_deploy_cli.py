@@ -10,8 +10,9 @@ from typer.testing import CliRunner
 
 from tmkt_deploy.cli import app
 from tmkt_deploy.ir import Network
+from tmkt_train.checkpoint import Checkpoint, write_checkpoint
+from tmkt_train.config import DataConfig, ModelConfig, TrainConfig
 from tmkt_train.models import build_model
-from tmkt_train.train.checkpoint import save_checkpoint
 
 runner = CliRunner()
 STEPS = 5
@@ -23,10 +24,9 @@ def checkpoint(tmp_path_factory):
     torch.manual_seed(0)
     model = build_model("scnn", num_classes=10, input_shape=(2, 16, 16), width=0.0625)
     path = tmp_path_factory.mktemp("ckpt") / "checkpoint.pt"
-    save_checkpoint(path, {"state_dict": model.state_dict(), "class_names": [str(i) for i in range(10)],
-                           "config": {"dataset": "ndigits", "time_steps": STEPS, "input_shape": [2, 16, 16],
-                                      "backbone": {"name": "scnn", "kwargs": model.build_kwargs},
-                                      "num_classes": 10, "method": "tmkt"}})
+    train = TrainConfig(data=DataConfig(time_steps=STEPS, size=16), model=ModelConfig(width=0.0625))
+    write_checkpoint(path, Checkpoint(train=train, num_classes=10, input_shape=(2, 16, 16), time_steps=STEPS,
+                                      state_dict=model.state_dict(), class_names=[str(i) for i in range(10)]))
     return path
 
 

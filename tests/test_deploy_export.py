@@ -12,11 +12,11 @@ import torch
 
 from tmkt_deploy import export
 from tmkt_deploy.check import predict_counts
-from tmkt_train.cli.evaluate import evaluate_run
+from tmkt_train.checkpoint import CHECKPOINT, Checkpoint, write_checkpoint
+from tmkt_train.config import DataConfig, ModelConfig, TrainConfig
+from tmkt_train.data.build import build_datasets
 from tmkt_train.models import build_model
-from tmkt_train.train.checkpoint import save_checkpoint
-from tmkt_train.train.config import DataConfig, ModelConfig, TrainConfig
-from tmkt_train.train.trainer import CHECKPOINT, build_datasets, checkpoint_config
+from tmkt_train.train.evaluate import evaluate_run
 
 LIMIT = 2  # event samples per class: 20 digits in all, far fewer than ndigits' full test split
 
@@ -30,9 +30,9 @@ def run(tmp_path_factory) -> tuple[Path, TrainConfig]:
                                       cache_dir=str(folder / "cache")),
                       model=ModelConfig(backbone="scnn", width=0.0625))
     model = build_model("scnn", num_classes=10, input_shape=(2, 16, 16), width=0.0625)
-    save_checkpoint(folder / CHECKPOINT, {"state_dict": model.state_dict(), "epoch": 0,
-                                          "config": checkpoint_config(cfg, model, cfg.data.time_steps),
-                                          "class_names": [str(i) for i in range(10)]})
+    write_checkpoint(folder / CHECKPOINT, Checkpoint(
+        train=cfg, num_classes=10, input_shape=(2, 16, 16), time_steps=cfg.data.time_steps,
+        state_dict=model.state_dict(), class_names=[str(i) for i in range(10)]))
     return folder, cfg
 
 

@@ -90,7 +90,7 @@ def test_netx_import_names_the_file_and_layer_of_a_bad_shape(tmp_path):
     import h5py
 
     from tmkt_deploy.interop.netx_import import read_netx
-    from tmkt_deploy.netx_writer import write_netx
+    from tmkt_deploy.interop.netx_writer import write_netx
 
     net = net_of(Layer("fc1", (5,), NEURON, [Synapse("input", "dense", np.ones((5, 72), dtype=np.int16))]),
                  Layer("fc2", (3,), NEURON, [Synapse("fc1", "dense", np.ones((3, 5), dtype=np.int16))]))

@@ -1,4 +1,4 @@
-"""Lava fixed-point runs of the IR vs SLAYER, spike for spike (tmkt_deploy.lava_graph, simulate, check).
+"""Lava fixed-point runs of the IR vs SLAYER, spike for spike (tmkt_deploy.lava, simulate, check).
 
 Every comparison is over whole per-layer spike records of several samples run back to back (with resets), so
 a wrong decay offset, threshold rule, weight layout, latency/reset phase or residual delay shows up as a
@@ -18,12 +18,14 @@ from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
 from lava.proc import io
 
-from tmkt_deploy.check import SpikeRecord, agreement, graded_frames, reference_spikes
-from tmkt_deploy.lava_graph import SpikeDelay, build_graph, frames_to_stream
+from tmkt_common.errors import LavaStalled, TargetUnavailable
+from tmkt_deploy.bridge import graded_frames, reference_spikes
+from tmkt_deploy.check import SpikeRecord, agreement
+from tmkt_deploy.interop.netx_writer import write_netx
+from tmkt_deploy.lava import SpikeDelay, build_graph, frames_to_stream
+from tmkt_deploy.lava.simulate import simulate
 from tmkt_deploy.loihi_params import lava_lif_args, lif_params
-from tmkt_deploy.netx_writer import write_netx
 from tmkt_deploy.quantize import quantize_net
-from tmkt_deploy.simulate import LavaStalled, TargetUnavailable, simulate
 from tmkt_train.models import build_model
 
 pytestmark = pytest.mark.lava

@@ -10,10 +10,11 @@ from deploy_nets import NEURON, skip_net
 from lava.lib.dl.slayer import block
 from lava.lib.dl.slayer.neuron.norm import MeanOnlyBatchNorm
 
+from tmkt_common.errors import UnsupportedError
+from tmkt_deploy.interop.netx_writer import write_netx
 from tmkt_deploy.ir import Network
-from tmkt_deploy.lava_graph.builder import fit_groups
-from tmkt_deploy.netx_writer import NotSequential, write_netx
-from tmkt_deploy.quantize import UnsupportedLayer, quantize_layer, quantize_net
+from tmkt_deploy.lava.builder import fit_groups
+from tmkt_deploy.quantize import quantize_layer, quantize_net
 from tmkt_train.models import build_model
 from tmkt_train.models.graph import INPUT
 
@@ -48,7 +49,7 @@ def test_conv_and_pool_blocks():
     assert np.all(syn.weight == 88)  # 1.375 on SLAYER's 2/64 grid, times 64
     assert layer.shape == (4, 3, 3)
 
-    with pytest.raises(UnsupportedLayer, match="'p'.*multiple of the pool kernel"):
+    with pytest.raises(UnsupportedError, match="'p'.*multiple of the pool kernel"):
         quantize_layer(pool, "p", [("c", (4, 5, 5), 0)])
 
 
@@ -78,13 +79,13 @@ def test_fit_groups_keeps_the_convolution():
 
 def test_unsupported_blocks_name_the_layer():
     normed = block.cuba.Dense({**NEURON, "norm": MeanOnlyBatchNorm}, 4, 2)
-    with pytest.raises(UnsupportedLayer, match="'fc'.*normalisation"):
+    with pytest.raises(UnsupportedError, match="'fc'.*normalisation"):
         quantize_layer(normed, "fc", [(INPUT, (4,), 0)])
     graded = block.cuba.Dense({**NEURON, "graded_spike": True}, 4, 2)
-    with pytest.raises(UnsupportedLayer, match="'g'.*graded"):
+    with pytest.raises(UnsupportedError, match="'g'.*graded"):
         quantize_layer(graded, "g", [(INPUT, (4,), 0)])
     affine = block.cuba.Affine(dict(NEURON), 4, 2)
-    with pytest.raises(UnsupportedLayer, match="'a'.*Affine"):
+    with pytest.raises(UnsupportedError, match="'a'.*Affine"):
         quantize_layer(affine, "a", [(INPUT, (4,), 0)])
 
 
@@ -109,6 +110,6 @@ def test_netx_writer_layout_and_refusal(tmp_path):
         assert types == ["input", "conv", "conv", "conv", "conv", "flatten", "dense", "dense"]
         assert int(f["layer/1/neuron/vThMant"][()]) == ir.layers[0].neuron.vth_mant
         np.testing.assert_array_equal(f["layer/2/weight"][()], ir.layer("pool1").synapses[0].weight)
-    with pytest.raises(NotSequential, match="'res'.*residual"):
+    with pytest.raises(UnsupportedError, match="'res'.*residual"):
         write_netx(quantize_net(skip_net(), name="skip", time_steps=8), tmp_path / "skip.net")
     assert not (tmp_path / "skip.net").exists()

@@ -1,7 +1,7 @@
 """The emulator against Lava itself: the same IR built directly from `lava.proc` processes, run with
 `Loihi2SimCfg(select_tag="fixed_pt")`, must give identical spikes at every layer and every step.
 
-The harness below is deliberately independent of `tmkt_deploy.lava_graph` (the product's builder), so the
+The harness below is deliberately independent of `tmkt_deploy.lava` (the product's builder), so the
 emulator is checked against Lava's own process models, not against our other code. Networks are tiny and run
 for a few steps (Lava on CPU is slow); coverage comes from random parameter draws over several seeds plus
 hand-made edge cases (saturating weights, zero input, threshold ties, extreme decays, negative currents).

@@ -1,4 +1,4 @@
-"""The emulator against the product's own Lava graph (`tmkt_deploy.simulate`, fixed_pt): the three backbones,
+"""The emulator against the product's own Lava graph (`lava.simulate`, fixed_pt): the three backbones,
 quantized by `tmkt_deploy.quantize`, samples back to back, every layer's spikes equal at every step.
 
 Untrained tiny backbones go quiet after a few layers, so the IR's thresholds are lowered for these runs: the
@@ -18,8 +18,8 @@ import torch
 
 from tmkt_deploy.emulator import emulate
 from tmkt_deploy.ir import Network
+from tmkt_deploy.lava.simulate import simulate
 from tmkt_deploy.quantize import quantize_net
-from tmkt_deploy.simulate import simulate
 from tmkt_train.models import build_model
 
 pytestmark = pytest.mark.lava

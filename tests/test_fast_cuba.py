@@ -15,8 +15,9 @@ import support
 import torch
 from lava.lib.dl import slayer
 
-from tmkt_train.fast import FastSpikingNet, FoldedNet
+from tmkt_train.fast import FoldedNet
 from tmkt_train.models import build_model
+from tmkt_train.models.fast_net import FastSpikingNet
 
 NEURON = {"threshold": 1.25, "current_decay": 0.25, "voltage_decay": 0.03, "tau_grad": 0.03, "scale_grad": 3}
 VARIANTS = [NEURON, {**NEURON, "threshold": 0.5, "current_decay": 1.0, "voltage_decay": 0.1}]

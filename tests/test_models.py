@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pytest
 import torch
 
-from tmkt_train.models import ResidualCuba, build_model, encode_input, list_models, load_model, predict
+from tmkt_common.errors import CheckpointError
+from tmkt_train.checkpoint import Checkpoint, load_model, write_checkpoint
+from tmkt_train.config import ModelConfig, TrainConfig
+from tmkt_train.models import ResidualCuba, build_model, encode_input, list_models, predict
 from tmkt_train.models.calibrate import calibrate_rates, trained_weights
-from tmkt_train.train.checkpoint import save_checkpoint
-from tmkt_train.train.config import TrainConfig
-from tmkt_train.train.trainer import checkpoint_config
 
 torch.set_num_threads(1)
 SHAPE = (2, 16, 16)
@@ -38,7 +40,7 @@ def test_forward_shapes_and_counts(name):
     out = net(events())
     assert out.spikes.shape == (3, 5, STEPS)
     assert out.features.shape == (3, net.num_features, STEPS)
-    assert out.potentials.shape == (3, net.num_potentials, STEPS)
+    assert out.potentials.shape[0::2] == (3, STEPS)
     assert set(out.spike_counts) <= set(net.nodes) and net.output in out.spike_counts
     assert out.spike_counts[net.graph[0][0]] > 0, "the first layer should fire on busy input"
     assert torch.all((out.spikes == 0) | (out.spikes == 1))
@@ -129,23 +131,23 @@ def test_weights_are_on_the_8bit_grid_and_decays_are_fixed():
 
 @pytest.mark.parametrize("name", ["scnn", "vggsnn", "resnet18"])
 def test_load_model_rebuilds_exactly(tmp_path, name):
-    cfg = TrainConfig()
-    cfg.model.backbone = name
     net = tiny(name, neuron={"threshold": 1.0}, input_scale=4.0).eval()
+    model = ModelConfig(backbone=name, width=1 / 16, neuron={"threshold": 1.0}, input_scale=4.0)
+    cfg = TrainConfig(model=model)
     path = tmp_path / "checkpoint.pt"
-    save_checkpoint(path, {"state_dict": net.state_dict(), "config": checkpoint_config(cfg, net, STEPS),
-                           "class_names": list("abcde"), "epoch": 0})
+    write_checkpoint(path, Checkpoint(train=cfg, num_classes=5, input_shape=net.input_shape, time_steps=STEPS,
+                                      state_dict=net.state_dict(), class_names=list("abcde")))
     loaded, ckpt = load_model(path)
     x = events()
     assert torch.equal(loaded(x).spikes, net(x).spikes)
-    assert ckpt["config"]["backbone"]["kwargs"]["input_scale"] == 4.0
-    assert ckpt["config"]["neuron"]["threshold"] == 1.0 and ckpt["class_names"] == list("abcde")
+    assert ckpt.train.model.input_scale == 4.0 and ckpt.train == cfg
+    assert ckpt.train.model.neuron["threshold"] == 1.0 and ckpt.class_names == list("abcde")
 
 
 def test_load_model_rejects_a_foreign_file(tmp_path):
     path = tmp_path / "x.pt"
     torch.save({"weights": 1}, path)
-    with pytest.raises(ValueError, match="not a tmkt checkpoint"):
+    with pytest.raises(CheckpointError, match="not a tmkt checkpoint"):
         load_model(path)
 
 
@@ -156,3 +158,17 @@ def test_calibration_makes_every_layer_of_a_deep_net_fire():
     assert set(reached) == {n for n, m in net.nodes.items() if trained_weights(m)}
     assert all(rate >= 0.02 for rate in reached.values()), reached
     assert net(x).spikes.sum() > 0
+
+
+def test_a_version_1_checkpoint_is_read_as_version_2(tmp_path):
+    """Version 1 kept the run config under `config` beside duplicated fields; the reader converts it."""
+    net = tiny("scnn").eval()
+    cfg = TrainConfig(model=ModelConfig(width=1 / 16))
+    path = tmp_path / "v1.pt"
+    torch.save({"format": "tmkt-checkpoint", "version": 1, "state_dict": net.state_dict(), "epoch": 3,
+                "class_names": list("abcde"), "config": {
+                    "train": asdict(cfg), "num_classes": 5, "input_shape": list(SHAPE), "time_steps": 4,
+                    "width": 1 / 16, "backbone": {"name": "scnn", "kwargs": {}}}}, path)
+    loaded, ckpt = load_model(path)
+    assert (ckpt.train, ckpt.input_shape, ckpt.time_steps, ckpt.epoch) == (cfg, SHAPE, 4, 3)
+    assert torch.equal(loaded(events()).spikes, net(events()).spikes)

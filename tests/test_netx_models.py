@@ -21,7 +21,7 @@ from tmkt_deploy.emulator.stream import fire_window, neuron_stepper
 from tmkt_deploy.interop import UnsupportedError
 from tmkt_deploy.interop.netx_import import NetxOptions, read_netx
 from tmkt_deploy.ir import Cuba, Network, SigmaDelta
-from tmkt_deploy.lava_graph.stream import run_stream_lava
+from tmkt_deploy.lava.stream import run_stream_lava
 
 RNG = np.random.default_rng(7)
 BINARY_CONV_INPUT = (RNG.random((2, 8, 8, nm.S)) < 0.5).astype(np.float32)  # (C, H, W, S), float spikes

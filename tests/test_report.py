@@ -47,7 +47,7 @@ def backbone_b() -> Network:
 
 
 def write_run(root: Path, net: Network, spikes: dict[str, float], deployed: float = 0.5) -> Path:
-    """An export run directory as `tmkt-deploy export` writes it (with the extra keys check.py adds)."""
+    """An export run directory as `tmkt-deploy export` writes it (with the extra keys the check adds)."""
     run = root / f"{net.name}-{int(sum(spikes.values()))}"
     net.save(run / "ir")
     (run / "check.json").write_text(json.dumps({

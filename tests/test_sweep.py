@@ -1,4 +1,4 @@
-"""`tmkt-train sweep`: the cpu-smoke grid end to end (train → loihi2-sim with Lava → energy → result.json),
+"""`tmkt-sweep`: the cpu-smoke grid end to end (train → loihi2-sim with Lava → energy → result.json),
 reruns skip finished runs, the table assembles mean ± std over seeds; the full grid's definition; examples'
 clear errors."""
 
@@ -13,9 +13,9 @@ import support
 import torch
 from typer.testing import CliRunner
 
-from tmkt_train.cli import app
-from tmkt_train.sweep import build_grid
-from tmkt_train.sweep.runner import result_path
+from tmkt_sweep import build_grid
+from tmkt_sweep.cli import app
+from tmkt_sweep.runner import result_path
 
 runner = CliRunner()
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -25,7 +25,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 def smoke(tmp_path_factory) -> Path:
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("sweep")
-    result = runner.invoke(app, ["sweep", "--grid", "cpu-smoke", "--out", str(out), "--device", "cpu",
+    result = runner.invoke(app, ["--grid", "cpu-smoke", "--out", str(out), "--device", "cpu",
                                  "--lava-samples", "1", "--jobs", "2"])
     assert result.exit_code == 0, result.output
     return out
@@ -40,7 +40,7 @@ def test_smoke_grid_writes_a_result_per_run(smoke):
         assert (doc["name"], doc["seed"], doc["method"]) == (spec.name, spec.seed, spec.method)
         assert doc["epochs"] == doc["config"]["optim"]["epochs"] == 1 and doc["config"]["seed"] == spec.seed
         assert doc["hardware"]["device"] == "cpu" and doc["hardware"]["name"] and doc["command"].startswith(
-            "tmkt-train sweep --grid cpu-smoke --device cpu")
+            "tmkt-sweep --grid cpu-smoke --device cpu")
         assert doc["wall_s"]["total"] > 0
         assert all(0 <= doc["accuracy"][k] <= 1 for k in ("float", "quantized", "deployed"))
         # the emulator reproduced the quantized model and Lava's fixed_pt run, spike for spike
@@ -55,7 +55,7 @@ def test_smoke_grid_writes_a_result_per_run(smoke):
 def test_rerun_skips_finished_runs(smoke):
     files = sorted((smoke / "runs").glob("*/result.json"))
     before = [f.stat().st_mtime_ns for f in files]
-    result = runner.invoke(app, ["sweep", "--grid", "cpu-smoke", "--out", str(smoke), "--device", "cpu"])
+    result = runner.invoke(app, ["--grid", "cpu-smoke", "--out", str(smoke), "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert "skipping 4 run(s)" in result.output
     assert [f.stat().st_mtime_ns for f in files] == before
@@ -75,7 +75,7 @@ def test_table_has_mean_and_std_over_seeds(smoke):
     md = (smoke / "results.md").read_text()
     assert "±" in md and "| scnn | tmkt | full | 10 | 0,1 | 1 |" in md and "TMKT" in md
     assert (smoke / "results.png").read_bytes()[:4] == b"\x89PNG"
-    result = runner.invoke(app, ["sweep", "--table-only", "--out", str(smoke)])
+    result = runner.invoke(app, ["--table-only", "--out", str(smoke)])
     assert result.exit_code == 0 and "results.md" in result.output
 
 
@@ -97,11 +97,11 @@ def test_full_grid_is_the_issue_grid():
 
 
 def test_bad_options_fail_clearly(tmp_path):
-    result = runner.invoke(app, ["sweep", "--grid", "huge", "--out", str(tmp_path)])
+    result = runner.invoke(app, ["--grid", "huge", "--out", str(tmp_path)])
     assert result.exit_code != 0 and "huge" in result.output
-    result = runner.invoke(app, ["sweep", "--only", "alexnet-*", "--out", str(tmp_path)])
+    result = runner.invoke(app, ["--only", "alexnet-*", "--out", str(tmp_path)])
     assert result.exit_code != 0 and "alexnet-*" in result.output
-    result = runner.invoke(app, ["sweep", "--table-only", "--out", str(tmp_path)])
+    result = runner.invoke(app, ["--table-only", "--out", str(tmp_path)])
     assert result.exit_code != 0 and "result.json" in result.output
     assert not list(tmp_path.iterdir())
 
@@ -118,7 +118,7 @@ def test_a_result_trained_with_other_settings_is_stale():
     """A result.json whose config differs from the grid's (e.g. another readout) is retrained, not kept."""
     from dataclasses import asdict
 
-    from tmkt_train.sweep.runner import config_changes
+    from tmkt_sweep.runner import config_changes
 
     spec = build_grid("cpu-smoke")[0]
     saved = json.loads(json.dumps(asdict(spec.config())))

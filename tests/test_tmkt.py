@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tmkt_train.methods import MethodConfig, build_method, mix_ratio, switch_probability, time_step_mixup
+from tmkt_train.methods.cka import StepWeights, linear_cka
+from tmkt_train.methods.heads import ModalityHead, RatioHead
+from tmkt_train.methods.losses import classification_loss
+from tmkt_train.methods.tsm import expected_event_frames, truncated_mask
 from tmkt_train.models import build_model
-from tmkt_train.tmkt import MethodConfig, build_method, mix_ratio, switch_probability, time_step_mixup
-from tmkt_train.tmkt.cka import StepWeights, linear_cka
-from tmkt_train.tmkt.heads import ModalityHead, RatioHead
-from tmkt_train.tmkt.losses import classification_loss
-from tmkt_train.tmkt.tsm import expected_event_frames, truncated_mask
 
 torch.set_num_threads(1)
 

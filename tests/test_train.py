@@ -14,12 +14,13 @@ import torch
 import torch.multiprocessing as mp
 from typer.testing import CliRunner
 
+from tmkt_train.checkpoint import load_model
 from tmkt_train.cli import app
-from tmkt_train.cli.evaluate import evaluate_run
+from tmkt_train.config import TrainConfig, load_config, save_config
 from tmkt_train.data import Geometry
-from tmkt_train.models import load_model
-from tmkt_train.train.config import TrainConfig, load_config, save_config
-from tmkt_train.train.trainer import build_datasets, fit
+from tmkt_train.data.build import build_datasets
+from tmkt_train.train.evaluate import evaluate_run
+from tmkt_train.train.trainer import fit
 
 torch.set_num_threads(1)
 
@@ -89,8 +90,8 @@ def test_every_method_trains_and_writes_a_run(tmp_path, method):
     if method == "rgb-pretrain":
         assert [m["phase"] for m in lines] == ["rgb", "paired"] and lines[0]["dvs_ratio"] == 0
     model, ckpt = load_model(tmp_path / "checkpoint.pt")
-    assert ckpt["config"]["method"] == method and ckpt["class_names"] == ["a", "b", "c", "d"]
-    assert ckpt["config"]["input_shape"] == [2, 8, 8] and ckpt["config"]["time_steps"] == 4
+    assert ckpt.train.method == method and ckpt.class_names == ["a", "b", "c", "d"]
+    assert ckpt.input_shape == (2, 8, 8) and ckpt.time_steps == 4
     assert load_config(tmp_path / "config.toml").method == method
 
 
@@ -182,8 +183,8 @@ def test_tmkt_on_ndigits_learns_and_eval_reproduces(tmp_path):
 
 def test_fit_help_names_every_backbone_and_method():
     """The help text lists the choices by hand (the CLI loads no torch to print it): it must not go stale."""
+    from tmkt_train.methods import METHODS
     from tmkt_train.models import list_models
-    from tmkt_train.tmkt import METHODS
 
     result = CliRunner().invoke(app, ["fit", "--help"], terminal_width=300)
     assert result.exit_code == 0

@@ -10,10 +10,11 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
+from tmkt_train.config import TrainConfig
 from tmkt_train.data import build_dataset
+from tmkt_train.data.build import build_datasets
 from tmkt_train.train.batches import StoreBatches, epoch_batches
-from tmkt_train.train.config import TrainConfig
-from tmkt_train.train.trainer import build_datasets, fit
+from tmkt_train.train.trainer import fit
 
 torch.set_num_threads(1)
 LIMIT = 12  # digits per class
@@ -94,7 +95,7 @@ def test_loader_workers_leave_the_start_method_to_lava():
         "data = TensorDataset(torch.arange(6.0))\n"
         "assert len(list(epoch_batches(data, list(range(6)), 4, 1, torch.device('cpu')))) == 2\n"
         "assert multiprocessing.get_start_method(allow_none=True) is None\n"
-        "import tmkt_deploy.simulate\n"
+        "import tmkt_deploy.lava.simulate\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]

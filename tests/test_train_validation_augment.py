@@ -9,13 +9,14 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from tmkt_train.checkpoint import load_model
 from tmkt_train.cli import app
-from tmkt_train.cli.evaluate import evaluate_run
+from tmkt_train.config import TrainConfig
 from tmkt_train.data import DatasetError, build_dataset
 from tmkt_train.data.augment import Compose, RandomFlipLR, RandomTranslate, train_augmentation
-from tmkt_train.models import load_model
-from tmkt_train.train.config import TrainConfig
-from tmkt_train.train.trainer import build_datasets, evaluate, fit, summary
+from tmkt_train.data.build import build_datasets
+from tmkt_train.train.evaluate import evaluate_run
+from tmkt_train.train.trainer import evaluate, fit, summary
 
 torch.set_num_threads(1)
 LIMIT = 20  # digits per class: 16 train + 4 test

@@ -10,47 +10,43 @@ interop file (and the ONNX step graph is run and compared with the emulator). Ta
 line per target in `TARGETS`.
 
 An export or re-run writes into a staged folder that replaces the previous outputs only when it finished
-(`staging.staged_folder`): a failure leaves the folder as it was, never a new `ir/` without its samples and
-check. `check.json` names the interop files it checked relative to the folder, so the folder can move.
+(`tmkt_common.atomic.staged_folder`): a failure leaves the folder as it was, never a new `ir/` without its
+samples and check. `check.json` names the interop files it checked relative to the folder, so it can move.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from rich.progress import Progress
 
-from tmkt_train.atomic import atomic_write
-from tmkt_train.device import pick_device
+from tmkt_common.atomic import atomic_write, staged_folder
+from tmkt_common.device import pick_device
+from tmkt_common.errors import TargetUnavailable
 
-from .check import (
-    CheckResult,
-    SpikeRecord,
-    accuracy,
-    agreement,
-    float_weights,
-    graded_frames,
-    predict_counts,
-    reference_spikes,
+from .check import CheckResult, SpikeRecord, accuracy, agreement, predict_counts
+from .emulator import WindowRunner, emulate
+from .export_folder import (
+    CHECK_FILE,
+    CHECK_FILES,
+    EXPORT_FILES,
+    IR_DIR,
+    NETX_FILE,
+    NIR_FILE,
+    ONNX_FILE,
+    SAMPLES_FILE,
+    SPIKES_FILE,
     spike_summary,
     write_json,
 )
-from .emulator import WindowRunner, emulate
-from .errors import TargetUnavailable
+from .interop.netx_writer import sequential_problem, write_netx
 from .ir import Network
-from .netx_writer import sequential_problem, write_netx
-from .quantize import quantize_net
-from .staging import staged_folder
 
-IR_DIR, NETX_FILE, SAMPLES_FILE = "ir", "network.net", "samples.npz"
-CHECK_FILE, SPIKES_FILE, NIR_FILE, ONNX_FILE = "check.json", "spikes.json", "network.nir", "network.onnx"
-EXPORT_FILES = (IR_DIR, NETX_FILE, SAMPLES_FILE, CHECK_FILE, SPIKES_FILE, NIR_FILE, ONNX_FILE)
-CHECK_FILES = (CHECK_FILE, SPIKES_FILE)  # what a re-run replaces (besides the interop file it writes)
 REFERENCE_BATCH = 16  # samples per PyTorch reference pass
 CHUNK_SPIKES = 1 << 26  # spikes (all layers, all steps) kept in memory per emulator / ONNX chunk
 DEFAULT_LAVA_SAMPLES = 4
@@ -70,33 +66,6 @@ class ExportJob:
     timeout_s: float = 300.0
 
 
-def _time_steps(config: dict) -> int:
-    """Frames per sample from the checkpoint config: top level (contract 1), else the training data table."""
-    return int(config["time_steps"] if "time_steps" in config else config["train"]["data"]["time_steps"])
-
-
-def _test_set(config: dict, data_dir: str | None):
-    """The test split `tmkt-train eval` measures: the trainer's `build_datasets` on the run's data settings
-    (`limit` included), `data_dir` overriding the run's folder. A checkpoint without a training config
-    (`config["train"]`) gets the data defaults for its dataset, time steps and input size."""
-    # only export needs data (`run` reads samples.npz), so the trainer is imported here
-    from tmkt_train.train.config import DataConfig, config_from_dict
-    from tmkt_train.train.trainer import build_datasets
-
-    if "train" in config:
-        train = config_from_dict(config["train"], "checkpoint config")
-        data, seed = train.data, train.seed
-    else:
-        data, seed = DataConfig(dataset=config["dataset"], time_steps=int(config["time_steps"]),
-                                size=int(config["input_shape"][-1])), 0
-    if data_dir:
-        data = replace(data, data_dir=data_dir)
-    _, dataset = build_datasets(data, seed)
-    if len(dataset) == 0:
-        raise ValueError(f"dataset {data.dataset!r} has no test samples")
-    return dataset
-
-
 def _batches(count: int, size: int) -> Iterator[slice]:
     return (slice(start, min(start + size, count)) for start in range(0, count, size))
 
@@ -108,20 +77,17 @@ def prepare(checkpoint: str | os.PathLike, out: str | os.PathLike, *, samples: i
 
     The PyTorch runs use the GPU when there is one (`SpikingNet.run` on CUDA is the fast path's chip-timed
     run, spike-identical to SLAYER's CPU reference; tests/test_fast_cuba.py), else SLAYER on the CPU."""
-    from tmkt_train.models import load_model
+    # the trained model and its data: only export needs them (`run` reads samples.npz)
+    from .bridge import float_weights, graded_frames, load_quantized, reference_spikes, test_set
 
-    model, ckpt = load_model(checkpoint)
-    config = ckpt["config"]
-    net = quantize_net(model, name=Path(checkpoint).parent.name or model.name,
-                       time_steps=_time_steps(config),
-                       class_names=list(ckpt.get("class_names", [])))
+    model, ckpt, net = load_quantized(checkpoint)
     device = pick_device("auto")
     model.to(device)
     out = Path(out)
     net.save(out / IR_DIR)
     if sequential_problem(net) is None:
         write_netx(net, out / NETX_FILE)
-    dataset = _test_set(config, data_dir)
+    dataset = test_set(ckpt, data_dir)
     count = len(dataset) if samples is None else min(samples, len(dataset))
     picks = np.unique(np.linspace(0, len(dataset) - 1, count).astype(int))
     frames, labels, float_pred, records = [], [], [], []
@@ -185,7 +151,7 @@ def run_lava(job: ExportJob, target: str) -> SpikeRecord:
     """Lava (`target`: loihi2-sim or lava-cpu) on the first `lava_samples` samples, every layer recorded."""
     # Lava is imported here, not at module load: the emulator, ONNX and NIR paths must work where lava-nc
     # cannot import (it needs Python 3.10; a GPU box may have 3.12).
-    from .simulate import simulate
+    from .lava.simulate import simulate
 
     frames = job.frames[:job.lava_samples]
     with Progress(transient=True) as progress:
@@ -266,7 +232,7 @@ def check_target(job: ExportJob, target: str, *, lava: str | None = None,
 
 def _loihi2(job: ExportJob) -> CheckResult:
     """The IR (and netx) files are the export; hardware runs need Intel's lava-loihi."""
-    from .simulate import loihi_missing
+    from .lava.simulate import loihi_missing
 
     written = [f"{IR_DIR}/", *([NETX_FILE] if sequential_problem(job.net) is None else [])]
     reason = loihi_missing() or "Running on Loihi 2 hardware from tmkt is not built yet."

@@ -33,11 +33,11 @@ from typing import Literal
 
 import numpy as np
 
-from tmkt_train.atomic import atomic_write
+from tmkt_common.atomic import atomic_write
+from tmkt_common.graph import INPUT
 
 IR_FORMAT = "tmkt-ir"
 IR_VERSION = 1
-INPUT = "input"
 
 
 @dataclass(frozen=True)

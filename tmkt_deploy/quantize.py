@@ -42,32 +42,31 @@ import numpy as np
 import torch
 from lava.lib.dl.slayer import block, synapse
 
-from .ir import INPUT, Cuba, Layer, Network, Synapse
+from tmkt_common.errors import UnsupportedError
+from tmkt_common.graph import INPUT, pair
+
+from .ir import Cuba, Layer, Network, Synapse
 
 MAX_VTH_MANT = 4096  # SLAYER's threshold eps is lost in float32 beyond this (see module docstring)
-
-
-class UnsupportedLayer(ValueError):
-    """A block the chip cannot take; the message names the layer and the reason."""
 
 
 def quantize_neuron(neuron: torch.nn.Module, name: str) -> Cuba:
     """SLAYER cuba neuron → integer `Cuba` from `neuron.device_params`."""
     if getattr(neuron, "norm", None) is not None:
-        raise UnsupportedLayer(f"layer {name!r}: neuron normalisation ({type(neuron.norm).__name__}) has no "
+        raise UnsupportedError(f"layer {name!r}: neuron normalisation ({type(neuron.norm).__name__}) has no "
                                "Loihi equivalent here; build the block without norm")
     if not neuron.shared_param:
-        raise UnsupportedLayer(f"layer {name!r}: per-channel decays (shared_param=False); Lava's LIF takes "
+        raise UnsupportedError(f"layer {name!r}: per-channel decays (shared_param=False); Lava's LIF takes "
                                "one du/dv per population")
     params = neuron.device_params
     if params["type"] != "CUBA":
-        raise UnsupportedLayer(f"layer {name!r}: neuron type {params['type']!r}; only CUBA maps to "
+        raise UnsupportedError(f"layer {name!r}: neuron type {params['type']!r}; only CUBA maps to "
                                "Lava's LIF")
     if params["gradedSpike"]:
-        raise UnsupportedLayer(f"layer {name!r}: graded output spikes; Lava's LIF emits binary spikes")
+        raise UnsupportedError(f"layer {name!r}: graded output spikes; Lava's LIF emits binary spikes")
     vth = int(params["vThMant"])
     if not 0 < vth < MAX_VTH_MANT:
-        raise UnsupportedLayer(f"layer {name!r}: threshold mantissa {vth} outside 1..{MAX_VTH_MANT - 1}, "
+        raise UnsupportedError(f"layer {name!r}: threshold mantissa {vth} outside 1..{MAX_VTH_MANT - 1}, "
                                "where SLAYER and Loihi agree on the spike condition")
     return Cuba(i_decay=int(params["iDecay"]), v_decay=int(params["vDecay"]), vth_mant=vth,
                 ref_delay=int(params["refDelay"]), graded=False)
@@ -76,25 +75,21 @@ def quantize_neuron(neuron: torch.nn.Module, name: str) -> Cuba:
 def quantize_weight(syn: torch.nn.Module, neuron: torch.nn.Module, name: str) -> np.ndarray:
     """Integer weights exactly as SLAYER's forward pass uses them (times `w_scale`)."""
     if syn.pre_hook_fx != neuron.quantize_8bit:
-        raise UnsupportedLayer(f"layer {name!r}: synapse pre_hook_fx is not the neuron's quantize_8bit, so "
+        raise UnsupportedError(f"layer {name!r}: synapse pre_hook_fx is not the neuron's quantize_8bit, so "
                                "its weights are not 8-bit chip weights")
     if getattr(syn, "weight_norm_enabled", False):
-        raise UnsupportedLayer(f"layer {name!r}: weight norm is enabled; disable it before export")
+        raise UnsupportedError(f"layer {name!r}: weight norm is enabled; disable it before export")
     with torch.no_grad():
         w = neuron.quantize_8bit(syn.weight, descale=True).cpu().numpy()
     w_int = np.rint(w).astype(np.int16)
     if not np.array_equal(w_int, w):
-        raise UnsupportedLayer(f"layer {name!r}: quantized weights are not integers (w_scale mismatch)")
+        raise UnsupportedError(f"layer {name!r}: quantized weights are not integers (w_scale mismatch)")
     return w_int
 
 
-def _pair(value: tuple[int, ...]) -> tuple[int, int]:
-    return int(value[0]), int(value[1])
-
-
 def _conv_synapse(syn: synapse.Conv, w_int: np.ndarray, source: str, role: str) -> Synapse:
-    return Synapse(source=source, kind="conv", weight=w_int[..., 0], stride=_pair(syn.stride),
-                   padding=_pair(syn.padding), dilation=_pair(syn.dilation), groups=int(syn.groups),
+    return Synapse(source=source, kind="conv", weight=w_int[..., 0], stride=pair(syn.stride),
+                   padding=pair(syn.padding), dilation=pair(syn.dilation), groups=int(syn.groups),
                    role=role)
 
 
@@ -102,14 +97,14 @@ def _pool_synapse(syn: synapse.Pool, w_int: np.ndarray, source: str, source_shap
                   name: str) -> Synapse:
     """SLAYER's sum-pool (a 1-channel conv over channels stacked along H) as a depthwise conv, groups=C."""
     if len(source_shape) != 3:
-        raise UnsupportedLayer(f"layer {name!r}: pooling needs a spatial (C, H, W) input, got {source_shape}")
+        raise UnsupportedError(f"layer {name!r}: pooling needs a spatial (C, H, W) input, got {source_shape}")
     c, h, w = source_shape
     kh, kw = int(syn.kernel_size[0]), int(syn.kernel_size[1])
-    if _pair(syn.stride) != (kh, kw) or _pair(syn.padding) != (0, 0) or _pair(syn.dilation) != (1, 1):
-        raise UnsupportedLayer(f"layer {name!r}: only non-overlapping pools (stride = kernel, no padding or "
+    if pair(syn.stride) != (kh, kw) or pair(syn.padding) != (0, 0) or pair(syn.dilation) != (1, 1):
+        raise UnsupportedError(f"layer {name!r}: only non-overlapping pools (stride = kernel, no padding or "
                                "dilation) keep SLAYER's channel-stacked pooling inside each channel")
     if h % kh or w % kw:
-        raise UnsupportedLayer(f"layer {name!r}: input {h}x{w} is not a multiple of the pool kernel "
+        raise UnsupportedError(f"layer {name!r}: input {h}x{w} is not a multiple of the pool kernel "
                                f"{kh}x{kw}; SLAYER pads odd sizes on one side only, which a Lava conv cannot "
                                "express")
     weight = np.broadcast_to(w_int[0, 0, :, :, 0], (c, 1, kh, kw)).copy()
@@ -139,7 +134,7 @@ def quantize_synapse(syn: torch.nn.Module, neuron: torch.nn.Module, *, name: str
     elif isinstance(syn, synapse.Dense):
         out = _dense_synapse(w_int, source)
     else:
-        raise UnsupportedLayer(f"layer {name!r}: synapse {type(syn).__name__} has no Lava connection process "
+        raise UnsupportedError(f"layer {name!r}: synapse {type(syn).__name__} has no Lava connection process "
                                "here (supported: Dense, Conv, Pool)")
     out.weight_exp = int(neuron.weight_exponent)
     out.delay = int(delay)
@@ -148,10 +143,10 @@ def quantize_synapse(syn: torch.nn.Module, neuron: torch.nn.Module, *, name: str
 
 def _check_block(node: torch.nn.Module, name: str) -> None:
     if getattr(node, "delay", None) is not None:
-        raise UnsupportedLayer(f"layer {name!r}: learnable axonal delays are not exported; build with "
+        raise UnsupportedError(f"layer {name!r}: learnable axonal delays are not exported; build with "
                                "delay=False")
     if isinstance(node, block.cuba.Affine | block.cuba.Average | block.cuba.ConvT | block.cuba.Unpool):
-        raise UnsupportedLayer(f"layer {name!r}: {type(node).__name__} blocks are not supported on the chip "
+        raise UnsupportedError(f"layer {name!r}: {type(node).__name__} blocks are not supported on the chip "
                                "target (supported: Conv, Dense, Pool, Flatten, ResidualCuba)")
 
 
@@ -162,7 +157,7 @@ def node_synapses(node: torch.nn.Module, name: str) -> list[torch.nn.Module]:
         return list(node.synapses)
     if isinstance(node, block.cuba.Dense | block.cuba.Conv | block.cuba.Pool):
         return [node.synapse]
-    raise UnsupportedLayer(f"layer {name!r}: {type(node).__name__} is not a SLAYER cuba Conv/Dense/Pool/"
+    raise UnsupportedError(f"layer {name!r}: {type(node).__name__} is not a SLAYER cuba Conv/Dense/Pool/"
                            "Flatten block or a ResidualCuba, so it cannot be mapped to Lava processes")
 
 
@@ -174,7 +169,7 @@ def quantize_layer(node: torch.nn.Module, name: str,
     layer if another synapse's weights or output shape disagree."""
     syns = node_synapses(node, name)
     if len(syns) != len(sources):
-        raise UnsupportedLayer(f"layer {name!r}: {len(syns)} synapses but {len(sources)} graph inputs")
+        raise UnsupportedError(f"layer {name!r}: {len(syns)} synapses but {len(sources)} graph inputs")
     neuron = quantize_neuron(node.neuron, name)
     ir_syns = [quantize_synapse(syn, node.neuron, name=name, source=src, source_shape=shape, delay=d)
                for syn, (src, shape, d) in zip(syns, sources, strict=True)]
@@ -209,7 +204,7 @@ def quantize_net(net: torch.nn.Module, *, name: str, time_steps: int,
         shapes[node_name] = layer.shape
         layers.append(layer)
     if net.output in alias:
-        raise UnsupportedLayer(f"output node {net.output!r} is a Flatten; the output must be a neuron layer")
+        raise UnsupportedError(f"output node {net.output!r} is a Flatten; the output must be a neuron layer")
     ir = Network(name=name, input_shape=tuple(int(v) for v in net.input_shape), time_steps=int(time_steps),
                  layers=layers, output=net.output, class_names=list(class_names or []), input_bits=8,
                  meta={"input_scale": float(getattr(net, "input_scale", 1.0))})

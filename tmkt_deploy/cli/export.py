@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 
-from tmkt_train.cli.common import fail
+from tmkt_common.cli import fail
 
 from . import app
 

@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tmkt_common.cli import fail
 from tmkt_deploy.ir import Cuba, Network
-from tmkt_train.cli.common import fail
 
 from . import app
 

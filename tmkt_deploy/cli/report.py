@@ -6,9 +6,8 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from tmkt_train.cli.common import fail
+from tmkt_common.cli import fail
 
 from . import app
 from .import_netx import INPUT_HELP, INPUT_MESSAGE_BITS, RESET_INTERVAL, RESET_OFFSET, SPIKE_EXP, netx_options
@@ -33,6 +32,7 @@ def report(
     Example: [cyan]tmkt-deploy report runs/scnn/deploy runs/vgg/deploy -p loihi2 -p ann-45nm --out cmp[/];
     a lava-dl model: [cyan]tmkt-deploy report --netx trained.net --input x.npy --out rep[/]."""
     from tmkt_deploy.report.make import make_report  # matplotlib loads only when a report is made
+    from tmkt_deploy.report.table import summary_table
 
     if not run_dirs and netx is None:
         raise fail("give at least one RUN_DIR, or --netx FILE --input SPIKES.npy")
@@ -43,18 +43,3 @@ def report(
         raise fail(e.args[0] if isinstance(e, KeyError) else str(e)) from e
     Console().print(summary_table(doc))
     Console().print(f"wrote {out}/report.md, report.json and figures")
-
-
-def summary_table(doc: dict) -> Table:
-    """Backbones × (accuracy, spikes, synops, µJ per profile, chips) for the terminal."""
-    profiles = list(doc["profiles"])
-    table = Table(title="energy per inference")
-    for col in ["backbone", "deployed acc", "spikes/sample", "synops", "steps",
-                *(f"{p} µJ" for p in profiles)]:
-        table.add_column(col, justify="left" if col == "backbone" else "right")
-    for b in doc["backbones"]:
-        acc = b["accuracy"]["deployed"]
-        table.add_row(b["name"], "—" if acc is None else f"{100 * acc:.2f}%",
-                      f"{b['spikes_per_sample']:,.0f}", f"{b['synops']:,.0f}", str(b["latency_steps"]),
-                      *(f"{b['energy_j'][p]['total'] * 1e6:.3g}" for p in profiles))
-    return table

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tmkt_train.cli.common import fail
+from tmkt_common.cli import fail
 
 from . import app
 from .export import TARGET_HELP, run_target

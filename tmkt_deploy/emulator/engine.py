@@ -1,6 +1,6 @@
 """Run an integer IR on a batch of samples, layer by layer, exactly as the Lava fixed_pt graph runs it.
 
-Our own code (no library runs Lava's fixed-point processes batched). The Lava graph (`tmkt_deploy.lava_graph`)
+Our own code (no library runs Lava's fixed-point processes batched). The Lava graph (`tmkt_deploy.lava`)
 streams samples back to back, P = T + L steps each (T frames, then L = output-latency empty steps that flush
 the pipeline), and resets a layer of latency l to zero state at step l of every sample, the step its first
 input of that sample arrives. So each layer computes, per sample, one P-step *window* starting at its own
@@ -13,7 +13,7 @@ into the batch), then its LIF registers are stepped through the window (on CPU i
 channels-last memory (H, W, C: the layout oneDNN's convs read and write without reordering) behind PyTorch's
 logical (C, H, W) shape, and spikes are float32 0/1, the type the next conv sums in.
 
-Layout of the results: like `tmkt_deploy.simulate`, each layer's spikes on the sample's own P steps, masked
+Layout of the results: like `lava.simulate`, each layer's spikes on the sample's own P steps, masked
 (zero) before the layer's latency (there Lava shows the previous sample's tail); a layer's last `latency`
 window steps fall into the next sample's P steps and count in `spike_counts` only.
 """
@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from rich.progress import track
 
-from tmkt_train.device import pick_device
+from tmkt_common.device import pick_device
 
 from ..ir import INPUT, Layer, Network
 from ..loihi_params import ACT_SHIFT, LifParams, lif_params
@@ -53,7 +53,7 @@ INT32_SAFE_INPUT = 1 << (24 - ACT_SHIFT)
 class EmulatorResult:
     """Spikes of one emulation, numpy on the CPU, time last, on each sample's `time_steps` = P = T + L steps.
 
-    `output_spikes` (N, K, P) and `layer_spikes[name]` (N, *shape, P) are laid out as `tmkt_deploy.simulate`
+    `output_spikes` (N, K, P) and `layer_spikes[name]` (N, *shape, P) are laid out as `lava.simulate`
     returns spikes: zero before the layer's latency. `spike_counts[name]` ((N,) int64) counts the layer's
     whole P-step window (its work per sample on the chip, tail included); `spike_counts["input"]` counts
     nonzero graded input events.

@@ -19,7 +19,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..ir import INPUT, Cuba, Layer, Network, SigmaDelta, Synapse
+from tmkt_common.graph import INPUT
+
+from ..ir import Cuba, Layer, Network, SigmaDelta, Synapse
 from ..loihi_params import lava_dense_weight, lif_params
 from .lif_kernel import lif_window
 from .neuron import LifState

@@ -17,6 +17,8 @@ from typing import Literal
 
 import tomli
 
+from tmkt_common.errors import ProfileError
+
 KINDS = ("spec", "measured", "simulated", "estimated")
 ProfileModel = Literal["neuromorphic", "ann"]
 
@@ -43,10 +45,6 @@ REQUIRED: dict[str, dict[str, str]] = {
     },
     "ann": {"mac_energy": "energy", "ac_energy": "energy"},
 }
-
-
-class ProfileError(ValueError):
-    """A hardware profile file is missing a field, a unit, a kind or a source (the message names which)."""
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,12 @@
   `onnx_run.run_onnx` / `OnnxStepRunner`: that file run over whole samples with onnxruntime (emulator
   layout, time last; the runner opens the file once for many batches);
 - `netx_import.read_netx`: a lava-dl netx HDF5 file trained elsewhere into the IR (what netx builds);
-  `netx_inputs`: inputs in netx's layout; `netx_check.check_netx_ir`: emulator vs Lava on such an IR.
+  `netx_inputs`: inputs in netx's layout; `netx_check.check_netx_ir`: emulator vs Lava on such an IR;
+  `netx_writer.write_netx`: the IR as netx HDF5 (sequential nets).
 
 Every function raises `UnsupportedError` naming the layer and the reason for constructs it cannot express.
 """
 
-from .errors import UnsupportedError
+from tmkt_common.errors import UnsupportedError
 
 __all__ = ["UnsupportedError"]

@@ -30,7 +30,7 @@ class NetxCheck:
 
 def check_netx_ir(directory: str | os.PathLike, inputs: str | os.PathLike, lava_samples: int) -> NetxCheck:
     from ..emulator import emulate
-    from ..lava_graph.stream import run_stream_lava
+    from ..lava.stream import run_stream_lava
 
     net = Network.load(Path(directory))
     if net.timing != "stream":

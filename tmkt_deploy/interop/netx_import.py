@@ -32,8 +32,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..ir import INPUT, Cuba, Layer, Network, SigmaDelta, Synapse
-from .errors import UnsupportedError
+from tmkt_common.errors import UnsupportedError
+from tmkt_common.graph import INPUT
+
+from ..ir import Cuba, Layer, Network, SigmaDelta, Synapse
 
 NETX_BIAS_EXP = 6  # netx's `get_neuron_params` sets bias_exp = 6 for CUBA neurons
 NETX_STATE_EXP = 6

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tmkt_common.errors import RunError
+
 from ..ir import Network
 
 
@@ -25,17 +27,17 @@ def netx_layout(net: Network) -> str:
 
 
 def read_array(path: str | Path) -> np.ndarray:
-    """A .npy file (never unpickled), non-empty and real-valued; ValueError names the file."""
+    """A .npy file (never unpickled), non-empty and real-valued; RunError names the file."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"{path}: input file not found")
+        raise RunError(f"{path}: input file not found")
     try:
         array = np.load(path, allow_pickle=False)
     except ValueError as e:
-        raise ValueError(f"{path}: not a .npy array ({e})") from e
+        raise RunError(f"{path}: not a .npy array ({e})") from e
     if array.size == 0 or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) \
             or np.iscomplexobj(array):
-        raise ValueError(f"{path}: expected real spikes or graded values, got {array.dtype} {array.shape}")
+        raise RunError(f"{path}: expected real spikes or graded values, got {array.dtype} {array.shape}")
     return array
 
 
@@ -49,7 +51,7 @@ def spatial_shape(array: np.ndarray) -> tuple[int, int, int] | None:
 
 
 def to_ir_frames(net: Network, array: np.ndarray, where: str) -> np.ndarray:
-    """netx-layout inputs → the IR's (N, C, H, W, T); ValueError showing the expected layout otherwise."""
+    """netx-layout inputs → the IR's (N, C, H, W, T); RunError showing the expected layout otherwise."""
     flat = bool(net.meta.get("netx_flat_input"))
     c, h, w = net.input_shape
     if flat and array.ndim in (2, 3) and array.shape[-2] == c * h * w:
@@ -58,4 +60,4 @@ def to_ir_frames(net: Network, array: np.ndarray, where: str) -> np.ndarray:
     if not flat and array.ndim in (4, 5) and array.shape[-4:-1] == (w, h, c):
         frames = array.reshape(-1, *array.shape[-4:])
         return np.ascontiguousarray(frames.transpose(0, 3, 2, 1, 4))
-    raise ValueError(f"{where}: inputs of shape {array.shape}; {net.name} takes {netx_layout(net)}")
+    raise RunError(f"{where}: inputs of shape {array.shape}; {net.name} takes {netx_layout(net)}")

@@ -34,11 +34,12 @@ from pathlib import Path
 import nir
 import numpy as np
 
-from tmkt_train.atomic import atomic_write
+from tmkt_common.atomic import atomic_write
+from tmkt_common.errors import UnsupportedError
+from tmkt_common.graph import INPUT
 
-from ..ir import INPUT, Layer, Network, Synapse, merge_groups
+from ..ir import Layer, Network, Synapse, merge_groups
 from ..loihi_params import ACT_SHIFT, DECAY_UNITY, lava_dense_weight, lif_params
-from .errors import UnsupportedError
 
 DEFAULT_DT = 1e-4
 

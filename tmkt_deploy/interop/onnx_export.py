@@ -39,9 +39,11 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from tmkt_train.atomic import atomic_write
+from tmkt_common.atomic import atomic_write
+from tmkt_common.errors import UnsupportedError
+from tmkt_common.graph import INPUT
 
-from ..ir import INPUT, Layer, Network, Synapse
+from ..ir import Layer, Network, Synapse
 from ..loihi_params import (
     ACT_SHIFT,
     DECAY_SHIFT,
@@ -49,7 +51,6 @@ from ..loihi_params import (
     lava_dense_weight,
     lif_params,
 )
-from .errors import UnsupportedError
 
 OPSET = 17
 # Largest synaptic sum accepted: float32-exact and inside Lava Conv's 24-bit output (nothing rounds or wraps).

@@ -11,7 +11,7 @@ Export run directory (written by `tmkt-deploy export`); every key below is requi
     RUN_DIR/spikes.json         {"samples": n, "layers": {"input": x, "<layer>": x, ...}}
                                 layers: mean spikes per sample (summed over neurons and all steps) for
                                 "input" (number of nonzero graded input events) and every IR layer name
-                                (what `tmkt_deploy.check.spike_summary` writes).
+                                (what `tmkt_deploy.export_folder.spike_summary` writes).
 
 A netx HDF5 trained elsewhere has no check.json: it is read by `interop.netx_import.read_netx`, run on the
 user's inputs in netx's layout (`(x, y, c, T)` or `(k, T)`, optional leading N) by the emulator, and reported
@@ -27,16 +27,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tmkt_deploy.ir import INPUT, Network
+from tmkt_common.errors import RunError
+from tmkt_common.graph import INPUT
+from tmkt_deploy.export_folder import CHECK_FILE, IR_DIR, SPIKES_FILE
+from tmkt_deploy.ir import Network
 
 if TYPE_CHECKING:
     from tmkt_deploy.interop.netx_import import NetxOptions
 
 ACCURACY_KEYS = ("float", "quantized", "deployed")
-
-
-class RunError(ValueError):
-    """An input of the report is missing or malformed; the message names the file and the key."""
 
 
 @dataclass(frozen=True)
@@ -87,10 +86,10 @@ def load_export_run(run_dir: str | Path) -> Run:
     if not run_dir.is_dir():
         raise RunError(f"{run_dir}: not a directory")
     try:
-        net = Network.load(run_dir / "ir")
+        net = Network.load(run_dir / IR_DIR)
     except (FileNotFoundError, ValueError, KeyError) as e:
         raise RunError(f"{run_dir / 'ir'}: {e}") from e
-    check_path, spikes_path = run_dir / "check.json", run_dir / "spikes.json"
+    check_path, spikes_path = run_dir / CHECK_FILE, run_dir / SPIKES_FILE
     check, spikes_doc = _read_json(check_path), _read_json(spikes_path)
     accuracy_doc = check.get("accuracy")
     if not isinstance(accuracy_doc, dict):
@@ -124,10 +123,7 @@ def load_netx_run(netx_file: str | Path, inputs_file: str | Path, options: NetxO
     from tmkt_deploy.interop.netx_inputs import read_array, spatial_shape, to_ir_frames
 
     netx_file, inputs_file = Path(netx_file), Path(inputs_file)
-    try:
-        array = read_array(inputs_file)
-    except ValueError as e:
-        raise RunError(str(e)) from e
+    array = read_array(inputs_file)
     net = read_netx(netx_file, input_shape=spatial_shape(array), time_steps=array.shape[-1], options=options)
     inputs = to_ir_frames(net, array, str(inputs_file))
     result = emulate(net, inputs, progress=True)

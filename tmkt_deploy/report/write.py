@@ -6,9 +6,9 @@ import json
 import os
 from pathlib import Path
 
+from tmkt_common.atomic import atomic_write
 from tmkt_deploy.report.markdown import render_markdown
 from tmkt_deploy.report.plots import FIGURES
-from tmkt_train.atomic import atomic_write
 
 
 def write_report(report: dict, out_dir: str | os.PathLike) -> list[Path]:

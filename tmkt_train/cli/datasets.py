@@ -9,9 +9,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..atomic import atomic_write
+from tmkt_common.atomic import atomic_write
+from tmkt_common.cli import fail
+
 from . import app
-from .common import fail
 
 MAX_CLASS_ROWS = 30
 

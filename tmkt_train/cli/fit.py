@@ -7,18 +7,19 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from tmkt_common.cli import fail
+
 from . import app
-from .common import fail
 
 if TYPE_CHECKING:  # torch and lava-dl load when a command runs, not for every `tmkt-train`/`--help`
-    from ..train.config import TrainConfig
+    from ..config import TrainConfig
 
 
 def resolve_config(config: Path | None, **overrides) -> TrainConfig:
     """The TOML file (or defaults) with the command-line options that were given on top."""
+    from ..config import TrainConfig, load_config
+    from ..methods import METHODS
     from ..models import list_models
-    from ..tmkt import METHODS
-    from ..train.config import TrainConfig, load_config
 
     cfg = load_config(config) if config is not None else TrainConfig()
     where = {"dataset": cfg.data, "data_dir": cfg.data, "dvs_fraction": cfg.data, "val_fraction": cfg.data,
@@ -60,7 +61,7 @@ def fit(
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt after a crash."),
 ) -> None:
     """Train a SLAYER CUBA backbone with TMKT or a baseline; evaluates on pure event input every epoch."""
-    from ..train.trainer import build_datasets
+    from ..data.build import build_datasets
     from ..train.trainer import fit as run_fit
 
     try:

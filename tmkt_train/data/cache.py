@@ -15,14 +15,20 @@ from typing import Any
 from .store import FrameStore
 
 
-def fingerprint(root: Path, ignore: Path | None = None) -> tuple[int, int, int]:
-    """(file count, total bytes, newest mtime) under `root`, so edits to a dataset invalidate its cache.
+def fingerprint(root: Path, ignore: Path | None = None) -> str:
+    """A digest of every file's path relative to `root`, size and mtime, so renaming a class folder, moving a
+    recording to another class, adding, deleting or editing any file gives another cache key.
 
-    `ignore` (the cache folder, when someone puts it inside the data folder) is left out.
+    Costs one `stat` per file (no reading). `ignore` (the cache folder, when someone puts it inside the data
+    folder) is left out.
     """
-    files = (p for p in Path(root).rglob("*") if p.is_file())
-    stats = [p.stat() for p in files if ignore is None or not p.is_relative_to(ignore)]
-    return len(stats), sum(s.st_size for s in stats), max((s.st_mtime_ns for s in stats), default=0)
+    root = Path(root)
+    entries = []
+    for path in root.rglob("*"):
+        if path.is_file() and (ignore is None or not path.is_relative_to(ignore)):
+            stat = path.stat()
+            entries.append((path.relative_to(root).as_posix(), stat.st_size, stat.st_mtime_ns))
+    return hashlib.sha1(json.dumps(sorted(entries)).encode()).hexdigest()
 
 
 def default_cache_dir() -> Path:

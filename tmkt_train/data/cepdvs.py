@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tmkt_common.errors import DatasetError
+
 from .assemble import frame_files, load_images
-from .errors import DatasetError
 from .events_io import read_cepdvs_mat
 from .folders import class_folders, files_in
 from .splits import first_per_class

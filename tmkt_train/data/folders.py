@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import DatasetError
+from tmkt_common.errors import DatasetError
 
 
 def require_dir(path: Path, what: str) -> Path:

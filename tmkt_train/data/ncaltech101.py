@@ -10,11 +10,13 @@ pool so no test picture is seen in training.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from tmkt_common.errors import DatasetError
+
 from .assemble import frame_files, load_images
-from .errors import DatasetError
 from .events_io import read_atis_bin
 from .folders import class_folders, files_in, first_existing, require_dir
 from .splits import stratified_split
@@ -22,6 +24,7 @@ from .store import FrameStore, stack_store
 
 TEST_FRACTION = 0.1
 NOT_CLASSES = {"BACKGROUND_Google"}
+SACCADES_SPAN_US = 250_000  # three ~100 ms saccades per recording (Orchard et al. 2015), less slack
 IMAGE_ALIASES = {"Faces_easy": ("Faces_easy", "Faces")}  # event class → image folders to try, in order
 
 
@@ -76,7 +79,7 @@ def build_store(data_dir: Path, *, time_steps: int, size: int, limit: int | None
         images += pool
         image_labels += [label] * len(pool)
     frames = frame_files(
-        bins, read_atis_bin, time_steps=time_steps, size=size,
+        bins, partial(read_atis_bin, min_span_us=SACCADES_SPAN_US), time_steps=time_steps, size=size,
         description="framing N-Caltech101",
     )
     rgb = load_images(images, size, "loading Caltech101 images")

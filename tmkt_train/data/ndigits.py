@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.datasets import load_digits
 
-from .emulator import emulate_saccades
 from .framing import frame_events
 from .rgb import array_to_image, v_channel
+from .saccades import emulate_saccades
 from .splits import first_n_per_class, stratified_split
 from .store import FrameStore, progress, stack_store
 

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .errors import DatasetError
+from tmkt_common.errors import DatasetError
+
 from .rgb import rgb_sequence
 from .splits import held_out, keep_fraction
 from .store import FrameStore

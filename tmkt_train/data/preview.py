@@ -10,7 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ..atomic import atomic_write  # noqa: E402
+from tmkt_common.atomic import atomic_write  # noqa: E402
+
 from .paired import PairedDataset  # noqa: E402
 
 

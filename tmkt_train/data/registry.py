@@ -5,17 +5,19 @@ A new dataset is one module with `build_store(data_dir, *, time_steps, size, lim
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from tmkt_common.errors import DatasetError, DatasetWarning
+
 from . import cepdvs, ncaltech101, ndigits, nomniglot
 from .cache import cached_store, default_cache_dir, fingerprint
-from .emulator import SaccadeConfig
-from .errors import DatasetError
 from .paired import PairedDataset, check_view
+from .saccades import SaccadeConfig
 from .store import FrameStore
 
 
@@ -55,24 +57,59 @@ def dataset_spec(name: str) -> DatasetSpec:
     return DATASETS[name]
 
 
-@lru_cache(maxsize=4)
 def load_store(
     name: str, data_dir: Path | None, time_steps: int, size: int, cache_dir: Path | None, limit: int | None
 ) -> FrameStore:
-    """The FrameStore of a dataset, from the disk cache or built once; memoised so train+test share it."""
+    """The FrameStore of a dataset, from memory, the disk cache, or built once (train and test share it).
+
+    Both caches are keyed on the dataset's files (each one's relative path, size and mtime: see
+    `fingerprint`), so a file renamed, moved or edited since is never served from either.
+    """
     spec = dataset_spec(name)
-    key: dict[str, Any] = {"time_steps": time_steps, "size": size, "limit": limit, **spec.version}
+    files = None
     if spec.needs_data_dir:
         if data_dir is None:
             raise DatasetError(f"dataset {name!r} reads files from disk: give data_dir (--data-dir)")
         if not data_dir.is_dir():
             raise DatasetError(f"{data_dir}: data folder for {name!r} not found")
-        key.update(data_dir=data_dir, files=fingerprint(data_dir, ignore=cache_dir or default_cache_dir()))
+        files = fingerprint(data_dir, ignore=cache_dir or default_cache_dir())
+    return _remembered_store(name, data_dir, time_steps, size, cache_dir, limit, files)
+
+
+@lru_cache(maxsize=4)
+def _remembered_store(
+    name: str, data_dir: Path | None, time_steps: int, size: int, cache_dir: Path | None, limit: int | None,
+    files: str | None,
+) -> FrameStore:
+    spec = dataset_spec(name)
+    key: dict[str, Any] = {"time_steps": time_steps, "size": size, "limit": limit, **spec.version}
+    if files is not None:
+        key.update(data_dir=data_dir, files=files)
 
     def build() -> FrameStore:
-        return spec.build_store(data_dir, time_steps=time_steps, size=size, limit=limit)
+        return build_noting_warnings(spec, data_dir, time_steps=time_steps, size=size, limit=limit)
 
     return cached_store(cache_dir, name, key, build)
+
+
+def build_noting_warnings(spec: DatasetSpec, data_dir: Path | None, **options: Any) -> FrameStore:
+    """Build a store; the `DatasetWarning`s raised on the way (files that look damaged) are shown now and
+    kept in `store.report["warnings"]`, so a load from the cache still names those files (`tmkt-train
+    datasets` prints the report)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DatasetWarning)
+        store = spec.build_store(data_dir, **options)
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    damaged = [str(w.message) for w in caught if issubclass(w.category, DatasetWarning)]
+    if damaged:
+        store.report["warnings"] = damaged
+    return store
+
+
+def forget_stores() -> None:
+    """Drop the stores held in memory (tests use it to exercise the disk cache)."""
+    _remembered_store.cache_clear()
 
 
 def build_dataset(

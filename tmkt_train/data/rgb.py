@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .errors import DatasetError
+from tmkt_common.errors import DatasetError
 
 
 def v_channel(image: Image.Image, size: int) -> np.ndarray:

@@ -18,8 +18,8 @@ import torch
 from rich.console import Console
 from rich.progress import track
 
-from ..atomic import atomic_write
-from .errors import DatasetError
+from tmkt_common.atomic import atomic_write
+from tmkt_common.errors import DatasetError
 
 STORE_FORMAT = 1
 

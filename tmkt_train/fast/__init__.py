@@ -1,11 +1,11 @@
 """Fast training path: fused SLAYER-exact CUBA dynamics (Triton on CUDA, torch on CPU) over time-folded nets.
 
-`FoldedNet(blocks)` runs a chain of SLAYER CUBA blocks with time folded into the batch;
-`FastSpikingNet(net)` runs our registry `SpikingNet` that way, returning the same `NetOutput`. Both share
-the SLAYER modules' parameters; the scan itself (`scan.cuba_forward`/`cuba_backward`) is internal.
+`FoldedNet(blocks)` runs a chain of SLAYER CUBA blocks with time folded into the batch
+(`tmkt_train.models.fast_net.FastSpikingNet` runs our registry `SpikingNet` that way). It shares the SLAYER
+modules' parameters; the scan itself (`scan.cuba_forward`/`cuba_backward`) is internal. Imports no model
+code: the models dispatch to this path, never the other way round.
 """
 
 from .folded import FoldedNet
-from .spiking_net import FastSpikingNet
 
-__all__ = ["FastSpikingNet", "FoldedNet"]
+__all__ = ["FoldedNet"]

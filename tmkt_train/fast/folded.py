@@ -25,7 +25,8 @@ import torch.nn.functional as F
 from lava.lib.dl.slayer.block import cuba as cuba_blocks
 from lava.lib.dl.slayer.synapse import layer as slayer_synapse
 
-from ..models.residual import ResidualCuba
+from tmkt_common.graph import pair
+
 from .constants import CubaConstants
 from .scan import Layout, cuba_backward, cuba_forward
 
@@ -142,21 +143,17 @@ class _SynapsesCuba(torch.autograd.Function):
         return (None,) * 6 + tuple(grads)
 
 
-def _pair(values: tuple[int, ...]) -> tuple[int, int]:
-    return int(values[0]), int(values[1])
-
-
 def _folded_synapse(synapse: torch.nn.Module) -> Synapse:
     if isinstance(synapse, slayer_synapse.Dense):
         return LinearSynapse()
     if isinstance(synapse, slayer_synapse.Pool):
-        weight, kernel = synapse.weight, _pair(synapse.weight.shape[2:4])
+        weight, kernel = synapse.weight, pair(synapse.weight.shape[2:4])
         uniform = bool(torch.all(weight == weight.flatten()[0]))
-        if weight.requires_grad or not uniform or _pair(synapse.stride) != kernel or any(synapse.padding):
+        if weight.requires_grad or not uniform or pair(synapse.stride) != kernel or any(synapse.padding):
             raise ValueError("pool synapse: the fast path needs fixed equal weights, stride = kernel, no pad")
         return SumPoolSynapse(kernel)
     return Conv2dSynapse(
-        _pair(synapse.stride), _pair(synapse.padding), _pair(synapse.dilation), int(synapse.groups)
+        pair(synapse.stride), pair(synapse.padding), pair(synapse.dilation), int(synapse.groups)
     )
 
 
@@ -167,7 +164,7 @@ class FoldedNode:
 
     def __init__(self, module: torch.nn.Module, name: str):
         """`module`: the SLAYER node; `name` labels errors about options the fast path does not model."""
-        synapses = list(module.synapses) if isinstance(module, ResidualCuba) else [module.synapse]
+        synapses = list(module.synapses) if _residual(module) else [module.synapse]
         problems = {
             "an axon delay (delay=True)": getattr(module, "delay", None) is not None,
             "weight_norm": any(s.weight_norm_enabled for s in synapses),
@@ -222,11 +219,17 @@ def _pad_like_slayer(x: torch.Tensor, kernel: tuple[int, int]) -> torch.Tensor:
     return F.pad(x, (0, pad_w, 0, pad_h)) if pad_h or pad_w else x
 
 
+def _residual(module: torch.nn.Module) -> bool:
+    """A `models.residual.ResidualCuba` (several synapses into one neuron), known by its shape so this
+    kernel package imports no model code."""
+    return isinstance(getattr(module, "synapses", None), torch.nn.ModuleList) and hasattr(module, "neuron")
+
+
 def folded_layer(module: torch.nn.Module, name: str) -> FoldedNode | None:
     """The folded twin of a SLAYER node; `None` for `Flatten` (a reshape)."""
     if isinstance(module, cuba_blocks.Flatten):
         return None
-    if isinstance(module, (cuba_blocks.Conv, cuba_blocks.Pool, cuba_blocks.Dense, ResidualCuba)):
+    if isinstance(module, (cuba_blocks.Conv, cuba_blocks.Pool, cuba_blocks.Dense)) or _residual(module):
         return FoldedNode(module, name)
     raise ValueError(f"{name}: the fast path supports cuba Conv, Pool, Dense, Flatten and residual nodes")
 

@@ -1,8 +1,8 @@
-"""SLAYER CUBA backbones as `SpikingNet` graphs, their registry, and checkpoint loading (contract 1)."""
+"""SLAYER CUBA backbones as `SpikingNet` graphs and their registry (checkpoints: `tmkt_train.checkpoint`)."""
 
-from .graph import INPUT, NetOutput, SpikingNet, encode_input, predict
-from .registry import build_model, list_models, load_model
+from .graph import NetOutput, SpikingNet, predict
+from .neuron import encode_input
+from .registry import build_model, list_models
 from .residual import ResidualCuba
 
-__all__ = ["INPUT", "NetOutput", "ResidualCuba", "SpikingNet", "build_model", "encode_input", "list_models",
-           "load_model", "predict"]
+__all__ = ["NetOutput", "ResidualCuba", "SpikingNet", "build_model", "encode_input", "list_models", "predict"]

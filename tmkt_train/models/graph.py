@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import torch
 from lava.lib.dl.slayer import block
 
-from .neuron import delay_steps, fire
-from .residual import ResidualCuba
+from tmkt_common.graph import INPUT
 
-INPUT = "input"
-GRADED_MAX = 255  # Loihi 2 graded spikes carry an 8-bit payload
+from .fast_net import FastSpikingNet
+from .neuron import delay_steps, encode_input, fire
+from .residual import ResidualCuba
 
 
 @dataclass
@@ -63,16 +63,6 @@ def spike_count(spikes: torch.Tensor) -> torch.Tensor:
     if not within or math.prod(spikes.shape[d] for d in within) >= 2**24:
         return spikes.sum(dtype=torch.float64)
     return spikes.sum(dim=within, dtype=torch.float32).sum(dtype=torch.float64)
-
-
-def encode_input(x: torch.Tensor, input_scale: float) -> torch.Tensor:
-    """Frames → graded spikes `clamp(round(x * input_scale), 0, 255)`: the integers the chip's input sends.
-
-    `input_scale` maps data units (DVS event counts per bin, RGB intensity in [0, 1]) to payload units,
-    where a payload of 1 weighs the same as one binary spike; a larger scale keeps more intensity levels of
-    RGB frames but saturates busy DVS pixels sooner.
-    """
-    return torch.clamp(torch.round(x * input_scale), 0, GRADED_MAX)
 
 
 def run_node(node: torch.nn.Module, inputs: list[torch.Tensor],
@@ -133,7 +123,7 @@ class SpikingNet(torch.nn.Module):
         self.latency = latency
         self.input_shape = tuple(input_shape)
         self.input_scale = float(input_scale)
-        self._fast = None  # tmkt_train.fast's fused runner, built on the first CUDA forward
+        self._fast = None  # the fused runner (fast_net, on tmkt_train.fast), built on the first CUDA forward
         self._infer_shapes()
 
     def _infer_shapes(self) -> None:
@@ -141,7 +131,6 @@ class SpikingNet(torch.nn.Module):
         with torch.no_grad():
             out = self(torch.zeros(1, *self.input_shape, 1))
         self.num_features = out.features.shape[1]
-        self.num_potentials = out.potentials.shape[1]
 
     @property
     def output_latency(self) -> int:
@@ -183,7 +172,7 @@ class SpikingNet(torch.nn.Module):
         """NetOutput of the delay-free run (T steps, see `run`); spike counts cover those T steps, not the
         chip's post-sequence tail (deploy counts the chip's own spikes for energy).
 
-        On CUDA this runs `tmkt_train.fast.FastSpikingNet`: the same spikes and voltages (tests compare them
+        On CUDA this runs `fast_net.FastSpikingNet`: the same spikes and voltages (tests compare them
         with SLAYER's CPU reference), fused and time-folded, several times faster; SLAYER's own CUDA kernel
         also differs from its CPU reference at exact threshold ties, which the fast kernel does not.
         """
@@ -225,8 +214,6 @@ class SpikingNet(torch.nn.Module):
 
     def _fast_runner(self) -> torch.nn.Module:
         if self._fast is None:
-            from ..fast import FastSpikingNet  # lazy: fast imports this module
-
             # Not a submodule: it only borrows this net's parameters (state_dict and optimiser stay ours).
             object.__setattr__(self, "_fast", FastSpikingNet(self))
         return self._fast

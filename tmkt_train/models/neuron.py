@@ -23,6 +23,7 @@ DEFAULT_NEURON: dict[str, float] = {
 
 # Fixed for every layer: deterministic decays (shared, not trained) and no state carried between batches.
 _FIXED = {"shared_param": True, "requires_grad": False, "persistent_state": False}
+GRADED_MAX = 255  # Loihi 2 graded spikes carry an 8-bit payload
 
 
 def neuron_params(overrides: dict | None = None) -> dict:
@@ -50,3 +51,13 @@ def fire(
     _, voltage = neuron.dynamics(current)
     spikes = neuron.spike(voltage)
     return (delay_steps(spikes, 1) if delayed else spikes), voltage
+
+
+def encode_input(x: torch.Tensor, input_scale: float) -> torch.Tensor:
+    """Frames → graded spikes `clamp(round(x * input_scale), 0, 255)`: the integers the chip's input sends.
+
+    `input_scale` maps data units (DVS event counts per bin, RGB intensity in [0, 1]) to payload units,
+    where a payload of 1 weighs the same as one binary spike; a larger scale keeps more intensity levels of
+    RGB frames but saturates busy DVS pixels sooner.
+    """
+    return torch.clamp(torch.round(x * input_scale), 0, GRADED_MAX)

@@ -15,7 +15,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Dataset, DistributedSampler
 
-from ..device import configure_lava_cuda, pick_device
+from tmkt_common.device import configure_lava_cuda, pick_device
 
 
 @dataclass(frozen=True)
@@ -66,10 +66,6 @@ def wrap(module: torch.nn.Module, info: Dist, device: torch.device) -> torch.nn.
         return module
     ids = [device.index] if device.type == "cuda" else None
     return torch.nn.parallel.DistributedDataParallel(module, device_ids=ids, broadcast_buffers=False)
-
-
-def unwrap(module: torch.nn.Module) -> torch.nn.Module:
-    return module.module if isinstance(module, torch.nn.parallel.DistributedDataParallel) else module
 
 
 def all_sum(values: dict[str, float], info: Dist, device: torch.device) -> dict[str, float]:

@@ -13,7 +13,6 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
@@ -24,33 +23,20 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torch.utils.data import DataLoader, Dataset
 
-from ..atomic import atomic_write
+from tmkt_common.atomic import atomic_write
+
+from ..checkpoint import CHECKPOINT, Checkpoint, read_checkpoint, write_checkpoint
+from ..config import TrainConfig, save_config
+from ..methods.registry import Method, build_method
 from ..models import SpikingNet, build_model, predict
 from ..models.calibrate import calibrate_rates
-from ..models.neuron import neuron_params
-from ..tmkt.methods import Method, build_method
 from . import distributed
 from .batches import StoreBatches, epoch_batches, place_frames
-from .checkpoint import CHECKPOINT, read_checkpoint, save_checkpoint
-from .config import DataConfig, TrainConfig, save_config
 
 METRICS = "metrics.jsonl"
 CONFIG = "config.toml"
 SHOW_EVERY = 20  # steps between loss readings for the progress bar
 console = Console(stderr=True)
-
-
-def build_datasets(data: DataConfig, seed: int) -> tuple[Dataset, Dataset]:
-    """(train, test) PairedDatasets from `tmkt_train.data` (imported here: models/deploy never need it).
-
-    With `data.val_fraction` > 0 the train split lacks the held-out samples; `fit` evaluates
-    `train.validation()` each epoch."""
-    from ..data import build_dataset
-
-    common = dict(data_dir=data.data_dir or None, time_steps=data.time_steps, size=data.size,
-                  dvs_fraction=data.dvs_fraction, seed=seed, cache_dir=data.cache_dir or None,
-                  limit=data.limit or None, val_fraction=data.val_fraction)
-    return build_dataset(data.dataset, "train", **common), build_dataset(data.dataset, "test", **common)
 
 
 def first_events(dataset: Dataset, count: int) -> torch.Tensor:
@@ -84,38 +70,20 @@ def evaluate(model: SpikingNet, dataset: Dataset, device: torch.device, batch_si
     return {f"{split}_acc": float(correct) / total, f"{split}_spikes_per_sample": float(spikes) / total}
 
 
-def checkpoint_config(cfg: TrainConfig, model: SpikingNet, time_steps: int) -> dict:
-    """Contract 1's `config`: what deploy reads, plus the full training config."""
-    return {
-        "dataset": cfg.data.dataset,
-        "time_steps": time_steps,
-        "input_shape": list(model.input_shape),
-        "input_scale": model.input_scale,
-        "output_latency": model.output_latency,
-        "backbone": {"name": model.name, "kwargs": model.build_kwargs},
-        "neuron": neuron_params(model.build_kwargs["neuron"]),
-        "width": model.build_kwargs["width"],
-        "method": cfg.method,
-        "num_classes": model.build_kwargs["num_classes"],
-        "seed": cfg.seed,
-        "train": asdict(cfg),
-    }
-
-
 def head_state(method: Method) -> dict:
     return {k: v for k, v in method.state_dict().items() if not k.startswith("model.")}
 
 
-def restore(method: Method, optimizer: Optimizer, ckpt: dict, cfg: TrainConfig, path: Path) -> int:
+def restore(method: Method, optimizer: Optimizer, ckpt: Checkpoint, cfg: TrainConfig, path: Path) -> int:
     """Load a run's state to continue it; returns the next epoch. A different method/backbone is an error."""
-    saved = ckpt["config"]
-    if (saved["method"], saved["backbone"]["name"]) != (cfg.method, cfg.model.backbone):
-        raise ValueError(f"{path}: trained as {saved['method']}/{saved['backbone']['name']}, "
+    saved = ckpt.train
+    if (saved.method, saved.model.backbone) != (cfg.method, cfg.model.backbone):
+        raise ValueError(f"{path}: trained as {saved.method}/{saved.model.backbone}, "
                          f"not {cfg.method}/{cfg.model.backbone}; use a new --out or drop --resume")
-    model_state = {f"model.{k}": v for k, v in ckpt["state_dict"].items()}
-    method.load_state_dict({**model_state, **ckpt["heads"]})
-    optimizer.load_state_dict(ckpt["optimizer"])
-    return ckpt["epoch"] + 1
+    model_state = {f"model.{k}": v for k, v in ckpt.state_dict.items()}
+    method.load_state_dict({**model_state, **ckpt.heads})
+    optimizer.load_state_dict(ckpt.optimizer)
+    return ckpt.epoch + 1
 
 
 def keep_metrics_before(path: Path, epoch: int) -> list[dict]:
@@ -263,12 +231,11 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end) -> list
                     line.update(evaluate(model, val_set, dev, cfg.optim.batch_size, split="val"))
                 line.update(evaluate(model, test_set, dev, cfg.optim.batch_size))
                 line["seconds"] = round(time.time() - started, 2)
-                save_checkpoint(ckpt_path, {
-                    "state_dict": model.state_dict(), "heads": head_state(method),
-                    "optimizer": optimizer.state_dict(), "epoch": epoch,
-                    "config": checkpoint_config(cfg, model, geo.time_steps),
-                    "class_names": list(train_set.classes), "metrics": line,
-                })
+                write_checkpoint(ckpt_path, Checkpoint(
+                    train=cfg, num_classes=len(train_set.classes), input_shape=model.input_shape,
+                    time_steps=geo.time_steps, state_dict=model.state_dict(), epoch=epoch,
+                    class_names=list(train_set.classes), metrics=line, heads=head_state(method),
+                    optimizer=optimizer.state_dict()))
                 append_metrics(metrics_path, line)
                 history.append(line)
                 console.print(summary(line))

@@ -1,0 +1,47 @@
+"""Pick the torch device, and make lava-dl's CUDA JIT build for the GPU that is actually there.
+
+lava-dl 0.6 forces its CUDA extensions (the CUBA leaky-integrator kernel) to `sm_80` for every GPU of compute
+capability 8.x or newer, which fails on Hopper (H100/H200) with "no kernel image is available for execution".
+Setting `lava.lib.dl.slayer.jitconfig.TORCH_CUDA_ARCH_LIST` to the device's own `major.minor` before the first
+CUDA op fixes that.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+
+def cuda_arch(index: int = 0) -> str:
+    """The `major.minor` compute capability of CUDA device `index`, as TORCH_CUDA_ARCH_LIST wants it."""
+    import torch
+
+    major, minor = torch.cuda.get_device_capability(index)
+    return f"{major}.{minor}"
+
+
+def configure_lava_cuda(index: int = 0) -> str:
+    """Point lava-dl's JIT at this GPU's architecture; returns the arch string it set."""
+    from lava.lib.dl.slayer import jitconfig
+
+    arch = cuda_arch(index)
+    jitconfig.TORCH_CUDA_ARCH_LIST = arch
+    return arch
+
+
+def pick_device(preference: str = "auto") -> torch.device:
+    """`auto` → CUDA when present, else CPU; `cuda` without a GPU is an error that says so (torch is
+    imported here: this package stays torch-free at import)."""
+    import torch
+
+    if preference not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"--device must be auto, cpu or cuda, not {preference!r}")
+    if preference == "cpu" or (preference == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for, but torch sees no CUDA device here")
+    index = torch.cuda.current_device()
+    configure_lava_cuda(index)
+    return torch.device("cuda", index)

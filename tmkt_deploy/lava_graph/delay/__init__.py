@@ -1,5 +1,0 @@
-"""A fixed d-step spike delay line as a Lava process (Lava-style process.py + models.py)."""
-
-from tmkt_deploy.lava_graph.delay.process import SpikeDelay
-
-__all__ = ["SpikeDelay"]

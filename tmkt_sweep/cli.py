@@ -1,0 +1,50 @@
+"""`tmkt-sweep`: the method comparison (train → deploy → energy per run, one table), above both halves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from tmkt_common.cli import fail
+
+app = typer.Typer(name="tmkt-sweep", rich_markup_mode="rich", add_completion=False)
+
+
+@app.command()
+def sweep(
+    out: Path = typer.Option(Path("runs/compare"), "--out", help="Folder: runs/NAME/result.json + results.*"),
+    grid: str = typer.Option("full", "--grid", help="full (GPU, issue 9) or cpu-smoke (tiny CPU runs)."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    epochs: int = typer.Option(None, help="Override every backbone's epochs (default: the grid's)."),
+    only: str = typer.Option(None, "--only", help="Glob(s) on run names, comma-separated, e.g. 'scnn-*' "
+                                                  "or '*-s0,*-s1': split the grid across sessions."),
+    lava_samples: int = typer.Option(4, "--lava-samples", help="Samples Lava fixed_pt checks (0: none)."),
+    table_only: bool = typer.Option(False, "--table-only", help="Only assemble the table from result files."),
+    jobs: int = typer.Option(1, "--jobs", "-j",
+                             help="Runs at once, each in its own process, its log in runs/NAME/log.txt "
+                                  "(small nets leave a GPU mostly idle: try 4)."),
+) -> None:
+    """TMKT vs dvs-only vs sliding-KT per backbone: train → loihi2-sim export → energy → one table.
+
+    Each run writes OUT/runs/NAME/result.json and is skipped when it exists, so the grid can be filled over
+    several sessions; the table (OUT/results.json, results.md, results.png) is rebuilt from those files.
+    Example: [cyan]tmkt-sweep --grid full --only 'scnn-*' --out runs/compare[/]."""
+    from . import rich_table
+    from . import sweep as run_sweep
+
+    given = {"--grid": grid, "--device": device, "--epochs": epochs, "--only": only,
+             "--lava-samples": lava_samples, "--jobs": jobs, "--out": out}
+    command = "tmkt-sweep " + " ".join(f"{k} {v}" for k, v in given.items() if v is not None)
+    try:
+        rows = run_sweep(out, grid=grid, device=device, epochs=epochs, only=only, lava_samples=lava_samples,
+                         table_only=table_only, command=command, jobs=jobs)
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise fail(str(exc)) from exc
+    Console().print(rich_table(rows))
+    Console().print(f"wrote {out}/results.md, results.json, results.png")
+
+
+if __name__ == "__main__":
+    app()

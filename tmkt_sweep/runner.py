@@ -1,0 +1,203 @@
+"""One grid run end to end: train → export to loihi2-sim (checks) → energy on Loihi 2 → runs/NAME/result.json.
+
+Every stage is the project's own (trainer.fit, tmkt_deploy.export_checkpoint, the energy report's
+build_report); this module only chains them and records what a reader of the table needs to trust a number:
+seed, hardware, command, config, epochs and wall times. `result.json` is written last and atomically, so its
+presence means the run is complete and a rerun skips it; a run interrupted while training resumes from its
+checkpoint.
+
+Where Lava does not import (pipeline.lava_unavailable), the result says Lava was skipped and why; the
+deployed accuracy always comes from the bit-exact emulator over the whole test set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from tmkt_common.atomic import atomic_write
+from tmkt_common.device import pick_device
+
+from .grid import RunSpec
+from .pipeline import train_and_deploy
+
+RESULT = "result.json"
+LOG = "log.txt"  # a pool run's output
+RESULT_FORMAT = "tmkt-sweep-result"
+ENERGY_PROFILE = "loihi2"
+
+
+def result_path(out_dir: str | os.PathLike, spec: RunSpec) -> Path:
+    return Path(out_dir) / "runs" / spec.name / RESULT
+
+
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo (Linux), else what `platform` knows."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        lines = []
+    models = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return models[0] if models else (platform.processor() or platform.machine())
+
+
+def hardware(device: torch.device) -> dict:
+    """What the run trained on, in words a reader can compare."""
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
+    return {"device": device.type, "name": name, "host_cpus": os.cpu_count(), "torch": torch.__version__,
+            "python": platform.python_version()}
+
+
+def energy_on_loihi2(deploy_dir: Path) -> dict:
+    """Spikes per sample and energy per inference of the exported network, by the energy report itself."""
+    from tmkt_deploy.energy import load_profile
+    from tmkt_deploy.report import build_report, load_export_run
+
+    backbone = build_report([load_export_run(deploy_dir)], [load_profile(ENERGY_PROFILE)])["backbones"][0]
+    energy = backbone["energy_j"][ENERGY_PROFILE]
+    return {"spikes_per_sample": backbone["spikes_per_sample"], "synops": backbone["synops"],
+            "energy_j": energy["total"], "energy_breakdown_j": energy["breakdown"],
+            "latency_steps": backbone["latency_steps"], "profile": ENERGY_PROFILE}
+
+
+def run_one(spec: RunSpec, out_dir: str | os.PathLike, *, device: str = "auto", lava_samples: int = 4,
+            command: str | None = None) -> dict:
+    """Train, export, check and estimate `spec` into OUT/runs/NAME; returns the result document."""
+    run_dir = Path(out_dir) / "runs" / spec.name
+    cfg = spec.config()
+    dev = pick_device(device)
+    done = train_and_deploy(cfg, run_dir / "train", run_dir / "deploy", device=dev.type,
+                            lava_samples=lava_samples)
+    check = done.check
+    result = {
+        "format": RESULT_FORMAT, "version": 1,
+        "name": spec.name, "group": spec.group, "studies": list(spec.studies),
+        "backbone": spec.backbone, "method": spec.method, "variant": spec.variant,
+        "dvs_fraction": spec.dvs_fraction, "seed": spec.seed, "settings": asdict(spec.settings),
+        "epochs": len(done.history), "config": asdict(cfg),
+        "command": command or " ".join([Path(sys.executable).name, *sys.argv]),
+        "hardware": hardware(dev),
+        "accuracy": {**check.accuracy, "train_eval": done.history[-1]["test_acc"] if done.history else None},
+        "check": {"samples": check.samples, "exact": check.exact, "agreement": check.agreement,
+                  "lava_samples": check.lava_samples, "lava": "ran" if check.lava_samples else "skipped",
+                  "lava_skipped_reason": done.lava_skipped},
+        **energy_on_loihi2(run_dir / "deploy"),
+        "wall_s": {"train": done.train_s, "export": done.export_s,
+                   "total": round(done.train_s + done.export_s, 2)},
+    }
+    with atomic_write(run_dir / RESULT, "w") as f:
+        json.dump(result, f, indent=1)
+    return result
+
+
+def _leaves(doc: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in doc.items():
+        out.update(_leaves(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key: value})
+    return out
+
+
+def config_changes(saved: dict, spec: RunSpec) -> list[str]:
+    """Config keys whose saved value differs from what `spec` trains with now ("optim.epochs: 30 → 60")."""
+    now = _leaves(json.loads(json.dumps(asdict(spec.config()))))
+    was = _leaves(saved)
+    return [f"{k}: {was.get(k)!r} → {now.get(k)!r}" for k in sorted(now.keys() | was.keys())
+            if was.get(k) != now.get(k)]
+
+
+def _announce(console, result: dict) -> None:
+    acc = result["accuracy"]
+    console.print(f"{result['name']}: float {acc['float']:.3f} deployed {acc['deployed']:.3f} | "
+                  f"{result['spikes_per_sample']:,.0f} spikes | {result['energy_j'] * 1e6:.3g} µJ on loihi2"
+                  f" | {result['wall_s']['total']:.0f} s")
+
+
+def _run_logged(spec: RunSpec, out_dir: str | os.PathLike, device: str, lava_samples: int,
+                command: str | None, threads: int) -> dict:
+    """`run_one` in a pool process: its share of the CPU threads, its output in runs/NAME/log.txt (the runs
+    of a pool would otherwise interleave on one terminal)."""
+    import multiprocessing
+
+    # Lava's message infrastructure sets the start method (fork) when imported and fails if one is set, as
+    # it is in a spawned worker: unset it.
+    multiprocessing.set_start_method(None, force=True)
+    torch.set_num_threads(threads)
+    log = Path(out_dir) / "runs" / spec.name / LOG
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as f:
+        sys.stdout.flush(), sys.stderr.flush()
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+    try:
+        return run_one(spec, out_dir, device=device, lava_samples=lava_samples, command=command)
+    finally:
+        sys.stdout.flush(), sys.stderr.flush()
+
+
+def _run_pool(todo: list[RunSpec], out_dir: str | os.PathLike, *, device: str, lava_samples: int,
+              command: str | None, jobs: int, console) -> list[str]:
+    """`todo` over `jobs` spawned processes (small nets leave a GPU mostly idle: several runs share it);
+    returns the names that finished. A failed run does not stop the others; it is reported at the end."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    ran, failed = [], []
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(_run_logged, spec, out_dir, device, lava_samples, command, threads): spec
+                   for spec in todo}
+        console.print(f"{len(todo)} run(s) on {jobs} processes ({threads} CPU threads each); "
+                      f"logs in {Path(out_dir) / 'runs'}/NAME/{LOG}")
+        for future in as_completed(futures):
+            spec = futures[future]
+            try:
+                _announce(console, future.result())
+                ran.append(spec.name)
+            except Exception as exc:  # noqa: BLE001 -- reported below with the run's log
+                failed.append(f"{spec.name} ({type(exc).__name__}: {exc}; see runs/{spec.name}/{LOG})")
+                console.print(f"[red]{failed[-1]}[/]")
+    if failed:
+        raise RuntimeError(f"{len(failed)} run(s) failed: " + "; ".join(failed))
+    return ran
+
+
+def run_grid(runs: list[RunSpec], out_dir: str | os.PathLike, *, device: str = "auto", lava_samples: int = 4,
+             command: str | None = None, jobs: int = 1) -> dict[str, list[str]]:
+    """Every run of `runs` whose result file is missing, one at a time or over `jobs` processes; returns
+    the names run and skipped."""
+    from rich.console import Console
+
+    if jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {jobs}")
+    console = Console(stderr=True)
+    done: dict[str, list[str]] = {"ran": [], "skipped": []}
+    todo = []
+    for spec in runs:
+        path = result_path(out_dir, spec)
+        if path.exists():
+            changed = config_changes(json.loads(path.read_text())["config"], spec)
+            if not changed:
+                done["skipped"].append(spec.name)
+                continue
+            console.print(f"[yellow]{spec.name}: its result was trained with other settings "
+                          f"({', '.join(changed)}); deleting {path.parent} and training it again[/]")
+            shutil.rmtree(path.parent)
+        todo.append(spec)
+    if done["skipped"]:
+        console.print(f"skipping {len(done['skipped'])} run(s) with a result.json already")
+    if jobs > 1 and len(todo) > 1:
+        done["ran"] = _run_pool(todo, out_dir, device=device, lava_samples=lava_samples, command=command,
+                                jobs=min(jobs, len(todo)), console=console)
+        return done
+    for i, spec in enumerate(todo, 1):
+        console.rule(f"[bold]{spec.name}[/] ({i}/{len(todo)})")
+        _announce(console, run_one(spec, out_dir, device=device, lava_samples=lava_samples, command=command))
+        done["ran"].append(spec.name)
+    return done

@@ -1,0 +1,65 @@
+"""`FastSpikingNet`: our registry `SpikingNet`'s forward, time-folded and fused, with the same `NetOutput`.
+
+It walks the same graph with the same input encoding as `tmkt_train.models.graph.SpikingNet.forward` (the
+delay-free T-step run, see `SpikingNet.run`), and returns the same spikes, features, feature-layer voltages
+(with gradients) and spike counts; the SLAYER nodes keep the parameters (optimise and checkpoint `net`).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from tmkt_common.graph import INPUT
+
+from ..fast.folded import flatten, fold_time, folded_layer, unfold_time
+from .neuron import delay_steps, encode_input
+
+
+class FastSpikingNet(torch.nn.Module):
+    """Wraps a `SpikingNet`; `mixed=True` keeps activations and backward math in bf16 on CUDA."""
+
+    def __init__(self, net: torch.nn.Module, mixed: bool = True):
+        super().__init__()
+        self.net = net
+        self.mixed = mixed
+        self.layers = {name: folded_layer(net.nodes[name], f"node {name!r}") for name, _ in net.graph}
+
+    def _walk(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Every node's folded spikes and the feature layer's folded voltage, delay-free over x's steps."""
+        net = self.net
+        net.check_input(x)
+        steps = x.shape[-1]
+        low = torch.bfloat16 if x.is_cuda and self.mixed else torch.float32
+        values = {INPUT: fold_time(encode_input(x, net.input_scale))}
+        for name, sources in net.graph:
+            inputs = [values[s] for s in sources]
+            layer = self.layers[name]
+            if layer is None:
+                values[name] = flatten(inputs[0])
+                continue
+            values[name], voltage = layer(inputs, steps, low, want_voltage=name == net.feature, delay=False)
+            if name == net.feature:
+                feature_voltage = voltage
+        return values, feature_voltage
+
+    def forward(self, x: torch.Tensor):  # -> the net's NetOutput
+        net, steps = self.net, x.shape[-1]
+        values, voltage = self._walk(x)
+        currents = self.layers[net.output].current([values[net.readout_source]])
+        return net.net_output({name: unfold_time(v, steps) for name, v in values.items()},
+                              unfold_time(voltage, steps), unfold_time(currents, steps))
+
+    @torch.no_grad()
+    def run(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """`SpikingNet.run(x)` (chip timing: T frames + latency empty steps, each node delayed by its
+        latency), computed as the delay-free run over the padded frames shifted by each node's latency:
+        the network is time-invariant from zero state (the argument in `SpikingNet.run`'s docstring)."""
+        net = self.net
+        padded = torch.nn.functional.pad(x, (0, net.output_latency))
+        steps = padded.shape[-1]
+        values, voltage = self._walk(padded)
+        chip = {INPUT: encode_input(padded, net.input_scale)}
+        for name, _ in net.graph:
+            chip[name] = delay_steps(unfold_time(values[name], steps).float(), net.latency[name])
+        # a layer's voltage leads its spikes by the one-step output delay
+        return chip, delay_steps(unfold_time(voltage, steps).float(), net.latency[net.feature] - 1)

@@ -1,0 +1,30 @@
+"""Re-evaluate a finished run on its test split (what `tmkt-train eval` prints)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tmkt_common.atomic import atomic_write
+from tmkt_common.device import pick_device
+
+from ..checkpoint import CHECKPOINT, load_model
+from ..data.build import build_datasets
+from .trainer import evaluate
+
+
+def evaluate_run(run_dir: Path, device: str = "auto") -> dict:
+    """Re-evaluate RUN_DIR/checkpoint.pt on its dataset's test split (pure event input); writes eval.json."""
+    path = run_dir / CHECKPOINT
+    if not path.exists():
+        raise ValueError(f"{path}: no checkpoint here (run tmkt-train fit --out {run_dir} first)")
+    model, ckpt = load_model(path)
+    cfg = ckpt.train
+    dev = pick_device(device)
+    _, test_set = build_datasets(cfg.data, cfg.seed)
+    result = {"run": str(run_dir), "epoch": ckpt.epoch, "backbone": cfg.model.backbone,
+              "method": cfg.method, "dataset": cfg.data.dataset, "test_samples": len(test_set),
+              **evaluate(model.to(dev), test_set, dev, cfg.optim.batch_size)}
+    with atomic_write(run_dir / "eval.json", "w") as f:
+        json.dump(result, f, indent=1)
+    return result
