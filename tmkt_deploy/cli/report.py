@@ -21,7 +21,10 @@ def report(
                                            "repeat for several. Default: every profile in hw_profiles/."),
     out: Path = typer.Option(Path("report"), "--out", "-o", help="Folder for report.md, report.json, PNGs."),
     netx: Path = typer.Option(None, "--netx", help="A lava-dl netx HDF5 trained elsewhere (needs --input)."),
-    inputs: Path = typer.Option(None, "--input", help=f"For --netx: {INPUT_HELP}"),
+    nir_file: Path = typer.Option(None, "--nir", help="A NIR graph from snnTorch, Norse, sinabs, Rockpool... "
+                                                      "(quantised to Loihi weights; needs --input)."),
+    inputs: Path = typer.Option(None, "--input", help=f"For --nir: graded input spikes (N, C, H, W, T) .npy; "
+                                                      f"for --netx: {INPUT_HELP}"),
     input_message_bits: int = INPUT_MESSAGE_BITS,
     reset_interval: int = RESET_INTERVAL,
     reset_offset: int = RESET_OFFSET,
@@ -34,10 +37,10 @@ def report(
     from tmkt_deploy.report.make import make_report  # matplotlib loads only when a report is made
     from tmkt_deploy.report.table import summary_table
 
-    if not run_dirs and netx is None:
-        raise fail("give at least one RUN_DIR, or --netx FILE --input SPIKES.npy")
+    if not run_dirs and netx is None and nir_file is None:
+        raise fail("give at least one RUN_DIR, or --netx FILE / --nir FILE with --input SPIKES.npy")
     try:
-        doc = make_report(run_dirs or [], out, profile, netx, inputs,
+        doc = make_report(run_dirs or [], out, profile, netx, inputs, nir_file,
                           netx_options(input_message_bits, reset_interval, reset_offset, spike_exp))
     except (ValueError, KeyError, FileNotFoundError) as e:
         raise fail(e.args[0] if isinstance(e, KeyError) else str(e)) from e
