@@ -9,6 +9,7 @@ scale live in `train.model`, what the data fixed (classes, input shape, time ste
 from __future__ import annotations
 
 import os
+import pickle
 from dataclasses import asdict, dataclass, field, fields
 from importlib.metadata import PackageNotFoundError, version
 
@@ -81,8 +82,9 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
     it. Version 1 files are converted."""
     try:
         doc = torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError) as exc:
-        raise CheckpointError(f"{path}: cannot read checkpoint ({exc})") from exc
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:  # random or truncated bytes
+        raise CheckpointError(f"{path}: not a tmkt checkpoint, or a damaged one (cannot read it: {exc})") \
+            from exc
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a tmkt checkpoint (expected format {FORMAT!r})")
     if doc.get("version") not in (1, VERSION):

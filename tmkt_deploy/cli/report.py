@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-from tmkt_common.cli import fail
+from tmkt_common.cli import check_out, fail, make_console, one_line
 
 from . import app
+from .import_netx import INPUT_HELP, INPUT_MESSAGE_BITS, RESET_INTERVAL, RESET_OFFSET, SPIKE_EXP, netx_options
 
 
 @app.command("report")
@@ -24,8 +24,12 @@ def report(
     netx: Path = typer.Option(None, "--netx", help="A lava-dl netx HDF5 trained elsewhere (needs --input)."),
     nir_file: Path = typer.Option(None, "--nir", help="A NIR graph from snnTorch, Norse, sinabs, Rockpool... "
                                                       "(quantised to Loihi weights; needs --input)."),
-    inputs: Path = typer.Option(None, "--input",
-                                help="Graded input spikes (N, C, H, W, T) .npy for --netx / --nir."),
+    inputs: Path = typer.Option(None, "--input", help=f"For --nir: graded input spikes (N, C, H, W, T) .npy; "
+                                                      f"for --netx: {INPUT_HELP}"),
+    input_message_bits: int = INPUT_MESSAGE_BITS,
+    reset_interval: int = RESET_INTERVAL,
+    reset_offset: int = RESET_OFFSET,
+    spike_exp: int = SPIKE_EXP,
     schedule: str = typer.Option(
         "isolated", "--schedule",
         help="Headline schedule (both are always priced): isolated = T + latency steps per sample (what Lava "
@@ -33,15 +37,19 @@ def report(
 ) -> None:
     """Energy per inference, spikes, synops, latency, cores/chips and accuracy per backbone and chip.
 
-    Example: [cyan]tmkt-deploy report runs/scnn/deploy runs/vgg/deploy -p loihi2 -p ann-45nm --out cmp[/]."""
+    Example: [cyan]tmkt-deploy report runs/scnn/deploy runs/vgg/deploy -p loihi2 -p ann-45nm --out cmp[/];
+    a lava-dl model: [cyan]tmkt-deploy report --netx trained.net --input x.npy --out rep[/]."""
     from tmkt_deploy.report.make import make_report  # matplotlib loads only when a report is made
     from tmkt_deploy.report.table import summary_table
 
     if not run_dirs and netx is None and nir_file is None:
         raise fail("give at least one RUN_DIR, or --netx FILE / --nir FILE with --input SPIKES.npy")
+    check_out(out)
     try:
-        doc = make_report(run_dirs or [], out, profile, netx, inputs, nir_file, schedule=schedule)
-    except (ValueError, KeyError, FileNotFoundError) as e:
-        raise fail(e.args[0] if isinstance(e, KeyError) else str(e)) from e
-    Console().print(summary_table(doc))
-    Console().print(f"wrote {out}/report.md, report.json and figures")
+        doc = make_report(run_dirs or [], out, profile, netx, inputs, nir_file,
+                          netx_options(input_message_bits, reset_interval, reset_offset, spike_exp),
+                          schedule=schedule)
+    except (ValueError, KeyError, OSError) as e:
+        raise fail(one_line(e)) from e
+    make_console().print(summary_table(doc))
+    make_console().print(f"wrote {out}/report.md, report.json and figures")

@@ -43,6 +43,9 @@ class ActivityRecord:
             spikes["isolated"][name] = sum(r.window_spikes[name] for r in results)
             spikes["streaming"][name] = sum(r.frame_spikes[name] for r in results)
         for layer in net.layers:
+            if not all(layer.name in r.changed for r in results):  # stream-timed (netx) runs: not measured
+                changed = {"isolated": {}, "streaming": {}}
+                break
             changed["isolated"][layer.name] = int(sum(r.changed[layer.name].sum() for r in results))
             changed["streaming"][layer.name] = int(sum(r.changed[layer.name][:, :t].sum() for r in results))
         return cls(sum(len(r.output_spikes) for r in results), spikes, changed)
@@ -51,8 +54,11 @@ class ActivityRecord:
         """Per-neuron spikes per sample (what `count_activity` takes)."""
         return {name: counts / max(self.samples, 1) for name, counts in self.spikes[schedule].items()}
 
-    def mean_changed(self, schedule: str) -> float:
-        """Neuron-steps per sample whose state changed (the 'active = state changed' reading)."""
+    def mean_changed(self, schedule: str) -> float | None:
+        """Neuron-steps per sample whose state changed (the 'active = state changed' reading); None where not
+        measured (stream-timed netx runs)."""
+        if not self.changed[schedule]:
+            return None
         return sum(self.changed[schedule].values()) / max(self.samples, 1)
 
     def save(self, path: str | os.PathLike) -> Path:

@@ -10,9 +10,10 @@ The document (`report.json`) is what the Markdown and the plots are rendered fro
                     input_events, spikes_per_sample,
                     spikes_per_layer: {layer: x}, firing_rates: {layer: spikes per neuron per step},
                     synops, synops_nonzero, neuron_updates, active_updates, spikes_routed, macs, acs,
+                    payload_bits: {layer: bits of graded messages (netx imports)},
                     energy_j: {profile: {total, breakdown: {part: J}, kinds}},
                     schedules: {schedule: {steps, spikes_per_sample, synops, neuron_updates, energy_j}},
-                    sensitivity_j: {profile: {reading: J}},
+                    sensitivity_j: {profile: {reading: J or null}},
                     break_even: {chip profile: {ann profile: BreakEven}},
                     fit: {profile: {cores, chips, weight_bits, weights_fit, cores_by_layer, limited_by}}}]}
 
@@ -36,6 +37,7 @@ from tmkt_deploy.energy import (
     fit,
     schedule_steps,
 )
+from tmkt_deploy.ir import Network, sends_graded
 from tmkt_deploy.report.runs import Run
 
 REPORT_FORMAT = "tmkt-energy-report"
@@ -91,16 +93,32 @@ def backbone_entry(run: Run, profiles: list[Profile], schedule: str = DEFAULT_SC
         "spikes_routed": activity.spikes_routed,
         "macs": activity.macs,
         "acs": activity.acs,
+        "payload_bits": payload_bits(run.net),
         "energy_j": _energies(activity, profiles, chips),
         "schedules": {s: {"steps": a.steps, "spikes_per_sample": a.spikes, "synops": a.synops,
                           "neuron_updates": a.neuron_updates, "firing_rate": a.firing_rate,
                           "energy_j": _energies(a, profiles, chips)} for s, a in activities.items()},
-        "sensitivity_j": {p.name: {label: estimate(p, activity, chips.get(p.name, 1), reading).total
-                                   for label, reading in SENSITIVITY.items()} for p in chip_profiles},
+        "sensitivity_j": {p.name: _sensitivity(p, activity, chips.get(p.name, 1)) for p in chip_profiles},
         "break_even": {c.name: {a.name: break_even(c, a, activity, chips.get(c.name, 1)).to_json()
                                 for a in ann_profiles} for c in chip_profiles},
         "fit": {name: {k: v for k, v in asdict(f).items() if k != "profile"} for name, f in fits.items()},
     }
+
+
+def _sensitivity(profile: Profile, activity: Activity, chips: int) -> dict[str, float | None]:
+    """Energy under each sensitivity reading; None for "state changed" where it was not measured (netx
+    imports run in stream timing, whose state changes the emulator does not count)."""
+    return {label: None if reading.active == "changed" and activity.active_updates is None
+            else estimate(profile, activity, chips, reading).total for label, reading in SENSITIVITY.items()}
+
+
+def payload_bits(net: Network) -> dict[str, int]:
+    """Layers whose messages carry a graded payload (sigma-delta, CUBA with messageBits), with its bits.
+
+    Their counts are messages (a nonzero output), each charged as one spike message and one synaptic op per
+    connection: Loihi 2 sends a graded payload (up to 24 bits) inside the spike message, and no energy per
+    payload bit has been published, so the payload is reported, not priced."""
+    return {lay.name: lay.neuron.message_bits for lay in net.layers if sends_graded(lay.neuron)}
 
 
 def _unique_names(runs: list[Run]) -> list[str]:

@@ -23,6 +23,12 @@ ASSUMPTIONS = """\
   accumulate; arithmetic only (no memory traffic), a lower bound for a real GPU.
 - Cores: each layer on its own cores, by neurons or by dense synapse memory at the network's weight bits,
   whichever needs more (no conv weight sharing: an upper bound for conv layers).
+- lava-dl netx imports run freely for the input's T steps (netx's run, no flush steps), so both schedules
+  are the same. Their counts are messages: a layer's nonzero outputs, per neuron (synaptic ops exact as
+  above). Sigma-delta and graded (messageBits) layers send a payload with each message (`payload_bits` in
+  report.json); each message is charged as one spike message plus one synaptic op per connection, as
+  Loihi 2 carries the payload (up to 24 bits) in the message; no per-bit energy is published, so payload
+  size is reported, not priced. State changes are not measured for them (sensitivity "state changed": —).
 - Loihi 2 per-op energies are not published by Intel; the profile uses Loihi 1's as point proxies of
   unknown direction (kind `estimated`, bound `point`). Each figure's kind and bound (lower / upper / point)
   are listed below: check them before quoting a result.
@@ -33,6 +39,10 @@ ASSUMPTIONS = """\
 
 def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.2f}%"
+
+
+def _uj(joules: float | None) -> str:
+    return "—" if joules is None else f"{joules * 1e6:.3g}"
 
 
 def _num(x: float) -> str:
@@ -87,7 +97,7 @@ def render_markdown(report: dict) -> str:
         lines += ["", f"### Sensitivity (µJ, schedule `{schedule}`)", ""]
         lines += _table(["backbone", "profile", "as counted", *readings],
                         [[b["name"], p, f"{b['energy_j'][p]['total'] * 1e6:.3g}",
-                          *(f"{b['sensitivity_j'][p][r] * 1e6:.3g}" for r in readings)]
+                          *(_uj(b['sensitivity_j'][p][r]) for r in readings)]
                          for b in backbones for p in chip_profiles])
     lines += ["", f"### Firing rate per layer (spikes per neuron per step, schedule `{schedule}`)", ""]
     for b in backbones:

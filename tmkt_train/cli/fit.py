@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
-from tmkt_common.cli import fail
+from tmkt_common.cli import fail, one_line
 
 from . import app
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:  # torch and lava-dl load when a command runs, not for every `
 def resolve_config(config: Path | None, preset: str | None = None, **overrides) -> TrainConfig:
     """Defaults, then the preset (tmkt_train.presets), then the TOML file, then the command-line options
     that were given."""
-    from ..config import check_energy_config, config_from_dict, read_toml
+    from ..config import check_config, config_from_dict, read_toml
     from ..methods import METHODS
     from ..models import list_models
     from ..presets import load_preset, merged
@@ -32,8 +33,8 @@ def resolve_config(config: Path | None, preset: str | None = None, **overrides) 
     cfg = config_from_dict(values, source)
     where = {"dataset": cfg.data, "data_dir": cfg.data, "dvs_fraction": cfg.data, "val_fraction": cfg.data,
              "augment": cfg.data, "backbone": cfg.model, "width": cfg.model, "epochs": cfg.optim,
-             "method": cfg, "seed": cfg, "energy": cfg.loss, "energy_budget_uj": cfg.loss,
-             "energy_profile": cfg.loss}
+             "steps": cfg.optim, "select": cfg.eval, "method": cfg, "seed": cfg, "energy": cfg.loss,
+             "energy_budget_uj": cfg.loss, "energy_profile": cfg.loss}
     for key, value in overrides.items():
         if value is not None:
             setattr(where[key], key, str(value) if isinstance(value, Path) else value)
@@ -45,8 +46,7 @@ def resolve_config(config: Path | None, preset: str | None = None, **overrides) 
         raise ValueError(f"data.sampler {cfg.data.sampler!r}: choose one of {SAMPLERS}")
     if cfg.optim.epochs < 1:
         raise ValueError(f"--epochs must be at least 1, got {cfg.optim.epochs}")
-    check_energy_config(cfg.loss)  # the options bypass the config's own check
-    return cfg
+    return check_config(cfg, "options")  # the options bypass the config's own checks
 
 
 @app.command("fit")
@@ -56,6 +56,11 @@ def fit(
     backbone: str = typer.Option(None, help="scnn, vggsnn or resnet18. Default: scnn."),
     method: str = typer.Option(None, help="tmkt, sliding-kt, dvs-only, rgb-pretrain or ckd. Default: tmkt."),
     epochs: int = typer.Option(None, help="Training epochs. Default: 10."),
+    steps: int = typer.Option(None, help="Train exactly this many optimiser steps instead (epochs follow: "
+                                         "one pass over the paired training set each). Default: 0 (off)."),
+    select: str = typer.Option(None, help="Weights to report: last, or best-val (the best validation "
+                                          "epoch's, kept in OUT/best.pt; needs --val-fraction). "
+                                          "Default: last."),
     preset: str = typer.Option(None, "--preset", help="A paper's protocol: ncaltech101, cepdvs or nomniglot "
                                                       "(tmkt-train presets shows them); --config and options "
                                                       "override it."),
@@ -83,17 +88,26 @@ def fit(
         None, "--energy-profile", help="hw_profiles name pricing the term ([loss] energy_profile). "
                                        "Default: loihi2."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt after a crash."),
+    tensorboard: bool = typer.Option(
+        False, "--tensorboard",
+        help="Also log every metric per epoch to OUT/tensorboard (needs pip install 'tmkt[tensorboard]'). "
+             "OUT/curves.png is drawn either way."),
 ) -> None:
     """Train a SLAYER CUBA backbone with TMKT or a baseline; evaluates on pure event input every epoch."""
     from ..data.build import build_datasets
+    from ..train.curves import TensorBoardLog
     from ..train.trainer import fit as run_fit
 
     try:
         cfg = resolve_config(config, preset, dataset=dataset, backbone=backbone, method=method, epochs=epochs,
+                             steps=steps, select=select,
                              seed=seed, width=width, data_dir=data_dir, dvs_fraction=dvs_fraction,
                              val_fraction=val_fraction, augment=augment, energy=energy_weight,
                              energy_budget_uj=energy_budget, energy_profile=energy_profile)
+        main_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 logs
+        board = TensorBoardLog(out) if tensorboard and main_rank else None
         train_set, test_set = build_datasets(cfg.data, cfg.seed)
-        run_fit(cfg, out, train_set=train_set, test_set=test_set, device=device, resume=resume)
+        run_fit(cfg, out, train_set=train_set, test_set=test_set, device=device, resume=resume,
+                on_epoch_end=board)
     except (ValueError, RuntimeError, OSError) as exc:
-        raise fail(str(exc)) from exc
+        raise fail(one_line(exc)) from exc

@@ -11,10 +11,10 @@ import math
 from dataclasses import dataclass
 
 import torch
-from lava.lib.dl.slayer import block
 
 from tmkt_common.graph import INPUT
 
+from ..lavadl import block
 from .fast_net import FastSpikingNet
 from .neuron import delay_steps, encode_input, fire
 from .residual import ResidualCuba
@@ -32,6 +32,7 @@ class NetOutput:
     of the layer before: the linear readout TET's loss reads (the chip's output neurons integrate it);
     layers: every node's time-last spikes (`"input"`: the graded input), with their surrogate gradients:
     what the energy term and firing-rate targets read (`tmkt_train.models.energy`).
+    readout_input: the spikes the output synapse reads (a separate source head reads them too).
     Each tensor is aligned to the input: step t is that layer's response up to input frame t, which the chip
     emits `latency[layer]` steps later (see `SpikingNet.forward`).
     """
@@ -43,6 +44,7 @@ class NetOutput:
     count_names: tuple[str, ...]
     currents: torch.Tensor
     layers: dict[str, torch.Tensor]
+    readout_input: torch.Tensor
 
     @property
     def spike_counts(self) -> dict[str, float]:
@@ -199,6 +201,7 @@ class SpikingNet(torch.nn.Module):
             count_names=self.neuron_layers,
             currents=currents.reshape(n, -1, steps).float(),
             layers=values,
+            readout_input=values[self.readout_source],
         )
 
     def check_input(self, x: torch.Tensor) -> None:

@@ -8,14 +8,16 @@ from pathlib import Path
 from tmkt_common.atomic import atomic_write
 from tmkt_common.device import pick_device
 
-from ..checkpoint import CHECKPOINT, load_model
+from ..checkpoint import load_model
 from ..data.build import build_datasets
+from .selection import chosen_checkpoint
 from .trainer import evaluate
 
 
 def evaluate_run(run_dir: Path, device: str = "auto") -> dict:
-    """Re-evaluate RUN_DIR/checkpoint.pt on its dataset's test split (pure event input); writes eval.json."""
-    path = run_dir / CHECKPOINT
+    """Re-evaluate the run's reported checkpoint (checkpoint.pt, or best.pt for a best-val run) on its
+    dataset's test split (pure event input), read out as the run's `eval.readout`; writes eval.json."""
+    path = chosen_checkpoint(run_dir)
     if not path.exists():
         raise ValueError(f"{path}: no checkpoint here (run tmkt-train fit --out {run_dir} first)")
     model, ckpt = load_model(path)
@@ -24,7 +26,7 @@ def evaluate_run(run_dir: Path, device: str = "auto") -> dict:
     _, test_set = build_datasets(cfg.data, cfg.seed)
     result = {"run": str(run_dir), "epoch": ckpt.epoch, "backbone": cfg.model.backbone,
               "method": cfg.method, "dataset": cfg.data.dataset, "test_samples": len(test_set),
-              **evaluate(model.to(dev), test_set, dev, cfg.optim.batch_size)}
+              **evaluate(model.to(dev), test_set, dev, cfg.optim.batch_size, readout=cfg.eval.readout)}
     with atomic_write(run_dir / "eval.json", "w") as f:
         json.dump(result, f, indent=1)
     return result
