@@ -18,4 +18,4 @@ app = typer.Typer(
     ),
 )
 
-from . import datasets, evaluate, fit  # noqa: E402,F401  (registers the commands)
+from . import convert, datasets, evaluate, fit  # noqa: E402,F401  (registers the commands)

@@ -15,16 +15,16 @@ if TYPE_CHECKING:  # torch and lava-dl load when a command runs, not for every `
     from ..config import TrainConfig
 
 
-def resolve_config(config: Path | None, **overrides) -> TrainConfig:
-    """The TOML file (or defaults) with the command-line options that were given on top."""
+def resolve_config(config: Path | None, base: TrainConfig | None = None, **overrides) -> TrainConfig:
+    """The TOML file (else `base`, else defaults) with the command-line options that were given on top."""
     from ..config import TrainConfig, load_config
     from ..methods import METHODS
     from ..models import list_models
 
-    cfg = load_config(config) if config is not None else TrainConfig()
-    where = {"dataset": cfg.data, "data_dir": cfg.data, "dvs_fraction": cfg.data, "val_fraction": cfg.data,
-             "augment": cfg.data, "backbone": cfg.model, "width": cfg.model, "epochs": cfg.optim,
-             "method": cfg, "seed": cfg}
+    cfg = load_config(config) if config is not None else base or TrainConfig()
+    where = {"dataset": cfg.data, "data_dir": cfg.data, "cache_dir": cfg.data, "dvs_fraction": cfg.data,
+             "val_fraction": cfg.data, "augment": cfg.data, "backbone": cfg.model, "width": cfg.model,
+             "epochs": cfg.optim, "method": cfg, "seed": cfg}
     for key, value in overrides.items():
         if value is not None:
             setattr(where[key], key, str(value) if isinstance(value, Path) else value)
@@ -34,6 +34,21 @@ def resolve_config(config: Path | None, **overrides) -> TrainConfig:
         raise ValueError(f"--method {cfg.method!r}: choose one of {sorted(METHODS)}")
     if cfg.optim.epochs < 1:
         raise ValueError(f"--epochs must be at least 1, got {cfg.optim.epochs}")
+    return cfg
+
+
+def resumed_config(out: Path) -> TrainConfig | None:
+    """What `fit --resume` without --config starts from: the run's recorded config, but the data and cache
+    folders from the command line (or their defaults), never from the run's files."""
+    from dataclasses import replace
+
+    from ..train.run_folder import recorded_config
+
+    recorded = recorded_config(out) if out.is_dir() else None
+    if recorded is None:
+        return None
+    cfg = recorded[0]
+    cfg.data = replace(cfg.data, data_dir="", cache_dir="")
     return cfg
 
 
@@ -50,6 +65,7 @@ def fit(
     seed: int = typer.Option(None, help="Seed for init, shuffling and mixing. Default: 0."),
     width: float = typer.Option(None, help="Channel width multiplier (0.125 for CPU demos). Default: 1."),
     data_dir: Path = typer.Option(None, help="Folder of the dataset's files (not needed for ndigits)."),
+    cache_dir: Path = typer.Option(None, help="Frame cache (default: $TMKT_CACHE, else ~/.cache/tmkt)."),
     dvs_fraction: float = typer.Option(None, help="Share of event training samples kept (few-event regime)."),
     val_fraction: float = typer.Option(
         None, help="Share of each class's event training samples held out as a validation split, scored "
@@ -58,17 +74,24 @@ def fit(
     augment: bool = typer.Option(
         None, "--augment/--no-augment",
         help="Random flip and shift (4 px at 48×48) per training sample, never at evaluation. Default: off."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt after a crash."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue the run in OUT from its checkpoint with its recorded settings "
+                                "(options may add --epochs or give --data-dir/--cache-dir, nothing else)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in OUT (it is deleted)."),
 ) -> None:
     """Train a SLAYER CUBA backbone with TMKT or a baseline; evaluates on pure event input every epoch."""
     from ..data.build import build_datasets
+    from ..train.run_folder import check_run_folder
     from ..train.trainer import fit as run_fit
 
     try:
-        cfg = resolve_config(config, dataset=dataset, backbone=backbone, method=method, epochs=epochs,
-                             seed=seed, width=width, data_dir=data_dir, dvs_fraction=dvs_fraction,
-                             val_fraction=val_fraction, augment=augment)
+        base = resumed_config(out) if resume and config is None else None
+        cfg = resolve_config(config, base, dataset=dataset, backbone=backbone, method=method, epochs=epochs,
+                             seed=seed, width=width, data_dir=data_dir, cache_dir=cache_dir,
+                             dvs_fraction=dvs_fraction, val_fraction=val_fraction, augment=augment)
+        check_run_folder(out, cfg, resume=resume, overwrite=overwrite)  # before the data is built
         train_set, test_set = build_datasets(cfg.data, cfg.seed)
-        run_fit(cfg, out, train_set=train_set, test_set=test_set, device=device, resume=resume)
+        run_fit(cfg, out, train_set=train_set, test_set=test_set, device=device, resume=resume,
+                overwrite=overwrite)
     except (ValueError, RuntimeError, OSError) as exc:
         raise fail(str(exc)) from exc

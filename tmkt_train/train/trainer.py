@@ -8,7 +8,6 @@ Test (and, with `data.val_fraction`, validation) accuracy is always on pure even
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -23,8 +22,6 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torch.utils.data import DataLoader, Dataset
 
-from tmkt_common.atomic import atomic_write
-
 from ..checkpoint import CHECKPOINT, Checkpoint, read_checkpoint, write_checkpoint
 from ..config import TrainConfig, save_config
 from ..methods.registry import Method, build_method
@@ -32,9 +29,8 @@ from ..models import SpikingNet, build_model, predict
 from ..models.calibrate import calibrate_rates
 from . import distributed
 from .batches import StoreBatches, epoch_batches, place_frames
+from .run_folder import CONFIG, METRICS, check_run_folder, clear_run, committed_history, write_metrics
 
-METRICS = "metrics.jsonl"
-CONFIG = "config.toml"
 SHOW_EVERY = 20  # steps between loss readings for the progress bar
 console = Console(stderr=True)
 
@@ -74,32 +70,13 @@ def head_state(method: Method) -> dict:
     return {k: v for k, v in method.state_dict().items() if not k.startswith("model.")}
 
 
-def restore(method: Method, optimizer: Optimizer, ckpt: Checkpoint, cfg: TrainConfig, path: Path) -> int:
-    """Load a run's state to continue it; returns the next epoch. A different method/backbone is an error."""
-    saved = ckpt.train
-    if (saved.method, saved.model.backbone) != (cfg.method, cfg.model.backbone):
-        raise ValueError(f"{path}: trained as {saved.method}/{saved.model.backbone}, "
-                         f"not {cfg.method}/{cfg.model.backbone}; use a new --out or drop --resume")
+def restore(method: Method, optimizer: Optimizer, ckpt: Checkpoint) -> int:
+    """Load a run's state to continue it (its config was checked by `check_run_folder`); returns the next
+    epoch."""
     model_state = {f"model.{k}": v for k, v in ckpt.state_dict.items()}
     method.load_state_dict({**model_state, **ckpt.heads})
     optimizer.load_state_dict(ckpt.optimizer)
     return ckpt.epoch + 1
-
-
-def keep_metrics_before(path: Path, epoch: int) -> list[dict]:
-    """On resume, drop metrics lines of epochs that will be re-run (written after the last checkpoint)."""
-    if not path.exists():
-        return []
-    lines = [json.loads(s) for s in path.read_text().splitlines() if s.strip()]
-    kept = [m for m in lines if m["epoch"] < epoch]
-    with atomic_write(path, "w") as f:
-        f.writelines(json.dumps(m) + "\n" for m in kept)
-    return kept
-
-
-def append_metrics(path: Path, line: dict) -> None:
-    with open(path, "a") as f:
-        f.write(json.dumps(line) + "\n")
 
 
 def progress_bar(enabled: bool) -> Progress:
@@ -160,13 +137,19 @@ def fit(
     test_set: Dataset,
     device: str = "auto",
     resume: bool = False,
+    overwrite: bool = False,
     on_epoch_end: Callable[[dict], None] | None = None,
 ) -> list[dict]:
-    """Train `cfg` on the given datasets into `out_dir`; returns all metrics lines (rank 0's view)."""
+    """Train `cfg` on the given datasets into `out_dir`; returns all metrics lines (rank 0's view).
+
+    A folder that holds a run is continued only with `resume` (from its checkpoint, with a `cfg` that does not
+    contradict it; without a checkpoint the run starts over) and replaced only with `overwrite`."""
     out = Path(out_dir)
     info, dev = distributed.setup(device)
     try:
-        return _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end)
+        check_run_folder(out, cfg, resume=resume, overwrite=overwrite)
+        distributed.barrier(info)  # every rank checked before rank 0 writes
+        return _fit(cfg, out, train_set, test_set, info, dev, resume, overwrite, on_epoch_end)
     finally:
         distributed.teardown(info)
 
@@ -184,7 +167,7 @@ def epoch_augmentation(cfg: TrainConfig, size: int,
     return partial(train_augmentation(size), generator=generator)
 
 
-def _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end) -> list[dict]:
+def _fit(cfg, out, train_set, test_set, info, dev, resume, overwrite, on_epoch_end) -> list[dict]:
     geo = train_set.geometry
     train_set = place_frames(train_set, dev)  # its RGB-only and validation views share those frames
     val_set = train_set.validation() if cfg.data.val_fraction > 0 else None
@@ -193,19 +176,22 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end) -> list
                         input_shape=(geo.channels, geo.height, geo.width), width=cfg.model.width,
                         neuron=cfg.model.neuron, input_scale=cfg.model.input_scale)
     ckpt_path, metrics_path = out / CHECKPOINT, out / METRICS
-    resuming = resume and ckpt_path.exists()
+    resumed = read_checkpoint(ckpt_path) if resume and ckpt_path.exists() else None
     model = model.to(dev)
-    if cfg.model.init_rate > 0 and not resuming:  # on a GPU through the fast path (SpikingNet.run)
+    if cfg.model.init_rate > 0 and resumed is None:  # on a GPU through the fast path (SpikingNet.run)
         calibrate_rates(model, first_events(train_set, cfg.optim.batch_size).to(dev), cfg.model.init_rate)
     method = build_method(cfg.method, model, cfg.loss, geo.time_steps).to(dev)
     optimizer = torch.optim.AdamW([p for p in method.parameters() if p.requires_grad], lr=cfg.lr,
                                   weight_decay=cfg.optim.weight_decay)
     start, history = 0, []
-    if resuming:
-        start = restore(method, optimizer, read_checkpoint(ckpt_path), cfg, ckpt_path)
+    if resumed is not None:
+        start = restore(method, optimizer, resumed)
     if info.main:
+        if overwrite:
+            clear_run(out)
         out.mkdir(parents=True, exist_ok=True)
-        history = keep_metrics_before(metrics_path, start)
+        history = committed_history(out, resumed) if resumed is not None else []
+        write_metrics(metrics_path, history)  # repairs a line a crash kept out of it
         save_config(cfg, out / CONFIG)
     ddp_method = distributed.wrap(method, info, dev)
     rgb_set = None
@@ -231,13 +217,13 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end) -> list
                     line.update(evaluate(model, val_set, dev, cfg.optim.batch_size, split="val"))
                 line.update(evaluate(model, test_set, dev, cfg.optim.batch_size))
                 line["seconds"] = round(time.time() - started, 2)
-                write_checkpoint(ckpt_path, Checkpoint(
+                history.append(line)
+                write_checkpoint(ckpt_path, Checkpoint(  # the epoch's commit point (run_folder.py)
                     train=cfg, num_classes=len(train_set.classes), input_shape=model.input_shape,
                     time_steps=geo.time_steps, state_dict=model.state_dict(), epoch=epoch,
-                    class_names=list(train_set.classes), metrics=line, heads=head_state(method),
+                    class_names=list(train_set.classes), history=list(history), heads=head_state(method),
                     optimizer=optimizer.state_dict()))
-                append_metrics(metrics_path, line)
-                history.append(line)
+                write_metrics(metrics_path, history)
                 console.print(summary(line))
             distributed.barrier(info)
             if on_epoch_end is not None:
