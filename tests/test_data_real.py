@@ -12,78 +12,38 @@ import numpy as np
 import pytest
 import scipy.io
 import torch
-from PIL import Image
+from real_trees import write_cepdvs, write_ncaltech101, write_nomniglot
 from support import AEDAT4_SAMPLE as AEDAT4
 from support import NMNIST_SAMPLE as NMNIST
 from typer.testing import CliRunner
 
 from tmkt_train.cli import app
 from tmkt_train.data import DatasetError, DatasetWarning, build_dataset, forget_stores
-from tmkt_train.data.events_io import encode_atis, make_events, read_aedat4
+from tmkt_train.data.events_io import read_aedat4
 
 pytestmark = pytest.mark.usefixtures("fresh_memo")  # tests/conftest.py
-
-
-def atis_bytes(seed: int, width: int = 60, height: int = 40, count: int = 400) -> bytes:
-    """Random events in N-Caltech101's ATIS byte format."""
-    rng = np.random.default_rng(seed)
-    x, y = rng.integers(0, width, count), rng.integers(0, height, count)
-    t, p = np.sort(rng.integers(0, 300_000, count)), rng.integers(0, 2, count)
-    return encode_atis(make_events(x, y, t, p))
-
-
-def write_image(path: Path, grey: int, mode: str = "RGB") -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.full((30, 40, 3), grey, dtype=np.uint8)).convert(mode).save(path)
 
 
 @pytest.fixture
 def ncaltech_dir(tmp_path) -> Path:
     """N-Caltech101 with BACKGROUND_Google and Faces_easy; torchvision-style Caltech101 with Faces."""
-    root = tmp_path / "ncal"
-    for cls in ("BACKGROUND_Google", "Faces_easy", "airplanes", "only_events"):
-        for i in range(1, 5):
-            path = root / "N-Caltech101" / cls / f"image_{i:04d}.bin"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(atis_bytes(i))
+    root = write_ncaltech101(tmp_path / "ncal", dict.fromkeys(("BACKGROUND_Google", "Faces_easy", "airplanes",
+                                                               "only_events"), 4),
+                             dict.fromkeys(("Faces", "airplanes", "only_images"), 5))
     shutil.copy(NMNIST, root / "N-Caltech101" / "airplanes" / "image_0005.bin")  # a real ATIS recording
-    for cls in ("Faces", "airplanes", "only_images"):
-        for i in range(1, 6):
-            write_image(root / "Caltech101" / "101_ObjectCategories" / cls / f"image_{i:04d}.jpg", 40 * i)
     return root
 
 
 @pytest.fixture
 def cepdvs_dir(tmp_path) -> Path:
     """Two classes of 4 recordings; image grey level encodes the index (index i → 50·(i+1))."""
-    root = tmp_path / "cep"
-    rng = np.random.default_rng(0)
-    for cls in ("fish", "trees"):
-        for i in range(4):
-            (root / "events" / cls).mkdir(parents=True, exist_ok=True)
-            n = 300
-            scipy.io.savemat(root / "events" / cls / f"{i}.mat", {
-                "x": rng.integers(0, 128, n), "y": rng.integers(0, 96, n),
-                "ts": np.sort(rng.integers(0, 200_000, n)), "p": rng.choice([-1, 1], n),
-            })
-            write_image(root / "images" / cls / f"{i}.jpg", 50 * (i + 1))
-    return root
+    return write_cepdvs(tmp_path / "cep", ("fish", "trees"), 4)
 
 
 @pytest.fixture
 def nomniglot_dir(tmp_path) -> Path:
     """Two characters, each the real DAVIS AEDAT4 recording cut into 20 windows by a CSV, plus 20 PNGs."""
-    root = tmp_path / "nomni"
-    t0 = int(read_aedat4(AEDAT4)["t"][0])
-    for character in ("character01", "character02"):
-        folder = root / "dvs_background" / "Latin" / character
-        folder.mkdir(parents=True)
-        shutil.copy(AEDAT4, folder / "0001.aedat4")
-        rows = ["index,start,end"] + [f"{i},{t0 + i * 28_000},{t0 + i * 28_000 + 25_000}" for i in range(20)]
-        (folder / "0001.csv").write_text("\n".join(rows) + "\n")
-        for i in range(1, 21):
-            write_image(root / "images_background" / "Latin" / character / f"0001_{i:02d}.png", 255, "L")
-    return root
+    return write_nomniglot(tmp_path / "nomni", ("character01", "character02"))
 
 
 def test_ncaltech101_aligns_classes_by_name_and_reports_it(ncaltech_dir, tmp_path):
@@ -101,14 +61,15 @@ def test_ncaltech101_aligns_classes_by_name_and_reports_it(ncaltech_dir, tmp_pat
     assert rgb.shape == dvs.shape == (2, 48, 48, 10) and dvs.sum() > 0
 
 
-def test_cepdvs_first_half_of_each_class_trains(cepdvs_dir, tmp_path):
-    train = build_dataset("cepdvs", "train", data_dir=cepdvs_dir, cache_dir=tmp_path, time_steps=6)
-    test = build_dataset("cepdvs", "test", data_dir=cepdvs_dir, cache_dir=tmp_path, time_steps=6)
-    assert train.classes == ["fish", "trees"] and len(train) == len(test) == 4
+def test_cepdvs_limit_keeps_the_protocol_ratio(cepdvs_dir, tmp_path):
+    """`limit` 4 of [0, 350) split 250:100 → 3 train, 1 test per class (the full protocol: test_presets)."""
+    options = dict(data_dir=cepdvs_dir, cache_dir=tmp_path, time_steps=6, limit=4)
+    train, test = build_dataset("cepdvs", "train", **options), build_dataset("cepdvs", "test", **options)
+    assert train.classes == ["fish", "trees"] and len(train) == 6 and len(test) == 2
     greys = {round(v, 1) for v in train.store.rgb.float().mean(dim=(1, 2)).tolist()}
-    assert greys == {0.2, 0.4}  # images of recordings 0 and 1 only (grey 50 and 100)
+    assert greys == {0.2, 0.4, 0.6}  # images of recordings 0, 1 and 2 only (grey 50, 100 and 150)
     rgb, dvs, _ = train.tensors()
-    assert dvs.shape == rgb.shape == (4, 2, 48, 48, 6) and (dvs.sum(dim=(1, 2, 3, 4)) > 0).all()
+    assert dvs.shape == rgb.shape == (6, 2, 48, 48, 6) and (dvs.sum(dim=(1, 2, 3, 4)) > 0).all()
 
 
 def test_nomniglot_cuts_recordings_by_csv_windows(nomniglot_dir, tmp_path):
@@ -180,7 +141,7 @@ def test_datasets_command_lists_loads_and_previews(cepdvs_dir, tmp_path):
     assert "fish" in result.output and "total" in result.output
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     counts = json.loads(summary.read_text())
-    assert counts["train"] == {"dvs": 4, "rgb": 4} and counts["test"] == {"dvs": 4}
+    assert counts["train"] == {"dvs": 8, "rgb": 8} and counts["test"] == {"dvs": 0}  # all 4 < 250
 
 
 def test_datasets_command_bad_input_is_one_line_and_nonzero(tmp_path):
@@ -207,13 +168,13 @@ def test_renaming_a_class_folder_rebuilds_the_cache(cepdvs_dir, tmp_path):
     for side in ("events", "images"):
         move(cepdvs_dir / side / "fish", cepdvs_dir / side / "salmon")
     classes, counts, _ = frames_and_classes(cepdvs_dir, cache)  # no memo cleared: memory must notice too
-    assert classes == ["salmon", "trees"] and counts == {"salmon": 2, "trees": 2}
+    assert classes == ["salmon", "trees"] and counts == {"salmon": 4, "trees": 4}
     assert len(list(cache.iterdir())) == 2
 
 
 def test_moving_a_recording_to_another_class_rebuilds_the_cache(cepdvs_dir, tmp_path):
     cache = tmp_path / "c"
-    assert frames_and_classes(cepdvs_dir, cache)[1] == {"fish": 2, "trees": 2}
+    assert frames_and_classes(cepdvs_dir, cache)[1] == {"fish": 4, "trees": 4}
     for side, suffix in (("events", ".mat"), ("images", ".jpg")):
         move(cepdvs_dir / side / "fish" / f"3{suffix}", cepdvs_dir / side / "trees" / f"4{suffix}")
     store = build_dataset("cepdvs", "test", data_dir=cepdvs_dir, cache_dir=cache, time_steps=4).store

@@ -91,8 +91,13 @@ def test_interop_targets_write_and_check_their_files(checkpoint, tmp_path):
 
     again = runner.invoke(app, ["run", str(out), "--target", "nir"])
     assert again.exit_code == 0, again.stderr + again.stdout
-    files = json.loads((out / "check.json").read_text())["files"]
+    check = json.loads((out / "check.json").read_text())
+    files = check["files"]
     assert (out / "network.nir").is_file() and files["nir_nodes"] > len(LAYERS)
+    assert files["nir_client"].startswith("snntorch") and "nir_client_error" not in files
+    nir_run = check["comparisons"]["nir_vs_emulator"]  # the file as snnTorch runs it, every sample
+    assert nir_run["samples"] == 3 and nir_run["output_spike_agreement"] >= 0.99
+    assert check["exact"] == all(c["exact"] for c in check["comparisons"].values())
 
 
 def test_loihi2_target_writes_files_and_says_what_to_install(checkpoint, tmp_path):

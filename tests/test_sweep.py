@@ -82,7 +82,7 @@ def test_table_has_mean_and_std_over_seeds(smoke):
 def test_full_grid_is_the_issue_grid():
     runs = build_grid("full")
     names = [r.name for r in runs]
-    assert len(names) == len(set(names)) == 27 + 9 + 24  # methods; ablations (+ shared tmkt); fractions
+    assert len(names) == len(set(names)) == 45 + 9 + 24  # methods; ablations (+ shared tmkt); fractions
     by_name = {r.name: r for r in runs}
     shared = by_name["scnn-tmkt-dvs10-s2"]  # in the method table and the DVS-fraction sweep, trained once
     assert set(shared.studies) == {"methods", "dvs-fraction"}
@@ -93,7 +93,7 @@ def test_full_grid_is_the_issue_grid():
     assert (cfg.model.width, cfg.data.size, cfg.optim.batch_size) == (0.5, 48, 32)
     assert {r.seed for r in runs} == {0, 1, 2}
     only = build_grid("full", only="scnn-tmkt-*,resnet18-*-s0", epochs=3)
-    assert len(only) == 5 * 3 + 3 and {r.settings.epochs for r in only} == {3}
+    assert len(only) == 5 * 3 + 5 and {r.settings.epochs for r in only} == {3}
 
 
 def test_bad_options_fail_clearly(tmp_path):
@@ -127,3 +127,5 @@ def test_a_result_trained_with_other_settings_is_stale():
     saved["optim"]["epochs"] = 30
     assert config_changes(saved, spec) == [f"loss.cls_mode: 'tet-spikes' → {spec.config().loss.cls_mode!r}",
                                            "optim.epochs: 30 → 1"]
+    del saved["data"]["sampler"], saved["loss"]["kd"]  # knobs added after the run, at defaults: not stale
+    assert len(config_changes(saved, spec)) == 2

@@ -78,7 +78,7 @@ def test_config_round_trips_and_names_bad_keys(tmp_path):
         load_config(tmp_path / "bad.toml")
 
 
-@pytest.mark.parametrize("method", ["tmkt", "sliding-kt", "dvs-only", "rgb-pretrain"])
+@pytest.mark.parametrize("method", ["tmkt", "sliding-kt", "dvs-only", "rgb-pretrain", "ckd"])
 def test_every_method_trains_and_writes_a_run(tmp_path, method):
     history = fit(toy_config(method), tmp_path, train_set=ToyPairs(), test_set=ToyPairs(seed=1), device="cpu")
     lines = read_metrics(tmp_path)
@@ -87,6 +87,9 @@ def test_every_method_trains_and_writes_a_run(tmp_path, method):
         assert key in lines[-1]
     if method == "tmkt":
         assert {"ce_event", "cka", "mag", "mrp"} <= set(lines[-1])
+    if method == "ckd":
+        assert {"ce_event", "cka", "kd"} <= set(lines[-1])
+        assert len(list((tmp_path / "teacher").glob("*.pt"))) == 1
     if method == "rgb-pretrain":
         assert [m["phase"] for m in lines] == ["rgb", "paired"] and lines[0]["dvs_ratio"] == 0
     model, ckpt = load_model(tmp_path / "checkpoint.pt")
@@ -131,24 +134,26 @@ class RecordingPairs(ToyPairs):
 DDP_TIMEOUT_S = 300  # the test takes ~10 s; a rank has hung twice (cause unknown): fail, with tracebacks
 
 
-def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:
+def _ddp_worker(rank: int, world: int, port: int, out: str, method: str) -> None:
     stack_file = open(os.path.join(out, f"stack{rank}.txt"), "w")  # stays open for the whole process
     faulthandler.dump_traceback_later(DDP_TIMEOUT_S - 30, file=stack_file)
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
     train = RecordingPairs()
-    cfg = toy_config("tmkt", epochs=1)
+    cfg = toy_config(method, epochs=1)
     cfg.model.init_rate = 0.0  # only the training loop's reads are counted
+    cfg.loss.teacher_epochs = 1  # ckd: rank 0 trains the teacher, both ranks read it
     fit(cfg, out, train_set=train, test_set=ToyPairs(seed=1), device="cpu")
     torch.save(train.seen, os.path.join(out, f"seen{rank}.pt"))
 
 
-def test_ddp_on_cpu_with_gloo_shards_batches_and_writes_once(tmp_path):
+@pytest.mark.parametrize("method", ["tmkt", "ckd"])
+def test_ddp_on_cpu_with_gloo_shards_batches_and_writes_once(tmp_path, method):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    workers = mp.start_processes(_ddp_worker, args=(2, port, str(tmp_path)), nprocs=2, join=False)
+    workers = mp.start_processes(_ddp_worker, args=(2, port, str(tmp_path), method), nprocs=2, join=False)
     deadline = time.monotonic() + DDP_TIMEOUT_S
     while not workers.join(timeout=5):
         if time.monotonic() > deadline:
@@ -159,6 +164,7 @@ def test_ddp_on_cpu_with_gloo_shards_batches_and_writes_once(tmp_path):
     seen0, seen1 = (torch.load(tmp_path / f"seen{r}.pt") for r in (0, 1))
     assert len(seen0) == len(seen1) == 12 and sorted(seen0 + seen1) == list(range(24))
     assert len(read_metrics(tmp_path)) == 1 and (tmp_path / "checkpoint.pt").exists()
+    assert len(list(tmp_path.glob("teacher/*.pt"))) == (method == "ckd")
 
 
 def test_fit_cli_rejects_a_bad_backbone_and_writes_nothing(tmp_path):

@@ -1,6 +1,7 @@
 """The comparison grid of issue 9: which runs exist, named so a glob can split the grid across GPU sessions.
 
 A run is one (backbone, method, ablation variant, DVS fraction, seed) on `ndigits` with all RGB images kept.
+The method study compares dvs-only, sliding-KT, TMKT, RGB pre-training and CKD.
 The `full` grid is the union of three studies; a run shared by two studies (e.g. SCNN TMKT at 10 % is in the
 method comparison and the DVS-fraction sweep) is trained once and listed in both. Per-backbone training
 settings (width, input size, epochs, batch size) are explicit knobs of a grid, so a table always says what
@@ -29,7 +30,7 @@ from dataclasses import dataclass, replace
 from tmkt_train.config import TrainConfig
 
 BACKBONES = ("scnn", "vggsnn", "resnet18")
-METHODS = ("dvs-only", "sliding-kt", "tmkt")
+METHODS = ("dvs-only", "sliding-kt", "tmkt", "rgb-pretrain", "ckd")
 SEEDS = (0, 1, 2)
 DVS_FRACTION = 0.1
 FRACTIONS = (0.05, 0.1, 0.25, 0.5, 1.0)

@@ -24,6 +24,7 @@ import torch
 
 from tmkt_common.atomic import atomic_write
 from tmkt_common.device import pick_device
+from tmkt_train.config import TrainConfig
 
 from .grid import RunSpec
 from .pipeline import train_and_deploy
@@ -84,7 +85,8 @@ def run_one(spec: RunSpec, out_dir: str | os.PathLike, *, device: str = "auto", 
         "epochs": len(done.history), "config": asdict(cfg),
         "command": command or " ".join([Path(sys.executable).name, *sys.argv]),
         "hardware": hardware(dev),
-        "accuracy": {**check.accuracy, "train_eval": done.history[-1]["test_acc"] if done.history else None},
+        "accuracy": {**check.accuracy, "train_eval": done.history[-1]["test_acc"] if done.history else None,
+                     "train_eval_top5": done.history[-1]["test_top5"] if done.history else None},
         "check": {"samples": check.samples, "exact": check.exact, "agreement": check.agreement,
                   "lava_samples": check.lava_samples, "lava": "ran" if check.lava_samples else "skipped",
                   "lava_skipped_reason": done.lava_skipped},
@@ -105,9 +107,10 @@ def _leaves(doc: dict, prefix: str = "") -> dict:
 
 
 def config_changes(saved: dict, spec: RunSpec) -> list[str]:
-    """Config keys whose saved value differs from what `spec` trains with now ("optim.epochs: 30 → 60")."""
+    """Config keys whose saved value differs from what `spec` trains with now ("optim.epochs: 30 → 60").
+    A key the saved config lacks (a knob added since) counts as its default: defaults keep old behaviour."""
     now = _leaves(json.loads(json.dumps(asdict(spec.config()))))
-    was = _leaves(saved)
+    was = {**_leaves(json.loads(json.dumps(asdict(TrainConfig())))), **_leaves(saved)}
     return [f"{k}: {was.get(k)!r} → {now.get(k)!r}" for k in sorted(now.keys() | was.keys())
             if was.get(k) != now.get(k)]
 

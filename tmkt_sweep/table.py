@@ -19,8 +19,8 @@ from .grid import STUDIES, STUDY_FRACTIONS, STUDY_METHODS
 from .runner import RESULT
 
 # table columns: key in a result → label; accuracies are shown in %, energy in µJ
-METRICS = {"float_acc": "float acc %", "deployed_acc": "deployed acc %", "spikes_per_sample": "spikes/sample",
-           "energy_uj": "loihi2 µJ/inference"}
+METRICS = {"float_acc": "float acc %", "float_top5": "float top-5 %", "deployed_acc": "deployed acc %",
+           "spikes_per_sample": "spikes/sample", "energy_uj": "loihi2 µJ/inference"}
 KEYS = ("backbone", "method", "variant", "dvs_fraction")
 
 
@@ -40,7 +40,9 @@ def load_results(out_dir: str | os.PathLike) -> list[dict]:
 
 def _values(result: dict) -> dict[str, float]:
     acc = result["accuracy"]
-    return {"float_acc": 100 * acc["float"], "deployed_acc": 100 * acc["deployed"],
+    top5 = acc.get("train_eval_top5")  # results from before top-5 was recorded lack it
+    return {"float_acc": 100 * acc["float"], "float_top5": 100 * top5 if top5 is not None else float("nan"),
+            "deployed_acc": 100 * acc["deployed"],
             "spikes_per_sample": result["spikes_per_sample"], "energy_uj": 1e6 * result["energy_j"]}
 
 
@@ -68,6 +70,8 @@ def summarize(results: list[dict]) -> list[dict]:
 
 
 def _cell(stat: dict[str, float], digits: int) -> str:
+    if np.isnan(stat["mean"]):
+        return "n/a"
     return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
 
 
@@ -105,7 +109,7 @@ def render_markdown(rows: list[dict]) -> str:
         for r in chosen:
             cells = [r["backbone"], r["method"], r["variant"], f"{r['dvs_fraction'] * 100:g}",
                      ",".join(map(str, r["seeds"])), ",".join(map(str, r["epochs"])),
-                     _cell(r["float_acc"], 1), _cell(r["deployed_acc"], 1),
+                     _cell(r["float_acc"], 1), _cell(r["float_top5"], 1), _cell(r["deployed_acc"], 1),
                      _cell(r["spikes_per_sample"], 0), _cell(r["energy_uj"], 2)]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
@@ -169,8 +173,8 @@ def rich_table(rows: list[dict]):
     for col in ["run group", "seeds", *METRICS.values()]:
         table.add_column(col, justify="left" if col == "run group" else "right")
     for r in rows:
-        table.add_row(r["group"], str(len(r["seeds"])), _cell(r["float_acc"], 1), _cell(r["deployed_acc"], 1),
-                      _cell(r["spikes_per_sample"], 0), _cell(r["energy_uj"], 2))
+        table.add_row(r["group"], str(len(r["seeds"])), _cell(r["float_acc"], 1), _cell(r["float_top5"], 1),
+                      _cell(r["deployed_acc"], 1), _cell(r["spikes_per_sample"], 0), _cell(r["energy_uj"], 2))
     return table
 
 

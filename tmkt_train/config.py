@@ -37,6 +37,13 @@ class MethodConfig:
     mix_end: float = 1.0
     slide_power: float = 3.0  # sliding-KT: P(replace a whole sample by its events) = progress**slide_power
     pretrain_fraction: float = 0.5  # rgb-pretrain: share of epochs on RGB before fine-tuning on DVS
+    # ckd (tmkt_train.methods.ckd; values are our reading of the paper, which gives none):
+    kd: float = 1.0          # weight of the teacher → student KD term (times W(progress))
+    kd_tau: float = 4.0      # τ, softmax temperature of teacher and student logits (Hinton's common choice)
+    kd_k: float = 10.0       # k, steepness of W = 1/(1+exp(k·(progress − s)))
+    kd_s: float = 0.5        # s, progress where W crosses ½ (end of phase I)
+    teacher_epochs: int = 20  # the ANN teacher's epochs on the RGB images
+    teacher_lr_per_1024: float = 0.03  # its AdamW lr per 1024 samples (cosine to 0)
 
 
 @dataclass
@@ -51,6 +58,10 @@ class DataConfig:
     num_workers: int = 0
     val_fraction: float = 0.0  # hold out this share of each class's training events as `val` (0 = off)
     augment: bool = False    # random flip + translation per training sample (tmkt_train.data.augment)
+    flip: bool = False       # the protocols' pieces, on top of `augment`: left-right flip (p=0.5),
+    crop_padding: int = 0    # random crop of the frame zero-padded by this many px (0 = off),
+    rotate_degrees: float = 0.0  # random rotation within ± this many degrees (0 = off)
+    sampler: str = "shuffle"  # "shuffle" (each sample once per epoch) or "balanced" (classes drawn equally)
 
 
 @dataclass
@@ -128,13 +139,16 @@ def config_from_dict(values: dict, where: str = "config") -> TrainConfig:
     return _fill(TrainConfig, values, where)
 
 
-def load_config(path: str | os.PathLike) -> TrainConfig:
-    path = Path(path)
+def read_toml(path: str | os.PathLike) -> dict:
+    """A config file's tables as a dict; an unreadable file is a ConfigError naming it."""
     try:
-        values = tomli.loads(path.read_text())
+        return tomli.loads(Path(path).read_text())
     except (OSError, tomli.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config ({exc})") from exc
-    return config_from_dict(values, str(path))
+
+
+def load_config(path: str | os.PathLike) -> TrainConfig:
+    return config_from_dict(read_toml(path), str(path))
 
 
 RESUME_CHANGEABLE = ("optim.epochs", "data.data_dir", "data.cache_dir", "data.num_workers")

@@ -27,6 +27,7 @@ class Agreement:
     first_mismatch_layer: str | None  # earliest layer (IR order) that differs in any sample
     layers: list[str]  # the layers compared
     mismatches: list[dict] = field(default_factory=list)  # per differing sample: index, layer, output spikes
+    output_spike_agreement: float = 1.0  # share of equal (neuron, step) entries of the output spike records
 
 
 def agreement(ir: Network, ours: SpikeRecord, theirs: SpikeRecord) -> Agreement:
@@ -48,7 +49,8 @@ def agreement(ir: Network, ours: SpikeRecord, theirs: SpikeRecord) -> Agreement:
     return Agreement(samples=len(ours), exact=not mismatches,
                      spike_agreement=1.0 - len(mismatches) / max(1, len(ours)),
                      prediction_agreement=float(same_class.mean()) if len(ours) else 1.0,
-                     first_mismatch_layer=bad[0] if bad else None, layers=layers, mismatches=mismatches)
+                     first_mismatch_layer=bad[0] if bad else None, layers=layers, mismatches=mismatches,
+                     output_spike_agreement=1.0 - float(wrong.sum()) / max(1, ours.output.size))
 
 
 @dataclass

@@ -21,4 +21,4 @@ app = typer.Typer(
     ),
 )
 
-from . import export, import_netx, report, run  # noqa: E402,F401  (registers the commands)
+from . import export, import_netx, import_nir, report, run  # noqa: E402,F401  (registers the commands)

@@ -20,7 +20,10 @@ def report(
                                            "repeat for several. Default: every profile in hw_profiles/."),
     out: Path = typer.Option(Path("report"), "--out", "-o", help="Folder for report.md, report.json, PNGs."),
     netx: Path = typer.Option(None, "--netx", help="A lava-dl netx HDF5 trained elsewhere (needs --input)."),
-    inputs: Path = typer.Option(None, "--input", help="Graded input spikes (N, C, H, W, T) .npy for --netx."),
+    nir_file: Path = typer.Option(None, "--nir", help="A NIR graph from snnTorch, Norse, sinabs, Rockpool... "
+                                                      "(quantised to Loihi weights; needs --input)."),
+    inputs: Path = typer.Option(None, "--input",
+                                help="Graded input spikes (N, C, H, W, T) .npy for --netx / --nir."),
 ) -> None:
     """Energy per inference, spikes, synops, latency, cores/chips and accuracy per backbone and chip.
 
@@ -28,10 +31,10 @@ def report(
     from tmkt_deploy.report.make import make_report  # matplotlib loads only when a report is made
     from tmkt_deploy.report.table import summary_table
 
-    if not run_dirs and netx is None:
-        raise fail("give at least one RUN_DIR, or --netx FILE --input SPIKES.npy")
+    if not run_dirs and netx is None and nir_file is None:
+        raise fail("give at least one RUN_DIR, or --netx FILE / --nir FILE with --input SPIKES.npy")
     try:
-        doc = make_report(run_dirs or [], out, profile, netx, inputs)
+        doc = make_report(run_dirs or [], out, profile, netx, inputs, nir_file)
     except (ValueError, KeyError, FileNotFoundError) as e:
         raise fail(e.args[0] if isinstance(e, KeyError) else str(e)) from e
     Console().print(summary_table(doc))

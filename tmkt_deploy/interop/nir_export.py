@@ -4,15 +4,26 @@ The nodes are NIR's own: `Input`, `Conv2d` / `Linear` per synapse (`SumPool2d` f
 before a dense synapse on a spatial source, `CubaLIF` per layer, `Output`. A layer with several synapses gets
 several edges into its `CubaLIF` (NIR sums them): that is how residual connections appear.
 
-Units: one IR time step is `dt` seconds (default 1e-4, what snnTorch's importer assumes). Weights are the
-integers Lava multiplies with (dense: after Lava's 8-bit clip/truncation) times `2**weight_exp`; input values
-are the graded 0..255 input; thresholds are `vth_mant` (Lava's `<< 6` scaling of both current and threshold
-cancels). CubaLIF parameters are chosen so NIR's forward-Euler step at `dt` is Loihi's step in real numbers:
-`tau_syn = dt * 4096 / i_decay`, `tau_mem = dt * 4096 / v_decay`, `w_in = tau_syn / dt` (times the pool
-weight for pool layers), `r = tau_mem / dt`, `v_leak = bias * tau_mem / dt`, `v_reset = 0`.
+Units: one IR time step is `dt` seconds (default 1e-4: snnTorch's importer hard-codes it; Norse must be
+given it, `from_nir(graph, dt=graph.metadata["dt"])`). Weights are the integers Lava multiplies with (dense:
+after Lava's 8-bit clip/truncation) times `2**weight_exp`; inputs are the graded 0..255 payloads, i.e. data
+frames `x` encoded as `clamp(round(x * input_scale), 0, 255)` (the graph's metadata `input_scale`,
+`input_min`, `input_max`, `input_rounding`: NIR has no node for a rounding clamp, and snnTorch and Norse map
+no `Scale` node, so the encoding is documented in the graph rather than a node in it).
+
+Discretisation: CubaLIF parameters are chosen so the forward-Euler step at `dt` (snnTorch, Norse) is
+Loihi's step in real numbers: `tau_syn = dt * 4096 / i_decay`, `tau_mem = dt * 4096 / v_decay`,
+`w_in = tau_syn / dt` (times the pool weight for pool layers), `r = tau_mem / dt`,
+`v_leak = bias * tau_mem / dt`, `v_reset = 0` (left out of the file: nir <= 1.0.4, which sinabs pins, cannot
+read it and every reader defaults it to 0). No CubaLIF parameters make an exact-exponential reading
+(`exp(-dt/tau)`: sinabs, Rockpool) land on the same decays as the Euler one unless both decays are 0, so
+exact readers differ from the chip wherever a decay is neither 0 nor 4096 (README, "NIR").
+Threshold: Loihi's `v` is an integer in units of 1/64 of a weight and fires on `v > vth << 6`; the file's
+`v_threshold = vth + 1/128` lies halfway between two reachable values, so clients firing on `v > θ`
+(snnTorch, Norse) and on `v >= θ` (sinabs, Rockpool) both fire exactly when the chip does.
 
 Semantic differences (why a NIR simulator matches the chip closely but not bit for bit; measured in
-tests/test_interop_nir.py):
+tests/test_interop_nir.py and by `export --target nir` over the whole test set):
 - Loihi rounds `u * (4096 - i_decay) / 4096` and the same for `v` toward zero every step, NIR is real-valued;
   a negative `weight_exp` floors on the chip, not in NIR; Loihi wraps `u` at 24 bits and saturates `v`.
 - Lava adds one step of latency per layer (plus `Synapse.delay` where paths meet); a NIR graph has none, so
@@ -28,9 +39,11 @@ constant), pool synapses whose weights are not one shared value or that share a 
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
+import h5py
 import nir
 import numpy as np
 
@@ -42,6 +55,8 @@ from ..ir import Layer, Network, Synapse, merge_groups
 from ..loihi_params import ACT_SHIFT, DECAY_UNITY, lava_dense_weight, lif_params
 
 DEFAULT_DT = 1e-4
+# Half of v's integer step (1/64 of a weight unit) above Loihi's threshold: see the module docstring.
+THRESHOLD_OFFSET = 0.5 / (1 << ACT_SHIFT)
 
 
 def _cuba_lif(layer: Layer, dt: float, w_in: float) -> nir.CubaLIF:
@@ -60,7 +75,7 @@ def _cuba_lif(layer: Layer, dt: float, w_in: float) -> nir.CubaLIF:
 
     tau_syn, tau_mem = dt * DECAY_UNITY / n.i_decay, dt * DECAY_UNITY / n.v_decay
     return nir.CubaLIF(tau_syn=full(tau_syn), tau_mem=full(tau_mem), r=full(tau_mem / dt),
-                       v_leak=full(bias * tau_mem / dt), v_threshold=full(n.vth_mant), v_reset=full(0.0),
+                       v_leak=full(bias * tau_mem / dt), v_threshold=full(n.vth_mant + THRESHOLD_OFFSET),
                        w_in=full(w_in * tau_syn / dt))
 
 
@@ -114,7 +129,10 @@ def build_nir(net: Network, dt: float = DEFAULT_DT) -> nir.NIRGraph:
         nodes[layer.name] = _cuba_lif(layer, dt, w_in)
     nodes["output"] = nir.Output(output_type={"output": np.array(net.shape_of(net.output))})
     edges.append((net.output, "output"))
-    metadata = {"source": "tmkt integer IR", "network": net.name, "dt": dt, "input_bits": net.input_bits}
+    metadata = {"source": "tmkt integer IR", "network": net.name, "dt": dt, "input_bits": net.input_bits,
+                "input_scale": float(net.meta.get("input_scale", 1.0)), "input_min": 0,
+                "input_max": (1 << net.input_bits) - 1, "input_rounding": "half-to-even",
+                "latency_steps": net.latency()}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
 
 
@@ -123,4 +141,14 @@ def write_nir(net: Network, path: str | os.PathLike, dt: float = DEFAULT_DT) -> 
     graph = build_nir(net, dt)
     with atomic_write(Path(path), "w+b") as f:
         nir.write(f, graph)
+        _drop_zero_resets(f)
     return graph
+
+
+def _drop_zero_resets(f: io.IOBase) -> None:
+    """Remove the all-zero `v_reset` datasets nir >= 1.0.5 writes: nir 1.0.4 (sinabs's pin) refuses the key,
+    newer readers default it to 0."""
+    with h5py.File(f, "r+") as h5:
+        for node in h5["node/nodes"].values():
+            if "v_reset" in node and not np.any(node["v_reset"][()]):
+                del node["v_reset"]

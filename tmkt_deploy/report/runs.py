@@ -13,7 +13,8 @@ Export run directory (written by `tmkt-deploy export`); every key below is requi
                                 "input" (number of nonzero graded input events) and every IR layer name
                                 (what `tmkt_deploy.export_folder.spike_summary` writes).
 
-A netx HDF5 trained elsewhere has no check.json: it is read by `interop.netx_import.read_netx`, run on the
+A netx HDF5 or NIR graph trained elsewhere has no check.json: it is read by `interop.netx_import.read_netx` or
+`interop.nir_import.read_nir`, run on the
 user's input spikes `(N, C, H, W, T)` by the batched emulator, and reported without accuracies.
 """
 
@@ -110,12 +111,7 @@ def load_export_run(run_dir: str | Path) -> Run:
     )
 
 
-def load_netx_run(netx_file: str | Path, inputs_file: str | Path) -> Run:
-    """Read a netx HDF5 into the IR and count its spikes on `inputs_file` (N, C, H, W, T graded spikes)."""
-    from tmkt_deploy.emulator import emulate  # imports torch: only when a netx file is reported
-    from tmkt_deploy.interop.netx_import import read_netx
-
-    netx_file, inputs_file = Path(netx_file), Path(inputs_file)
+def _load_inputs(inputs_file: Path) -> np.ndarray:
     if not inputs_file.exists():
         raise RunError(f"{inputs_file}: input spikes file not found")
     try:
@@ -124,8 +120,33 @@ def load_netx_run(netx_file: str | Path, inputs_file: str | Path) -> Run:
         raise RunError(f"{inputs_file}: not a .npy array ({e})") from e
     if inputs.ndim != 5 or len(inputs) == 0:
         raise RunError(f"{inputs_file}: expected graded input spikes (N, C, H, W, T), got {inputs.shape}")
-    net = read_netx(netx_file, input_shape=tuple(inputs.shape[1:4]), time_steps=inputs.shape[-1])
+    return inputs
+
+
+def _emulated_run(net: Network, source: Path, inputs: np.ndarray) -> Run:
+    """A network from another tool run by the emulator on `inputs`: spikes, no accuracies (no labels)."""
+    from tmkt_deploy.emulator import emulate  # imports torch: only when such a file is reported
+
     result = emulate(net, inputs, progress=True)
     spikes = {name: float(np.mean(counts)) for name, counts in result.spike_counts.items()}
-    return Run(name=net.name, source=str(netx_file), net=net, spikes=spikes, samples=len(inputs),
+    return Run(name=net.name, source=str(source), net=net, spikes=spikes, samples=len(inputs),
                accuracy=dict.fromkeys(ACCURACY_KEYS), agreement=None)
+
+
+def load_netx_run(netx_file: str | Path, inputs_file: str | Path) -> Run:
+    """Read a netx HDF5 into the IR and count its spikes on `inputs_file` (N, C, H, W, T graded spikes)."""
+    from tmkt_deploy.interop.netx_import import read_netx
+
+    netx_file, inputs = Path(netx_file), _load_inputs(Path(inputs_file))
+    net = read_netx(netx_file, input_shape=tuple(inputs.shape[1:4]), time_steps=inputs.shape[-1])
+    return _emulated_run(net, netx_file, inputs)
+
+
+def load_nir_run(nir_file: str | Path, inputs_file: str | Path) -> Run:
+    """Read a NIR graph into the IR (`interop.nir_import`, quantised to Loihi weights) and count its spikes on
+    `inputs_file` (N, C, H, W, T graded spikes)."""
+    from tmkt_deploy.interop.nir_import import read_nir
+
+    nir_file, inputs = Path(nir_file), _load_inputs(Path(inputs_file))
+    net = read_nir(nir_file, input_shape=tuple(inputs.shape[1:4]), time_steps=inputs.shape[-1]).net
+    return _emulated_run(net, nir_file, inputs)

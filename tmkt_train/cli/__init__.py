@@ -18,4 +18,4 @@ app = typer.Typer(
     ),
 )
 
-from . import convert, datasets, evaluate, fit  # noqa: E402,F401  (registers the commands)
+from . import convert, datasets, evaluate, fit, presets  # noqa: E402,F401  (registers the commands)

@@ -15,13 +15,22 @@ if TYPE_CHECKING:  # torch and lava-dl load when a command runs, not for every `
     from ..config import TrainConfig
 
 
-def resolve_config(config: Path | None, base: TrainConfig | None = None, **overrides) -> TrainConfig:
-    """The TOML file (else `base`, else defaults) with the command-line options that were given on top."""
-    from ..config import TrainConfig, load_config
+def resolve_config(config: Path | None, preset: str | None = None, base: TrainConfig | None = None,
+                   **overrides) -> TrainConfig:
+    """Defaults (or `base`, the recorded run's config on --resume), then the preset (tmkt_train.presets),
+    then the TOML file, then the command-line options that were given. A preset or file replaces `base`."""
+    from ..config import config_from_dict, read_toml
     from ..methods import METHODS
     from ..models import list_models
+    from ..presets import load_preset, merged
+    from ..train.sampling import SAMPLERS
 
-    cfg = load_config(config) if config is not None else base or TrainConfig()
+    values = load_preset(preset) if preset is not None else {}
+    source = f"preset {preset}" if preset is not None else "config"
+    if config is not None:
+        values = merged(values, read_toml(config))
+        source = f"{config} over {source}" if preset is not None else str(config)
+    cfg = base if base is not None and preset is None and config is None else config_from_dict(values, source)
     where = {"dataset": cfg.data, "data_dir": cfg.data, "cache_dir": cfg.data, "dvs_fraction": cfg.data,
              "val_fraction": cfg.data, "augment": cfg.data, "backbone": cfg.model, "width": cfg.model,
              "epochs": cfg.optim, "method": cfg, "seed": cfg}
@@ -32,6 +41,8 @@ def resolve_config(config: Path | None, base: TrainConfig | None = None, **overr
         raise ValueError(f"--backbone {cfg.model.backbone!r}: choose one of {list_models()}")
     if cfg.method not in METHODS:
         raise ValueError(f"--method {cfg.method!r}: choose one of {sorted(METHODS)}")
+    if cfg.data.sampler not in SAMPLERS:
+        raise ValueError(f"data.sampler {cfg.data.sampler!r}: choose one of {SAMPLERS}")
     if cfg.optim.epochs < 1:
         raise ValueError(f"--epochs must be at least 1, got {cfg.optim.epochs}")
     return cfg
@@ -57,8 +68,11 @@ def fit(
     out: Path = typer.Option(..., "--out", help="Run folder: checkpoint.pt, metrics.jsonl, config.toml."),
     dataset: str = typer.Option(None, help="Dataset (tmkt-train datasets lists them). Default: ndigits."),
     backbone: str = typer.Option(None, help="scnn, vggsnn or resnet18. Default: scnn."),
-    method: str = typer.Option(None, help="tmkt, sliding-kt, dvs-only or rgb-pretrain. Default: tmkt."),
+    method: str = typer.Option(None, help="tmkt, sliding-kt, dvs-only, rgb-pretrain or ckd. Default: tmkt."),
     epochs: int = typer.Option(None, help="Training epochs. Default: 10."),
+    preset: str = typer.Option(None, "--preset", help="A paper's protocol: ncaltech101, cepdvs or nomniglot "
+                                                      "(tmkt-train presets shows them); --config and options "
+                                                      "override it."),
     config: Path = typer.Option(None, "--config", exists=True, dir_okay=False,
                                 help="TOML with any knob (see a run's config.toml); options override it."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
@@ -85,9 +99,9 @@ def fit(
     from ..train.trainer import fit as run_fit
 
     try:
-        base = resumed_config(out) if resume and config is None else None
-        cfg = resolve_config(config, base, dataset=dataset, backbone=backbone, method=method, epochs=epochs,
-                             seed=seed, width=width, data_dir=data_dir, cache_dir=cache_dir,
+        base = resumed_config(out) if resume and config is None and preset is None else None
+        cfg = resolve_config(config, preset, base, dataset=dataset, backbone=backbone, method=method,
+                             epochs=epochs, seed=seed, width=width, data_dir=data_dir, cache_dir=cache_dir,
                              dvs_fraction=dvs_fraction, val_fraction=val_fraction, augment=augment)
         check_run_folder(out, cfg, resume=resume, overwrite=overwrite)  # before the data is built
         train_set, test_set = build_datasets(cfg.data, cfg.seed)

@@ -1,4 +1,4 @@
-"""Train-time augmentation of framed batches: a random left-right flip and a random translation per sample.
+"""Train-time augmentation of framed batches: random rotation, left-right flip and translation per sample.
 
 Written here in tonic's style (small frozen dataclasses, composed), because tonic's transforms act on event
 arrays before framing, while our trainer holds framed `(B, C, H, W, T)` tensors already on the GPU. Every
@@ -58,6 +58,26 @@ class RandomTranslate:
 
 
 @dataclass(frozen=True)
+class RandomRotate:
+    """Rotate each sample's frames by an angle drawn uniformly from ±`degrees` about the frame centre,
+    nearest-neighbour, zeros outside (torchvision's RandomRotation defaults; event counts stay integers)."""
+
+    degrees: float
+
+    def __call__(self, frames: Tensor, generator: torch.Generator) -> Tensor:
+        batch, channels, height, width, steps = frames.shape
+        angle = (torch.rand(batch, generator=generator, device=frames.device) * 2 - 1) * self.degrees
+        cos, sin = torch.cos(torch.deg2rad(angle)), torch.sin(torch.deg2rad(angle))
+        zero = torch.zeros_like(cos)
+        theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
+        images = frames.permute(0, 1, 4, 2, 3).reshape(batch, channels * steps, height, width)
+        grid = torch.nn.functional.affine_grid(theta, list(images.shape), align_corners=False)
+        rotated = torch.nn.functional.grid_sample(images, grid, mode="nearest", padding_mode="zeros",
+                                                  align_corners=False)
+        return rotated.reshape(batch, channels, steps, height, width).permute(0, 1, 3, 4, 2).contiguous()
+
+
+@dataclass(frozen=True)
 class Compose:
     """Apply `transforms` in order (tonic.transforms.Compose, with the generator passed along)."""
 
@@ -69,6 +89,16 @@ class Compose:
         return frames
 
 
-def train_augmentation(size: int) -> Compose:
-    """`data.augment`'s transforms for `size`×`size` frames: flip (p=0.5), then translate by ≤ 4 px at 48."""
-    return Compose((RandomFlipLR(), RandomTranslate(pad=max(1, round(size * PAD_PER_PIXEL)))))
+def train_augmentation(size: int, *, augment: bool = True, flip: bool = False, crop_padding: int = 0,
+                       rotate_degrees: float = 0.0) -> Compose | None:
+    """The training transforms for `size`×`size` frames, None when there are none. `augment`
+    (`data.augment`): flip (p=0.5), then translate by ≤ 4 px at 48. The protocols' pieces (`data.flip`,
+    `data.crop_padding`: random crop of the frame padded by that many px, `data.rotate_degrees`) come on top:
+    rotate, then flip, then crop, as the KT code's torchvision pipeline orders them."""
+    transforms: list[Transform] = [RandomRotate(rotate_degrees)] if rotate_degrees > 0 else []
+    if augment or flip:
+        transforms.append(RandomFlipLR())
+    pad = crop_padding or (max(1, round(size * PAD_PER_PIXEL)) if augment else 0)
+    if pad:
+        transforms.append(RandomTranslate(pad=pad))
+    return Compose(tuple(transforms)) if transforms else None

@@ -2,8 +2,9 @@
 
 Layout: class folders holding `<n>.mat` and the source image `<n>.jpg` with the same stem, either side by
 side (`DIR/<class>/`) or in two trees (`DIR/events/<class>/*.mat`, `DIR/images/<class>/*.jpg`). 20 classes
-in the public set. Split as the KT protocol: the first 50% of each class (numeric order) train, the rest
-test; the RGB pool is the images of the training recordings.
+in the public set, 500 recordings each. Split as the KT protocol: per class, in numeric order, recordings
+[0, 250) train and [250, 350) test; later ones are not read. The RGB pool is the images of the training
+recordings. `limit` N keeps the first N of each class's [0, 350) and splits them in the same 250:100 ratio.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ from tmkt_common.errors import DatasetError
 from .assemble import frame_files, load_images
 from .events_io import read_cepdvs_mat
 from .folders import class_folders, files_in
-from .splits import first_per_class
 from .store import FrameStore, stack_store
 
-TRAIN_FRACTION = 0.5
+TRAIN_END, TEST_END = 250, 350  # per class: [0, TRAIN_END) train, [TRAIN_END, TEST_END) test
 
 
 def roots(data_dir: Path) -> tuple[Path, Path]:
@@ -32,16 +32,19 @@ def build_store(data_dir: Path, *, time_steps: int, size: int, limit: int | None
     """Read and frame every recording; `limit` keeps the first N recordings of each class."""
     event_root, image_root = roots(data_dir)
     classes = sorted(class_folders(event_root))
-    mats, labels = [], []
+    mats, labels, train = [], [], []
+    kept, train_end = TEST_END, TRAIN_END
+    if limit is not None:
+        kept, train_end = min(limit, TEST_END), round(min(limit, TEST_END) * TRAIN_END / TEST_END)
     for label, name in enumerate(classes):
-        files = files_in(event_root / name, ".mat")[:limit]
+        files = files_in(event_root / name, ".mat")[:kept]
         mats += files
         labels += [label] * len(files)
+        train += [rank < train_end for rank in range(len(files))]
     jpgs = [image_root / m.parent.name / f"{m.stem}.jpg" for m in mats]
     missing = [str(j) for j in jpgs if not j.is_file()]
     if missing:
         raise DatasetError(f"event recordings without their index-aligned image: {missing[:3]}")
-    train = first_per_class(labels, TRAIN_FRACTION)
     frames = frame_files(
         mats, read_cepdvs_mat, time_steps=time_steps, size=size,
         description="framing CEP-DVS",
@@ -50,5 +53,5 @@ def build_store(data_dir: Path, *, time_steps: int, size: int, limit: int | None
     rgb = load_images(pool, size, "loading CEP-DVS images")
     pool_labels = [c for c, keep in zip(labels, train, strict=True) if keep]
     report = {"classes": len(classes), "expected_classes": 20}
-    return stack_store(classes, frames, labels, train.tolist(), rgb, pool_labels, report)
+    return stack_store(classes, frames, labels, train, rgb, pool_labels, report)
 

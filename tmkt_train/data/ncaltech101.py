@@ -3,9 +3,10 @@
 Layout: `DIR/N-Caltech101/<class>/*.bin`, and the images at
 `DIR/Caltech101/101_ObjectCategories/<class>/*.jpg` (torchvision's extraction, also `caltech101/…`) or
 `DIR/Caltech101/<class>/*.jpg`. N-Caltech101 has `BACKGROUND_Google` (not a class: dropped) and
-`Faces_easy`, which pairs with `Faces` where the image side has no `Faces_easy`. The split is per class,
-90/10, seeded (seed 0); a test recording's source image (same file stem) is kept out of the RGB training
-pool so no test picture is seen in training.
+`Faces_easy`, which pairs with `Faces` where the image side has no `Faces_easy`. The split is the KT code's:
+per class, in file order, the first floor(90 %) of the recordings train and the rest test; a test
+recording's source image (same file stem) is kept out of the RGB training pool so no test picture is seen
+in training.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from tmkt_common.errors import DatasetError
 from .assemble import frame_files, load_images
 from .events_io import read_atis_bin
 from .folders import class_folders, files_in, first_existing, require_dir
-from .splits import stratified_split
+from .splits import first_per_class
 from .store import FrameStore, stack_store
 
-TEST_FRACTION = 0.1
+TRAIN_FRACTION = 0.9
 NOT_CLASSES = {"BACKGROUND_Google"}
 SACCADES_SPAN_US = 250_000  # three ~100 ms saccades per recording (Orchard et al. 2015), less slack
 IMAGE_ALIASES = {"Faces_easy": ("Faces_easy", "Faces")}  # event class → image folders to try, in order
@@ -70,7 +71,7 @@ def build_store(data_dir: Path, *, time_steps: int, size: int, limit: int | None
     bins, labels, train, images, image_labels = [], [], [], [], []
     for label, name in enumerate(classes):
         files = files_in(event_dirs[name], ".bin")[:limit]
-        in_train = stratified_split([label] * len(files), TEST_FRACTION, seed=0)
+        in_train = first_per_class([label] * len(files), TRAIN_FRACTION)
         test_stems = {f.stem for f, keep in zip(files, in_train, strict=True) if not keep}
         pool = [p for p in files_in(image_dirs[matched[name]], ".jpg") if p.stem not in test_stems]
         bins += files

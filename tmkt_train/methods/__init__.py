@@ -1,4 +1,4 @@
-"""TMKT (time-step mixup, MAG, MRP, CKA alignment) and the baselines, as strategies on one harness."""
+"""TMKT (time-step mixup, MAG, MRP, CKA alignment), CKD and the baselines, as strategies on one harness."""
 
 from ..config import MethodConfig
 from .registry import METHODS, StepResult, build_method

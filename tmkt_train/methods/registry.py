@@ -1,4 +1,5 @@
-"""Training strategies on one harness: TMKT; baselines sliding-KT, DVS-only, RGB pre-train → DVS fine-tune.
+"""Training strategies on one harness: TMKT; baselines sliding-KT, DVS-only, RGB pre-train → DVS fine-tune
+(CKD, in ckd.py, builds on sliding-KT); `METHODS` names them all.
 
 A method wraps the backbone and its training-only heads in one module whose forward turns a batch into a loss
 (so DistributedDataParallel can wrap it whole). Terms whose weight is 0 are not built, so ablations run from
@@ -15,6 +16,7 @@ from torch import Tensor
 from ..config import MethodConfig
 from ..models import NetOutput, SpikingNet, predict
 from .cka import StepWeights
+from .ckd import CkdTerms
 from .heads import ModalityHead, RatioHead
 from .losses import classification_loss
 from .tsm import blend, mix_ratio, time_step_mixup
@@ -53,6 +55,8 @@ class Method(torch.nn.Module):
     def rgb_epoch(self, epoch: int, epochs: int) -> bool:
         """Whether epoch `epoch` trains on the RGB-only dataset (only the pre-training baseline does)."""
         return False
+
+    needs_teacher = False  # CKD: the trainer hands it an ANN teacher (set_teacher) before training
 
 
 class SingleStream(Method):
@@ -95,7 +99,9 @@ class TwoStream(Method):
         replace = (torch.rand(n) < progress ** self.cfg.slide_power).float().to(rgb.device)
         return blend(rgb, dvs, replace[:, None].expand(n, steps).contiguous())
 
-    def extra_terms(self, features: torch.Tensor, mask: torch.Tensor, ratio: torch.Tensor) -> dict:
+    def extra_terms(self, out: NetOutput, n: int, rgb: Tensor, mask: Tensor, ratio: Tensor,
+                    progress: float) -> dict:
+        """Terms a subclass adds, from the forward's output (the first `n` samples are the source stream)."""
         return {}
 
     def forward(self, rgb: Tensor, dvs: Tensor, labels: Tensor, progress: float) -> StepResult:
@@ -110,7 +116,7 @@ class TwoStream(Method):
         }
         if self.steps is not None:
             terms["cka"] = self.cfg.cka * self.steps.alignment_loss(out.potentials[:n], out.potentials[n:])
-        terms.update(self.extra_terms(out.features[:n], mask, ratio))
+        terms.update(self.extra_terms(out, n, rgb, mask, ratio, progress))
         loss = sum(terms.values())
         correct = (predict(evt_spikes) == labels).sum()
         return StepResult(loss, {k: v.detach() for k, v in terms.items()}, correct, n, mask.mean(),
@@ -132,8 +138,9 @@ class Tmkt(TwoStream):
         ratio = mix_ratio(progress, cfg.mix_schedule, cfg.mix_power, cfg.mix_start, cfg.mix_end)
         return time_step_mixup(rgb, dvs, ratio)
 
-    def extra_terms(self, features: torch.Tensor, mask: torch.Tensor, ratio: torch.Tensor) -> dict:
-        terms = {}
+    def extra_terms(self, out: NetOutput, n: int, rgb: Tensor, mask: Tensor, ratio: Tensor,
+                    progress: float) -> dict:
+        terms, features = {}, out.features[:n]
         if self.mag is not None:
             terms["mag"] = self.cfg.mag * self.mag.loss(features, mask)
         if self.mrp is not None:
@@ -141,7 +148,12 @@ class Tmkt(TwoStream):
         return terms
 
 
-METHODS: dict[str, type[Method]] = {m.name: m for m in (Tmkt, TwoStream, SingleStream, RgbPretrain)}
+class Ckd(CkdTerms, TwoStream):
+    """`ckd`: sliding-KT's two streams and CKA, plus the phased KD term from a frozen ANN teacher (ckd.py)."""
+
+    name = "ckd"
+
+METHODS: dict[str, type[Method]] = {m.name: m for m in (Tmkt, TwoStream, SingleStream, RgbPretrain, Ckd)}
 
 
 def build_method(name: str, model: SpikingNet, cfg: MethodConfig, time_steps: int) -> Method:

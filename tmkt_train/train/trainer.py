@@ -30,8 +30,10 @@ from ..models.calibrate import calibrate_rates
 from . import distributed
 from .batches import StoreBatches, epoch_batches, place_frames
 from .run_folder import CONFIG, METRICS, check_run_folder, clear_run, committed_history, write_metrics
+from .sampling import epoch_sampler
 
 SHOW_EVERY = 20  # steps between loss readings for the progress bar
+TOP_K = 5  # the papers report top-1 and top-5
 console = Console(stderr=True)
 
 
@@ -50,20 +52,30 @@ def learning_rate(progress: float, cfg: TrainConfig) -> float:
     return opt.min_lr + (cfg.lr - opt.min_lr) * cos
 
 
+def top_k_hits(spikes: Tensor, labels: Tensor, k: int) -> Tensor:
+    """How many samples have their label among the `k` classes with the most output spikes; ties rank the
+    lower class index first, as `predict` does (so top-1 here is `predict`'s accuracy)."""
+    ranked = torch.argsort(-spikes.sum(dim=-1), dim=1, stable=True)[:, :k]
+    return (ranked == labels[:, None]).any(dim=1).sum()
+
+
 @torch.no_grad()
 def evaluate(model: SpikingNet, dataset: Dataset, device: torch.device, batch_size: int = 64,
              split: str = "test") -> dict:
-    """`{split}_acc` and `{split}_spikes_per_sample` on the dataset's event sequences, read batch by batch
-    through `dataset.events` and `dataset.labels` (no RGB is paired or collated)."""
+    """`{split}_acc` (top-1), `{split}_top5` and `{split}_spikes_per_sample` on the dataset's event sequences,
+    read batch by batch through `dataset.events` and `dataset.labels` (no RGB is paired or collated)."""
     model.eval()
-    correct = spikes = torch.zeros((), dtype=torch.float64, device=device)
+    correct = top5 = spikes = torch.zeros((), dtype=torch.float64, device=device)
     for start in range(0, len(dataset), batch_size):
         batch = torch.arange(start, min(start + batch_size, len(dataset)))
         out = model(dataset.events(batch).to(device))
-        correct = correct + (predict(out.spikes) == dataset.labels[batch].to(device)).sum()
+        labels = dataset.labels[batch].to(device)
+        correct = correct + (predict(out.spikes) == labels).sum()
+        top5 = top5 + top_k_hits(out.spikes, labels, TOP_K)
         spikes = spikes + out.total_spikes
     total = max(len(dataset), 1)
-    return {f"{split}_acc": float(correct) / total, f"{split}_spikes_per_sample": float(spikes) / total}
+    return {f"{split}_acc": float(correct) / total, f"{split}_top5": float(top5) / total,
+            f"{split}_spikes_per_sample": float(spikes) / total}
 
 
 def head_state(method: Method) -> dict:
@@ -156,15 +168,19 @@ def fit(
 
 def epoch_augmentation(cfg: TrainConfig, size: int,
                        device: torch.device) -> Callable[[Tensor], Tensor] | None:
-    """`data.augment`'s transforms with a generator on `device` seeded from the run's (just re-seeded)
-    generator: reproducible and resumable, and off means no draw, so default runs are unchanged."""
-    if not cfg.data.augment:
-        return None
+    """The training transforms (`data.augment`, `data.flip`, `data.crop_padding`, `data.rotate_degrees`)
+    with a generator on `device` seeded from the run's (just re-seeded) generator: reproducible and
+    resumable, and none asked for means no draw, so default runs are unchanged."""
     from ..data.augment import train_augmentation
 
+    data = cfg.data
+    transforms = train_augmentation(size, augment=data.augment, flip=data.flip,
+                                    crop_padding=data.crop_padding, rotate_degrees=data.rotate_degrees)
+    if transforms is None:
+        return None
     generator = torch.Generator(device=device)
     generator.manual_seed(int(torch.randint(2**62, ())))
-    return partial(train_augmentation(size), generator=generator)
+    return partial(transforms, generator=generator)
 
 
 def _fit(cfg, out, train_set, test_set, info, dev, resume, overwrite, on_epoch_end) -> list[dict]:
@@ -183,7 +199,13 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, overwrite, on_epoch_e
     method = build_method(cfg.method, model, cfg.loss, geo.time_steps).to(dev)
     optimizer = torch.optim.AdamW([p for p in method.parameters() if p.requires_grad], lr=cfg.lr,
                                   weight_decay=cfg.optim.weight_decay)
-    start, history = 0, []
+    start, history, teacher_acc = 0, [], {}
+    if method.needs_teacher and cfg.loss.kd > 0:  # CKD: cached, or trained first (tmkt_train.train.teacher)
+        from .teacher import obtain_teacher
+
+        teacher, record = obtain_teacher(cfg, train_set, out, info, dev)
+        method.set_teacher(teacher)
+        teacher_acc = {"teacher_train_acc": record["teacher_train_acc"]}
     if resumed is not None:
         start = restore(method, optimizer, resumed)
     if info.main:
@@ -204,14 +226,14 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, overwrite, on_epoch_e
             data = rgb_set if rgb_phase else train_set
             if hasattr(data, "set_epoch"):
                 data.set_epoch(epoch)
-            sampler = distributed.sampler(data, info, seed=cfg.seed)
+            sampler = epoch_sampler(cfg.data.sampler, data, info, seed=cfg.seed)
             sampler.set_epoch(epoch)
             loader = epoch_batches(data, sampler, cfg.optim.batch_size, cfg.data.num_workers, dev)
             started = time.time()
             sums = train_epoch(ddp_method, optimizer, loader, epoch=epoch, cfg=cfg, device=dev, bar=bar,
                                augment=epoch_augmentation(cfg, geo.height, dev))
             sums = distributed.all_sum(sums, info, dev)
-            line = epoch_line(epoch, sums, rgb_phase, optimizer.param_groups[0]["lr"])
+            line = {**epoch_line(epoch, sums, rgb_phase, optimizer.param_groups[0]["lr"]), **teacher_acc}
             if info.main:
                 if val_set is not None:
                     line.update(evaluate(model, val_set, dev, cfg.optim.batch_size, split="val"))
@@ -232,7 +254,7 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, overwrite, on_epoch_e
 
 
 def summary(line: dict) -> str:
-    terms = " ".join(f"{k} {line[k]:.3f}" for k in ("ce", "ce_event", "cka", "mag", "mrp") if k in line)
+    terms = " ".join(f"{k} {line[k]:.3f}" for k in ("ce", "ce_event", "cka", "mag", "mrp", "kd") if k in line)
     val = f"val acc (DVS) {line['val_acc']:.3f} | " if "val_acc" in line else ""
     return (f"epoch {line['epoch'] + 1}: {terms} | train acc {line['train_acc']:.3f} | {val}"
             f"test acc (DVS) {line['test_acc']:.3f} | dvs ratio {line['dvs_ratio']:.2f} | "
