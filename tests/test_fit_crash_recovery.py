@@ -1,12 +1,14 @@
 """Fault injection (issue 17): training is killed (SIGKILL) just before and just after each rename that
 commits a run file (config.toml, checkpoint.pt, metrics.jsonl; first and second epoch), in a forked child.
 After each kill the folder must not look further along than its checkpoint, and `fit --resume` must end with
-the same metrics lines and the same weights and optimiser state as an uninterrupted run of the same seed.
+the same metrics lines and the same weights and optimiser state as an uninterrupted run of the same seed. An
+--overwrite stopped at any step leaves the old run (resumable) or the new one, never a mix.
 A tiny SCNN on 16×16 ndigits (3 samples per class), 2 epochs, CPU, one thread."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -14,9 +16,9 @@ import pytest
 import torch
 
 from tmkt_train.checkpoint import CHECKPOINT, read_checkpoint
-from tmkt_train.config import DataConfig, ModelConfig, OptimConfig, TrainConfig
+from tmkt_train.config import DataConfig, ModelConfig, OptimConfig, TrainConfig, load_config
 from tmkt_train.data.build import build_datasets
-from tmkt_train.train.run_folder import CONFIG, METRICS, read_metrics
+from tmkt_train.train.run_folder import CONFIG, METRICS, clear_run, read_metrics
 from tmkt_train.train.trainer import fit
 
 torch.set_num_threads(1)
@@ -64,14 +66,16 @@ def straight(tmp_path_factory, data) -> tuple[Path, list[dict]]:
     return root / "run", fit(tiny_config(), root / "run", train_set=data[0], test_set=data[1], device="cpu")
 
 
-def killed_run(data: tuple, out: Path, target: str, when: str, nth: int) -> None:
+def killed_run(data: tuple, out: Path, target: str, when: str, nth: int, cfg: TrainConfig | None = None,
+               overwrite: bool = False) -> None:
     """Train into `out` in a forked child (torch and the data are already loaded) that is killed at the
     write point; the child never returns to pytest."""
     pid = os.fork()
     if pid == 0:
         try:
             os.replace = kill_at(target, when, nth)
-            fit(tiny_config(), out, train_set=data[0], test_set=data[1], device="cpu")
+            fit(cfg or tiny_config(), out, train_set=data[0], test_set=data[1], device="cpu",
+                overwrite=overwrite)
         finally:
             os._exit(3)  # not killed: the write point was never reached
     _, status = os.waitpid(pid, 0)
@@ -121,3 +125,44 @@ def test_a_torn_last_metrics_line_is_rebuilt_from_the_checkpoint(data, straight,
     (out / METRICS).write_text(text + text[: len(text) // 2])  # a torn extra line
     fit(tiny_config(), out, train_set=data[0], test_set=data[1], device="cpu", resume=True)
     assert without_seconds(read_metrics(out / METRICS)) == without_seconds(expected)
+
+
+@pytest.mark.parametrize(("target", "when"), [(METRICS, "before"), (CONFIG, "after"), (CHECKPOINT, "after")])
+def test_a_kill_during_overwrite_leaves_no_run_or_the_new_one(data, straight, tmp_path, target, when):
+    """--overwrite of a finished run (seed 3) with seed 4, killed just after the old files went, after the
+    new config, after the new first checkpoint: never a mix of old and new."""
+    out = tmp_path / "run"
+    shutil.copytree(straight[0], out)
+    cfg = tiny_config()
+    cfg.seed = 4
+    killed_run(data, out, target, when, 1, cfg=cfg, overwrite=True)
+    assert_no_further_than_its_checkpoint(out)
+    if (out / CHECKPOINT).exists():
+        assert read_checkpoint(out / CHECKPOINT).train.seed == 4
+    if (out / CONFIG).exists():
+        assert load_config(out / CONFIG).seed == 4
+
+
+@pytest.mark.parametrize("removed", [0, 1, 2, 3])
+def test_an_overwrite_cut_short_before_the_checkpoint_went_keeps_the_old_run(data, straight, tmp_path,
+                                                                             monkeypatch, removed):
+    """--overwrite removes metrics.jsonl, eval.json and config.toml before the checkpoint: stopped after any
+    of them, the folder still resumes to the whole old run."""
+    out = tmp_path / "run"
+    shutil.copytree(straight[0], out)
+    real, count = Path.unlink, [0]
+
+    def unlink(self, missing_ok=False):
+        if count[0] == removed:
+            raise KeyboardInterrupt
+        count[0] += 1
+        real(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    with pytest.raises(KeyboardInterrupt):
+        clear_run(out)
+    monkeypatch.undo()
+    assert (out / CHECKPOINT).exists()
+    fit(tiny_config(), out, train_set=data[0], test_set=data[1], device="cpu", resume=True)
+    assert without_seconds(read_metrics(out / METRICS)) == without_seconds(straight[1])
+    assert load_config(out / CONFIG) == tiny_config()

@@ -129,3 +129,20 @@ def test_a_result_trained_with_other_settings_is_stale():
                                            "optim.epochs: 30 → 1"]
     del saved["data"]["sampler"], saved["loss"]["kd"]  # knobs added after the run, at defaults: not stale
     assert len(config_changes(saved, spec)) == 2
+
+
+def test_an_unfinished_run_trained_with_other_settings_is_stale(tmp_path):
+    """An interrupted grid run (training, no result.json) whose recorded config differs from the grid's is
+    retrained from scratch, not resumed (resume would refuse it, or stretch its schedule)."""
+    from tmkt_sweep.runner import unfinished_changes
+    from tmkt_train.config import save_config
+
+    spec = build_grid("cpu-smoke")[0]
+    run_dir = tmp_path / "runs" / spec.name
+    assert unfinished_changes(run_dir, spec) == []
+    cfg = spec.config()
+    save_config(cfg, run_dir / "train" / "config.toml")  # crashed before its first epoch ended
+    assert unfinished_changes(run_dir, spec) == []
+    cfg.optim.epochs += 1
+    save_config(cfg, run_dir / "train" / "config.toml")
+    assert unfinished_changes(run_dir, spec) == [f"optim.epochs: {cfg.optim.epochs} → {cfg.optim.epochs - 1}"]

@@ -23,7 +23,7 @@ from ..config import TrainConfig, check_resume, load_config
 METRICS = "metrics.jsonl"
 CONFIG = "config.toml"
 EVAL = "eval.json"
-RUN_FILES = (CHECKPOINT, METRICS, CONFIG, EVAL)  # checkpoint first: removing it ends the old run
+RUN_FILES = (METRICS, EVAL, CONFIG, CHECKPOINT)  # the order --overwrite removes them in (clear_run)
 
 
 def check_writable(folder: Path) -> None:
@@ -72,8 +72,8 @@ def check_run_folder(folder: Path, cfg: TrainConfig, *, resume: bool, overwrite:
 
 
 def clear_run(folder: Path) -> None:
-    """Remove the run files of `folder` (--overwrite), checkpoint first: a crash midway leaves a folder with
-    no checkpoint, which no reader takes for a trained run. Other files are left alone."""
+    """Remove the run files of `folder` (--overwrite), checkpoint last: until it goes, the folder is the old
+    run (resume rebuilds metrics.jsonl and config.toml from it); after, no run. Other files stay."""
     for name in RUN_FILES:
         (folder / name).unlink(missing_ok=True)
     if folder.is_dir():
