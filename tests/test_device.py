@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tmkt_train import device
+from tmkt_common import device
 
 
 def test_auto_without_gpu_is_cpu(monkeypatch):
