@@ -59,3 +59,17 @@ def script_app(path: Path) -> Iterator[typer.Typer]:
 REAL_EVENTS = Path(__file__).resolve().parent / "data" / "real-events"  # in the repo: see its README.md
 NMNIST_SAMPLE = REAL_EVENTS / "nmnist_sample.bin"
 AEDAT4_SAMPLE = REAL_EVENTS / "dvs_sample.aedat4"
+
+
+def write_tiny_checkpoint(path: Path, steps: int = 5) -> Path:
+    """A seeded, untrained 1/16-width SCNN checkpoint for ndigits at 16×16, for export tests."""
+    from tmkt_train.checkpoint import Checkpoint, write_checkpoint
+    from tmkt_train.config import DataConfig, ModelConfig, TrainConfig
+    from tmkt_train.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("scnn", num_classes=10, input_shape=(2, 16, 16), width=0.0625)
+    train = TrainConfig(data=DataConfig(time_steps=steps, size=16), model=ModelConfig(width=0.0625))
+    write_checkpoint(path, Checkpoint(train=train, num_classes=10, input_shape=(2, 16, 16), time_steps=steps,
+                                      state_dict=model.state_dict(), class_names=[str(i) for i in range(10)]))
+    return path

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -115,3 +118,67 @@ def test_bad_inputs_fail_with_one_clear_line(tmp_path):
     assert missing.exit_code != 0 and "nope.pt" in missing.stderr and "not found" in missing.stderr
     empty = runner.invoke(app, ["run", str(tmp_path)])
     assert empty.exit_code != 0 and "samples.npz" in empty.stderr
+
+
+def _one_error_line(result, *words: str) -> None:
+    """Exit 2 and a single stderr line holding every word (file names, options), no traceback."""
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2, result.stderr + result.stdout
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert all(word in lines[0] for word in words), (words, lines[0])
+
+
+def test_out_under_a_file_is_one_line_for_every_command(checkpoint, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    under = str(blocker / "out")
+    _one_error_line(runner.invoke(app, ["export", str(checkpoint), "--out", under]), "--out", "a-file",
+                    "is a file")
+    _one_error_line(runner.invoke(app, ["report", str(tmp_path), "--out", under]), "--out", "a-file")
+    _one_error_line(runner.invoke(app, ["import-netx", str(blocker), "--out", under]), "--out", "a-file")
+    _one_error_line(runner.invoke(app, ["run", str(blocker)]), "a-file")
+
+
+def test_read_only_out_is_one_line(checkpoint, tmp_path, monkeypatch):
+    """Checked before any work (the folder's access rights), and where a write is refused all the same."""
+    import tmkt_common.atomic
+    import tmkt_common.cli
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(tmkt_common.cli.os, "access",
+                        lambda path, mode: Path(path) != locked and real_access(path, mode))
+    for args in (["export", str(checkpoint)], ["report", str(tmp_path)], ["import-netx", str(checkpoint)]):
+        _one_error_line(runner.invoke(app, [*args, "--out", str(locked / "out")]), "locked", "not writable")
+    monkeypatch.undo()
+
+    def refuse(*args, dir=None, **kwargs):
+        raise PermissionError(13, "Permission denied", str(dir))
+
+    monkeypatch.setattr(tmkt_common.atomic.tempfile, "mkdtemp", refuse)
+    result = runner.invoke(app, ["export", str(checkpoint), "--out", str(locked / "out"), "-n", "1",
+                                 "--target", "nir"])
+    _one_error_line(result, str(locked), "Permission denied")
+    assert "Errno" not in result.stderr
+
+
+def test_damaged_or_foreign_checkpoints_are_one_line_naming_the_file(checkpoint, tmp_path):
+    rng = np.random.default_rng(0)
+    cases = {"random.pt": rng.bytes(4096), "truncated.pt": checkpoint.read_bytes()[:2000]}
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        result = runner.invoke(app, ["export", str(tmp_path / name), "--out", str(tmp_path / "o")])
+        _one_error_line(result, name, "not a tmkt checkpoint")
+    doc = torch.load(checkpoint, weights_only=False)
+    for key in ("state_dict", "train"):
+        torch.save({k: v for k, v in doc.items() if k != key}, tmp_path / f"no-{key}.pt")
+        result = runner.invoke(app, ["export", str(tmp_path / f"no-{key}.pt"), "--out", str(tmp_path / "o")])
+        _one_error_line(result, f"no-{key}.pt", repr(key))
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_run_folder_missing_its_ir_names_the_file(tmp_path):
+    """Was `error: 2` (the errno of a FileNotFoundError)."""
+    np.savez(tmp_path / "samples.npz", frames=np.zeros(1))
+    _one_error_line(runner.invoke(app, ["run", str(tmp_path)]), str(tmp_path / "ir"))

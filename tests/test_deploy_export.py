@@ -96,3 +96,14 @@ def test_onnx_export_opens_one_session_for_all_chunks(run, tmp_path, monkeypatch
     result = export.export_checkpoint(run[0] / CHECKPOINT, target="onnx", out=tmp_path / "o", samples=3)
     assert len(sessions) == 1 and result.comparisons["onnx_vs_emulator"].exact
     assert result.files == {"onnx": "network.onnx"}
+
+
+def test_a_rerun_refuses_spike_digests_of_an_older_format(run, tmp_path):
+    out = tmp_path / "old"
+    export.export_checkpoint(run[0] / CHECKPOINT, target="nir", out=out, samples=2)
+    assert export.rerun(out, target="nir").exact
+    with np.load(out / "samples.npz") as data:
+        arrays = {k: data[k] for k in data.files if k != "ref/digest_format"}  # as format 1 wrote it
+    np.savez_compressed(out / "samples.npz", **arrays)
+    with pytest.raises(ValueError, match=r"samples\.npz: spike digests of format 1 .* export again"):
+        export.load_job(out)

@@ -11,8 +11,9 @@ import support
 import torch
 from test_emulator_exact_sums import int64_sums
 
-from tmkt_deploy.check import predict_counts
-from tmkt_deploy.emulator import EmulatorResult, WindowRunner, emulate
+from tmkt_deploy.check import SpikeRecord, predict_counts
+from tmkt_deploy.check.digest import pack_bits, spike_digests
+from tmkt_deploy.emulator import EmulatorResult, WindowRunner, emulate, engine
 from tmkt_deploy.emulator import synapse as synapse_module
 from tmkt_deploy.ir import INPUT, Cuba, Layer, Network, Synapse
 
@@ -73,10 +74,11 @@ def test_results_do_not_depend_on_batch_size_or_chunking(monkeypatch):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_gpu_gives_the_cpu_spikes():
     net, x = small_net(), frames(samples=6)
-    cpu = emulate(net, x, record=True)
-    gpu = emulate(net, x, record=True, device=torch.device("cuda"))
+    cpu = emulate(net, x, record=True, digests=True)
+    gpu = emulate(net, x, record=True, digests=True, device=torch.device("cuda"))
     for name in cpu.layer_spikes:
         assert np.array_equal(cpu.layer_spikes[name], gpu.layer_spikes[name])
+        assert np.array_equal(cpu.layer_digests[name], gpu.layer_digests[name])  # packed on the GPU
 
 
 def test_other_frame_counts_run_for_their_own_length():
@@ -130,3 +132,64 @@ def test_synapse_sums_are_exact_at_backbone_sizes(in_ch, out_ch, kernel, stride,
     frames = torch.as_tensor(support.graded_frames(shape, seed=in_ch + out_ch + 1, dtype=np.int64))
     mine = synapse_module.SynapseOp.build(syn, "probe", torch.device("cpu"))(frames, 255)
     assert torch.equal(mine, int64_sums(syn, frames).to(mine.dtype))
+
+
+def test_digests_match_the_records_digests_and_do_not_depend_on_batching():
+    net, x = small_net(), frames(samples=5)
+    result = emulate(net, x, record=True, digests=True, batch_size=2)
+    whole = emulate(net, x, digests=True, batch_size=5)
+    record = SpikeRecord.from_layers(net, result.layer_spikes)
+    assert set(result.layer_digests) == {layer.name for layer in net.layers}
+    for name, digests in result.layer_digests.items():
+        assert np.array_equal(digests, record.digests[name])
+        assert np.array_equal(digests, whole.layer_digests[name])
+    assert not whole.layer_spikes  # digests alone keep no layer's spikes
+
+
+def test_digests_are_the_same_for_any_array_type_and_see_graded_values():
+    rng = np.random.default_rng(0)
+    spikes = (rng.random((4, 3, 5, 9)) < 0.3).astype(np.uint8)
+    expected = spike_digests(spikes)
+    assert len(set(expected)) == 4
+    for same in (spikes.astype(bool), spikes.astype(np.int8), torch.as_tensor(spikes).float()):
+        assert np.array_equal(spike_digests(same), expected)
+    graded = spikes.copy()
+    graded[1] *= 2
+    got = spike_digests(graded)
+    assert got[1] != expected[1] and np.array_equal(got[[0, 2, 3]], expected[[0, 2, 3]])
+
+
+def test_device_bit_packing_is_numpys():
+    bits = torch.as_tensor(np.random.default_rng(1).random((3, 29)) < 0.5)
+    assert np.array_equal(pack_bits(bits).numpy(), np.packbits(bits.numpy(), axis=1))
+
+
+@pytest.mark.parametrize(("stride", "padding", "dilation", "kernel"),
+                         [((1, 1), (1, 1), (1, 1), 3), ((2, 2), (0, 0), (1, 1), 2),
+                          ((2, 1), (2, 1), (2, 1), 3)])
+def test_gpu_conv_columns_give_torchs_exact_sums(stride, padding, dilation, kernel):
+    """The GPU's im2col + GEMM conv, run here on CPU: channels-last, and equal to conv2d's integer sums."""
+    gen = torch.Generator().manual_seed(0)
+    spikes = (torch.rand(7, 5, 9, 8, generator=gen) < 0.4).float()
+    x = spikes.contiguous(memory_format=torch.channels_last)[1:]  # a view at a storage offset, as chunks are
+    weight = torch.randint(-128, 128, (11, 5, kernel, kernel), generator=gen).float()
+    got = synapse_module.gemm_conv(x, weight, stride, padding, dilation)
+    assert got.is_contiguous(memory_format=torch.channels_last)
+    expected = torch.nn.functional.conv2d(x, weight, stride=stride, padding=padding, dilation=dilation)
+    assert torch.equal(got, expected)
+    # the int8 path's plumbing (on a GPU the product is torch._int_mm's int32; here an int64 matmul)
+    int8 = synapse_module.gemm_conv(x.to(torch.int8), weight.to(torch.int8), stride, padding, dilation,
+                                    matmul=lambda columns, kernel: columns.long() @ kernel.long())
+    assert torch.equal(int8.float(), expected)
+
+
+def test_without_numba_the_cpu_gives_the_same_spikes(monkeypatch):
+    """A box without numba (a GPU box, say) steps the neurons in torch: same spikes, counts and digests."""
+    net, x = small_net(), frames(samples=3)
+    fused = emulate(net, x, record=True, digests=True)
+    monkeypatch.setattr(engine, "_kernel", lambda name: None)
+    stepped = emulate(net, x, record=True, digests=True)
+    for name in fused.layer_spikes:
+        assert np.array_equal(fused.layer_spikes[name], stepped.layer_spikes[name])
+        assert np.array_equal(fused.spike_counts[name], stepped.spike_counts[name])
+        assert np.array_equal(fused.layer_digests[name], stepped.layer_digests[name])

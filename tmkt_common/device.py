@@ -24,10 +24,10 @@ def cuda_arch(index: int = 0) -> str:
 
 def configure_lava_cuda(index: int = 0) -> str:
     """Point lava-dl's JIT at this GPU's architecture; returns the arch string it set."""
-    from lava.lib.dl.slayer import jitconfig
+    from .lavadl import import_slayer
 
     arch = cuda_arch(index)
-    jitconfig.TORCH_CUDA_ARCH_LIST = arch
+    import_slayer().jitconfig.TORCH_CUDA_ARCH_LIST = arch
     return arch
 
 
@@ -45,3 +45,12 @@ def pick_device(preference: str = "auto") -> torch.device:
     index = torch.cuda.current_device()
     configure_lava_cuda(index)
     return torch.device("cuda", index)
+
+
+def free_gpu_bytes(device: torch.device) -> int:
+    """Bytes a new batch can use on CUDA `device`: the driver's free memory plus what torch's caching
+    allocator holds unused (the driver counts that as taken)."""
+    import torch
+
+    free, _ = torch.cuda.mem_get_info(device.index)  # index None: the current device
+    return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)

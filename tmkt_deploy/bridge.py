@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from lava.lib.dl.slayer.synapse.layer import GenericLayer
 
+from tmkt_common.lavadl import import_slayer
 from tmkt_train.checkpoint import Checkpoint, load_model
 from tmkt_train.data.build import build_datasets
 from tmkt_train.models.graph import has_neuron
@@ -53,12 +53,16 @@ def graded_frames(net: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
 
 
 @torch.no_grad()
-def reference_spikes(net: torch.nn.Module, x: torch.Tensor) -> dict[str, np.ndarray]:
-    """Spikes (N, *shape, P) int8 of every neuron node for raw frames `x` (N, C, H, W, T), over the
-    P = T + output-latency steps `SpikingNet.run` runs (frames, then empty steps)."""
+def reference_tensors(net: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Spikes (N, *shape, P) of every neuron node for raw frames `x` (N, C, H, W, T), over the
+    P = T + output-latency steps `SpikingNet.run` runs (frames, then empty steps), left on x's device."""
     values, _ = net.run(x)
-    return {name: values[name].cpu().numpy().astype(np.int8) for name, _ in net.graph
-            if has_neuron(net.nodes[name])}
+    return {name: values[name] for name, _ in net.graph if has_neuron(net.nodes[name])}
+
+
+def reference_spikes(net: torch.nn.Module, x: torch.Tensor) -> dict[str, np.ndarray]:
+    """`reference_tensors` as int8 numpy arrays on the host."""
+    return {name: spikes.cpu().numpy().astype(np.int8) for name, spikes in reference_tensors(net, x).items()}
 
 
 
@@ -66,7 +70,8 @@ def reference_spikes(net: torch.nn.Module, x: torch.Tensor) -> dict[str, np.ndar
 @contextmanager
 def float_weights(net: torch.nn.Module) -> Iterator[None]:
     """Run `net` with its synapses' quantization pre-hooks off (the float model), then restore them."""
-    hooked = [m for m in net.modules() if isinstance(m, GenericLayer) and m.pre_hook_fx is not None]
+    hooked = [m for m in net.modules()
+              if isinstance(m, import_slayer().synapse.layer.GenericLayer) and m.pre_hook_fx is not None]
     saved = [m.pre_hook_fx for m in hooked]
     for m in hooked:
         m.pre_hook_fx = None

@@ -23,14 +23,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from rich.progress import Progress
 
 from tmkt_common.atomic import atomic_write, staged_folder
-from tmkt_common.device import pick_device
+from tmkt_common.cli import progress as progress_bar
+from tmkt_common.device import free_gpu_bytes, pick_device
 from tmkt_common.errors import TargetUnavailable
 
 from .check import CheckResult, SpikeRecord, accuracy, agreement, predict_counts
-from .emulator import WindowRunner, emulate
+from .emulator import emulate
 from .export_folder import (
     CHECK_FILE,
     CHECK_FILES,
@@ -47,8 +47,9 @@ from .export_folder import (
 from .interop.netx_writer import sequential_problem, write_netx
 from .ir import Network
 
-REFERENCE_BATCH = 16  # samples per PyTorch reference pass
-CHUNK_SPIKES = 1 << 26  # spikes (all layers, all steps) kept in memory per emulator / ONNX chunk
+REFERENCE_BATCH = 16  # samples per PyTorch reference pass on CPU (on a GPU: from its free memory)
+REFERENCE_BYTES_PER_SPIKE = 32  # GPU bytes per neuron-step of a reference pass (all nodes kept; generous)
+CHUNK_SPIKES = 1 << 26  # spikes (all layers, all steps) kept in memory per ONNX chunk
 DEFAULT_LAVA_SAMPLES = 4
 
 
@@ -76,9 +77,10 @@ def prepare(checkpoint: str | os.PathLike, out: str | os.PathLike, *, samples: i
     test samples spread evenly over the test split (default: all of it), save them.
 
     The PyTorch runs use the GPU when there is one (`SpikingNet.run` on CUDA is the fast path's chip-timed
-    run, spike-identical to SLAYER's CPU reference; tests/test_fast_cuba.py), else SLAYER on the CPU."""
+    run, spike-identical to SLAYER's CPU reference; tests/test_fast_cuba.py), in batches sized from its free
+    memory, the spike digests computed there; else SLAYER on the CPU."""
     # the trained model and its data: only export needs them (`run` reads samples.npz)
-    from .bridge import float_weights, graded_frames, load_quantized, reference_spikes, test_set
+    from .bridge import float_weights, graded_frames, load_quantized, reference_tensors, test_set
 
     model, ckpt, net = load_quantized(checkpoint)
     device = pick_device("auto")
@@ -91,15 +93,15 @@ def prepare(checkpoint: str | os.PathLike, out: str | os.PathLike, *, samples: i
     count = len(dataset) if samples is None else min(samples, len(dataset))
     picks = np.unique(np.linspace(0, len(dataset) - 1, count).astype(int))
     frames, labels, float_pred, records = [], [], [], []
-    with Progress(transient=True) as progress:
+    with progress_bar() as progress:
         task = progress.add_task("PyTorch reference", total=len(picks))
-        for part in _batches(len(picks), REFERENCE_BATCH):
+        for part in _batches(len(picks), _reference_batch(net, device)):
             rows = torch.from_numpy(picks[part])
             x = dataset.events(rows)  # the event sequences alone: no RGB is paired
             labels.extend(dataset.labels[rows].tolist())
             frames.append(graded_frames(model, x).astype(np.uint8))
             x = x.to(device)
-            records.append(SpikeRecord.from_layers(net, reference_spikes(model, x)))
+            records.append(SpikeRecord.from_layers(net, reference_tensors(model, x)))
             with torch.no_grad(), float_weights(model):
                 float_pred.append(predict_counts(model.run(x)[0][model.output].cpu().numpy(), net.latency()))
             progress.advance(task, len(rows))
@@ -109,6 +111,16 @@ def prepare(checkpoint: str | os.PathLike, out: str | os.PathLike, *, samples: i
         np.savez_compressed(f, frames=job.frames, labels=job.labels,
                             float_pred=job.float_pred, **job.quantized.to_arrays("ref"))
     return job
+
+
+def _reference_batch(net: Network, device: torch.device) -> int:
+    """Samples per reference pass: `REFERENCE_BATCH` on CPU; on a GPU as many as fit in half its free memory
+    (a whole test set in a few passes)."""
+    if device.type == "cpu":
+        return REFERENCE_BATCH
+    free = free_gpu_bytes(device)
+    spikes = net.steps_per_sample() * sum(lay.num_neurons for lay in net.layers)
+    return max(REFERENCE_BATCH, free // 2 // (REFERENCE_BYTES_PER_SPIKE * spikes))
 
 
 def load_job(directory: str | os.PathLike) -> ExportJob:
@@ -122,29 +134,27 @@ def load_job(directory: str | os.PathLike) -> ExportJob:
         arrays = {k: data[k] for k in data.files}
     if "ref/output" not in arrays:
         raise ValueError(f"{path}: written by an older tmkt-deploy (no spike record); export again")
+    try:
+        quantized = SpikeRecord.from_arrays(arrays, "ref")
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
     return ExportJob(net=net, out=directory, frames=arrays["frames"],
-                     labels=arrays["labels"], float_pred=arrays["float_pred"],
-                     quantized=SpikeRecord.from_arrays(arrays, "ref"))
+                     labels=arrays["labels"], float_pred=arrays["float_pred"], quantized=quantized)
 
 
 def _chunk(net: Network) -> int:
-    """Samples per emulator / ONNX pass so that every layer's spikes of a chunk stay within CHUNK_SPIKES."""
+    """Samples per ONNX pass so that every layer's spikes of a chunk stay within CHUNK_SPIKES."""
     return max(1, CHUNK_SPIKES // (net.steps_per_sample() * sum(lay.num_neurons for lay in net.layers)))
 
 
 def run_emulator(job: ExportJob) -> tuple[SpikeRecord, dict[str, np.ndarray]]:
-    """The emulator on every sample: its spike record and spikes per sample per layer (tail included)."""
-    records, counts = [], {}
-    runner = WindowRunner(job.net, pick_device("auto"))  # weights converted once for all chunks
-    with Progress(transient=True) as progress:
-        task = progress.add_task("emulator", total=len(job.frames))
-        for part in _batches(len(job.frames), _chunk(job.net)):
-            result = emulate(job.net, job.frames[part], record=True, runner=runner)
-            records.append(SpikeRecord.from_layers(job.net, result.layer_spikes))
-            for name, c in result.spike_counts.items():
-                counts.setdefault(name, []).append(c)
-            progress.advance(task, part.stop - part.start)
-    return SpikeRecord.concat(records), {name: np.concatenate(c) for name, c in counts.items()}
+    """The emulator on every sample, in one call (its batches, sized for the device, bound the memory; only
+    output spikes, counts and digests reach the host): its spike record and spikes per sample per layer
+    (tail included)."""
+    net = job.net
+    result = emulate(net, job.frames, record=[net.output], digests=True, device=pick_device("auto"),
+                     progress=True)
+    return SpikeRecord(result.layer_spikes[net.output], result.layer_digests), result.spike_counts
 
 
 def run_lava(job: ExportJob, target: str) -> SpikeRecord:
@@ -154,7 +164,7 @@ def run_lava(job: ExportJob, target: str) -> SpikeRecord:
     from .lava.simulate import simulate
 
     frames = job.frames[:job.lava_samples]
-    with Progress(transient=True) as progress:
+    with progress_bar() as progress:
         task = progress.add_task(f"Lava {target}", total=len(frames))
         spikes = simulate(job.net, frames, target=target, timeout_s=job.timeout_s,
                           on_sample=lambda _k: progress.advance(task))
@@ -194,7 +204,7 @@ def run_onnx_file(job: ExportJob) -> tuple[dict, SpikeRecord | None]:
     write_onnx(job.net, job.out / ONNX_FILE)
     runner = OnnxStepRunner(job.out / ONNX_FILE)  # one session for all chunks
     outputs = []
-    with Progress(transient=True) as progress:
+    with progress_bar() as progress:
         task = progress.add_task("onnxruntime", total=len(job.frames))
         for part in _batches(len(job.frames), _chunk(job.net)):
             outputs.append(runner(job.frames[part]))

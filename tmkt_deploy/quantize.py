@@ -40,12 +40,14 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from lava.lib.dl.slayer import block, synapse
 
 from tmkt_common.errors import UnsupportedError
 from tmkt_common.graph import INPUT, pair
+from tmkt_common.lavadl import import_slayer
 
 from .ir import Cuba, Layer, Network, Synapse
+
+block, synapse = import_slayer().block, import_slayer().synapse  # lava-dl, imported quietly
 
 MAX_VTH_MANT = 4096  # SLAYER's threshold eps is lost in float32 beyond this (see module docstring)
 

@@ -18,10 +18,11 @@ __all__ = ["GRIDS", "RunSpec", "Settings", "build_grid", "rich_table", "run_grid
 
 def sweep(out_dir: str | os.PathLike, *, grid: str = "full", device: str = "auto", epochs: int | None = None,
           only: str | None = None, lava_samples: int = 4, table_only: bool = False,
-          command: str | None = None, jobs: int = 1) -> list[dict]:
-    """Run the missing runs of `grid` (filtered by `only`) into OUT/runs, `jobs` at a time, then write the
-    table (its rows)."""
+          command: str | None = None, jobs: int = 1, seeds: int | None = None,
+          steps: int | None = None) -> list[dict]:
+    """Run the missing runs of `grid` (filtered by `only`; `seeds`, `steps` and `epochs` override the grid's)
+    into OUT/runs, `jobs` at a time, then write the table (its rows)."""
     if not table_only:
-        run_grid(build_grid(grid, epochs=epochs, only=only), out_dir, device=device,
+        run_grid(build_grid(grid, epochs=epochs, only=only, seeds=seeds, steps=steps), out_dir, device=device,
                  lava_samples=lava_samples, command=command, jobs=jobs)
     return write_table(out_dir)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-from tmkt_common.cli import fail
+from tmkt_common.cli import fail, make_console, one_line
 
 app = typer.Typer(name="tmkt-sweep", rich_markup_mode="rich", add_completion=False)
 
@@ -15,9 +14,15 @@ app = typer.Typer(name="tmkt-sweep", rich_markup_mode="rich", add_completion=Fal
 @app.command()
 def sweep(
     out: Path = typer.Option(Path("runs/compare"), "--out", help="Folder: runs/NAME/result.json + results.*"),
-    grid: str = typer.Option("full", "--grid", help="full (GPU, issue 9) or cpu-smoke (tiny CPU runs)."),
+    grid: str = typer.Option("full", "--grid",
+                             help="full (GPU, issue 9), evidence, ablations or recipe (GPU, issue 19: 5 "
+                                  "seeds, equal steps, best validation epoch) or cpu-smoke (tiny CPU runs)."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     epochs: int = typer.Option(None, help="Override every backbone's epochs (default: the grid's)."),
+    steps: int = typer.Option(None, help="Override every backbone's optimiser-step budget (default: the "
+                                         "grid's; the evidence, ablations and recipe grids train by steps)."),
+    seeds: int = typer.Option(None, help="Seeds 0..N-1 instead of the grid's 5 (evidence, ablations, "
+                                         "recipe)."),
     only: str = typer.Option(None, "--only", help="Glob(s) on run names, comma-separated, e.g. 'scnn-*' "
                                                   "or '*-s0,*-s1': split the grid across sessions."),
     lava_samples: int = typer.Option(4, "--lava-samples", help="Samples Lava fixed_pt checks (0: none)."),
@@ -34,16 +39,20 @@ def sweep(
     from . import rich_table
     from . import sweep as run_sweep
 
-    given = {"--grid": grid, "--device": device, "--epochs": epochs, "--only": only,
+    given = {"--grid": grid, "--device": device, "--epochs": epochs, "--steps": steps, "--seeds": seeds,
+             "--only": only,
              "--lava-samples": lava_samples, "--jobs": jobs, "--out": out}
     command = "tmkt-sweep " + " ".join(f"{k} {v}" for k, v in given.items() if v is not None)
     try:
         rows = run_sweep(out, grid=grid, device=device, epochs=epochs, only=only, lava_samples=lava_samples,
-                         table_only=table_only, command=command, jobs=jobs)
+                         table_only=table_only, command=command, jobs=jobs, seeds=seeds, steps=steps)
     except (ValueError, RuntimeError, OSError) as exc:
-        raise fail(str(exc)) from exc
-    Console().print(rich_table(rows))
-    Console().print(f"wrote {out}/results.md, results.json, results.png")
+        raise fail(one_line(exc)) from exc
+    console = make_console()
+    if rows:
+        console.print(rich_table(rows))
+    console.print(f"wrote {out}/results.md, results.json, results.png; each run's learning curves in "
+                  f"{out}/runs/NAME/train/curves.png")
 
 
 if __name__ == "__main__":

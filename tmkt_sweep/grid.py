@@ -20,23 +20,48 @@ it was trained with:
   validation split), so its row carries that selection.
 - `cpu-smoke` (CI): SCNN at width 0.125, 16×16 input, 1 epoch, 2 methods × 2 seeds — checks the plumbing,
   not the science.
+
+Issue 19's grids (5 seeds each; `--seeds N` changes that) train on `1 − VAL_FRACTION` of the event training
+samples, score every epoch on the held-out rest, keep the best validation epoch (`eval.select = best-val`)
+and give every method of a backbone the same number of optimiser steps (`optim.steps`, EVIDENCE_SETTINGS):
+
+- `recipe`: the per-backbone recipe search, one factor at a time around EVIDENCE_SETTINGS (lr ÷3 and ×3,
+  half and double the steps, spike readout in the loss, TET's MSE term, separate heads), all METHODS at
+  10 % DVS (separate heads only for the two-stream ones). Train-only: its runs never load the test split;
+  its table shows validation accuracy under both evaluation readouts (spike count, output current). Choose
+  there, then set EVIDENCE_SETTINGS.
+- `evidence`: METHODS × the 3 backbones at 10 % DVS, METHODS on VGGSNN at every DVS fraction, and the
+  `ablations`: TMKT's core on VGGSNN at 10 % DVS (ABLATION_VARIANTS: how TSM draws its mask, the ratio
+  schedule, MAG/MRP weights, separate heads, each term off).
 """
 
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from tmkt_train.config import TrainConfig
 
 BACKBONES = ("scnn", "vggsnn", "resnet18")
+# The methods every comparison grid trains, in table order: the one list a new method joins.
 METHODS = ("dvs-only", "sliding-kt", "tmkt", "rgb-pretrain", "ckd")
+BASELINES = ("dvs-only", "sliding-kt")  # the table's paired differences are taken against these
 SEEDS = (0, 1, 2)
+EVIDENCE_SEEDS = (0, 1, 2, 3, 4)
 DVS_FRACTION = 0.1
 FRACTIONS = (0.05, 0.1, 0.25, 0.5, 1.0)
-# ablation variant → the MethodConfig weight it switches off (0 removes the term, see methods.registry)
-ABLATIONS = {"no-mag": "mag", "no-mrp": "mrp", "no-cka": "cka"}
 FULL = "full"
+# ablation variant → the config keys it sets ("section.key" of TrainConfig); 0 removes a term (methods/)
+ABLATIONS = {"no-mag": {"loss.mag": 0.0}, "no-mrp": {"loss.mrp": 0.0}, "no-cka": {"loss.cka": 0.0}}
+ABLATION_VARIANTS = {
+    **ABLATIONS,
+    "tsm-whole": {"loss.mix_mode": "whole"},        # whole-sequence replacement at the same expected ratio
+    "tsm-per-step": {"loss.mix_mode": "per-step"},  # each step drawn independently at that ratio
+    "cubic": {"loss.mix_schedule": "power", "loss.mix_power": 3.0},  # r_m = progress³ instead of linear
+    "mag0.1": {"loss.mag": 0.1}, "mag1": {"loss.mag": 1.0},
+    "mrp0.1": {"loss.mrp": 0.1}, "mrp1": {"loss.mrp": 1.0},
+    "separate-heads": {"loss.heads": "separate"},
+}
 
 
 @dataclass(frozen=True)
@@ -49,6 +74,13 @@ class Settings:
     batch_size: int
     cls_mode: str = "tet"  # classification readout (methods.losses): output currents or "tet-spikes"
     lr_per_1024: float = 0.1  # OptimConfig.lr_per_1024
+    steps: int = 0            # OptimConfig.steps: the same optimiser steps for every method (0: `epochs`)
+    val_fraction: float = 0.0  # DataConfig.val_fraction
+    select: str = "last"      # EvalConfig.select
+    tet_mse: float = 0.0      # MethodConfig.tet_mse
+    heads: str = "shared"     # MethodConfig.heads
+    readout: str = "spikes"   # EvalConfig.readout
+    eval_every_steps: int = 0  # EvalConfig.every_steps
 
 
 @dataclass(frozen=True)
@@ -62,6 +94,8 @@ class RunSpec:
     settings: Settings
     variant: str = FULL
     studies: tuple[str, ...] = ()
+    overrides: dict = field(default_factory=dict, hash=False)  # "section.key" → value, on top of settings
+    deploy: bool = True  # False: train and select only (a recipe search never scores the test split)
 
     @property
     def group(self) -> str:
@@ -80,10 +114,14 @@ class RunSpec:
         cfg.data.size = self.settings.size
         cfg.model.backbone, cfg.model.width = self.backbone, self.settings.width
         cfg.optim.epochs, cfg.optim.batch_size = self.settings.epochs, self.settings.batch_size
-        cfg.loss.cls_mode = self.settings.cls_mode
-        cfg.optim.lr_per_1024 = self.settings.lr_per_1024
-        if self.variant != FULL:
-            setattr(cfg.loss, ABLATIONS[self.variant], 0.0)
+        st = self.settings
+        cfg.loss.cls_mode, cfg.loss.tet_mse, cfg.loss.heads = st.cls_mode, st.tet_mse, st.heads
+        cfg.optim.lr_per_1024, cfg.optim.steps = st.lr_per_1024, st.steps
+        cfg.data.val_fraction, cfg.eval.select, cfg.eval.readout = st.val_fraction, st.select, st.readout
+        cfg.eval.every_steps = st.eval_every_steps
+        for key, value in self.overrides.items():
+            section, name = key.split(".")
+            setattr(getattr(cfg, section), name, value)
         return cfg
 
 
@@ -93,14 +131,32 @@ GPU_SETTINGS = {
     "resnet18": Settings(width=0.5, size=48, epochs=80, batch_size=32, lr_per_1024=0.03),
 }
 SMOKE_SETTINGS = Settings(width=0.125, size=16, epochs=1, batch_size=16)
+VAL_FRACTION = 0.15  # of each class's event training samples (ndigits: 21 of 143), held out first
+EVAL_EVERY_STEPS = 20  # validate (and checkpoint) every ~20 steps: each 5th epoch at 10 % DVS, each at 100 %
+EVIDENCE = dict(val_fraction=VAL_FRACTION, select="best-val", eval_every_steps=EVAL_EVERY_STEPS)
+# Issue 19's recipes, until the `recipe` table says otherwise (edit here: it is what `evidence` trains with):
+# today's per-backbone settings, with step budgets so few-event runs are no longer a few hundred steps (the
+# old 10 % VGGSNN run had 200).
+EVIDENCE_SETTINGS = {
+    "scnn": replace(GPU_SETTINGS["scnn"], **EVIDENCE, steps=600),
+    "vggsnn": replace(GPU_SETTINGS["vggsnn"], **EVIDENCE, steps=600),
+    "resnet18": replace(GPU_SETTINGS["resnet18"], **EVIDENCE, steps=800),
+}
 
 STUDY_METHODS = "methods"        # backbones × methods at 10 % DVS
 STUDY_ABLATIONS = "ablations"    # TMKT without MAG / MRP / CKA on VGGSNN
 STUDY_FRACTIONS = "dvs-fraction"  # dvs-only vs tmkt on SCNN over the DVS share
+STUDY_EVIDENCE = "evidence-methods"     # METHODS × backbones at 10 % DVS, equal steps, best-val
+STUDY_EVIDENCE_FRACTIONS = "evidence-fraction"  # METHODS on VGGSNN over the DVS share
+STUDY_CORE = "core-ablations"           # TMKT's core on VGGSNN at 10 % DVS
+STUDY_RECIPE = "recipe"                 # the validation-only recipe search
 STUDIES = {
     STUDY_METHODS: "Methods per backbone at 10 % DVS training samples",
     STUDY_ABLATIONS: "TMKT ablations on VGGSNN at 10 % DVS",
     STUDY_FRACTIONS: "DVS-fraction sweep on SCNN (dvs-only vs tmkt)",
+    STUDY_EVIDENCE: "Methods per backbone at 10 % DVS (equal optimiser steps, best validation epoch)",
+    STUDY_EVIDENCE_FRACTIONS: "DVS-fraction sweep on VGGSNN (equal optimiser steps, best validation epoch)",
+    STUDY_CORE: "TMKT's core on VGGSNN at 10 % DVS: mixing mask, schedule, MAG/MRP weights, heads",
 }
 
 
@@ -120,7 +176,8 @@ def full_grid(settings: dict[str, Settings] = GPU_SETTINGS) -> list[RunSpec]:
     runs = [RunSpec(b, m, DVS_FRACTION, s, settings[b], studies=(STUDY_METHODS,))
             for b in BACKBONES for m in METHODS for s in SEEDS]
     runs += [RunSpec("vggsnn", "tmkt", DVS_FRACTION, s, settings["vggsnn"], variant=v,
-                     studies=(STUDY_ABLATIONS,)) for v in (FULL, *ABLATIONS) for s in SEEDS]
+                     studies=(STUDY_ABLATIONS,), overrides=ABLATIONS.get(v, {}))
+             for v in (FULL, *ABLATIONS) for s in SEEDS]
     runs += [RunSpec("scnn", m, f, s, settings["scnn"], studies=(STUDY_FRACTIONS,))
              for m in ("dvs-only", "tmkt") for f in FRACTIONS for s in SEEDS]
     return _merge(runs)
@@ -132,19 +189,69 @@ def smoke_grid() -> list[RunSpec]:
             for m in ("dvs-only", "tmkt") for s in (0, 1)]
 
 
-GRIDS = {"full": full_grid, "cpu-smoke": smoke_grid}
+def ablation_grid(seeds: tuple[int, ...] = EVIDENCE_SEEDS,
+                  settings: dict[str, Settings] = EVIDENCE_SETTINGS) -> list[RunSpec]:
+    """TMKT and each ABLATION_VARIANT on VGGSNN at 10 % DVS."""
+    return [RunSpec("vggsnn", "tmkt", DVS_FRACTION, s, settings["vggsnn"], variant=v, studies=(STUDY_CORE,),
+                    overrides=ABLATION_VARIANTS.get(v, {}))
+            for v in (FULL, *ABLATION_VARIANTS) for s in seeds]
 
 
-def build_grid(name: str, *, epochs: int | None = None, only: str | None = None) -> list[RunSpec]:
-    """Grid `name`, with every backbone's epochs overridden by `epochs`, keeping the runs whose name matches
-    the glob `only` (comma-separated globs: any of them)."""
+def evidence_grid(seeds: tuple[int, ...] = EVIDENCE_SEEDS,
+                  settings: dict[str, Settings] = EVIDENCE_SETTINGS) -> list[RunSpec]:
+    """Issue 19's comparison: METHODS × backbones at 10 %, METHODS × DVS shares on VGGSNN, the ablations."""
+    runs = [RunSpec(b, m, DVS_FRACTION, s, settings[b], studies=(STUDY_EVIDENCE,))
+            for b in BACKBONES for m in METHODS for s in seeds]
+    runs += [RunSpec("vggsnn", m, f, s, settings["vggsnn"], studies=(STUDY_EVIDENCE_FRACTIONS,))
+             for m in METHODS for f in FRACTIONS for s in seeds]
+    return _merge(runs + ablation_grid(seeds, settings))
+
+
+def recipe_candidates(base: Settings) -> dict[str, dict]:
+    """The recipe search's candidates around `base`, one factor at a time: name → Settings fields."""
+    return {
+        "base": {}, f"lr{base.lr_per_1024 / 3:.3g}": {"lr_per_1024": base.lr_per_1024 / 3},
+        f"lr{base.lr_per_1024 * 3:.3g}": {"lr_per_1024": base.lr_per_1024 * 3},
+        f"steps{base.steps // 2}": {"steps": base.steps // 2},
+        f"steps{base.steps * 2}": {"steps": base.steps * 2},
+        "tet-spikes" if base.cls_mode == "tet" else "tet-current":
+            {"cls_mode": "tet-spikes" if base.cls_mode == "tet" else "tet"},
+        "mse1e-3": {"tet_mse": 1e-3}, "separate-heads": {"heads": "separate"},
+    }
+
+
+def recipe_grid(seeds: tuple[int, ...] = EVIDENCE_SEEDS,
+                settings: dict[str, Settings] = EVIDENCE_SETTINGS) -> list[RunSpec]:
+    """Per backbone, each recipe candidate × METHODS at 10 % DVS, train-only and scored on validation
+    (`separate-heads` only for the two-stream methods: single-stream ones have one head)."""
+    return [RunSpec(b, m, DVS_FRACTION, s, replace(settings[b], **fields), variant=f"recipe-{name}",
+                    studies=(STUDY_RECIPE,), deploy=False)
+            for b in BACKBONES for name, fields in recipe_candidates(settings[b]).items() for m in METHODS
+            if not (fields.get("heads") == "separate" and m in ("dvs-only", "rgb-pretrain")) for s in seeds]
+
+
+GRIDS = {"full": full_grid, "cpu-smoke": smoke_grid, "evidence": evidence_grid, "ablations": ablation_grid,
+         "recipe": recipe_grid}
+SEEDED_GRIDS = ("evidence", "ablations", "recipe")  # `--seeds N` applies to these
+
+
+def build_grid(name: str, *, epochs: int | None = None, only: str | None = None, seeds: int | None = None,
+               steps: int | None = None) -> list[RunSpec]:
+    """Grid `name`, with every backbone's epochs (or step budget) overridden by `epochs` (`steps`) and seeds
+    0..`seeds`-1 instead of the grid's, keeping the runs whose name matches the glob `only`
+    (comma-separated globs: any of them)."""
     if name not in GRIDS:
         raise ValueError(f"--grid {name!r}: choose one of {sorted(GRIDS)}")
-    if epochs is not None and epochs < 1:
-        raise ValueError(f"--epochs must be at least 1, got {epochs}")
-    runs = GRIDS[name]()
+    for option, value in (("--epochs", epochs), ("--seeds", seeds), ("--steps", steps)):
+        if value is not None and value < 1:
+            raise ValueError(f"{option} must be at least 1, got {value}")
+    if seeds is not None and name not in SEEDED_GRIDS:
+        raise ValueError(f"--seeds applies to the grids {SEEDED_GRIDS}, not {name!r}")
+    runs = GRIDS[name]() if seeds is None else GRIDS[name](tuple(range(seeds)))
     if epochs is not None:
         runs = [replace(r, settings=replace(r.settings, epochs=epochs)) for r in runs]
+    if steps is not None:
+        runs = [replace(r, settings=replace(r.settings, steps=steps)) for r in runs]
     if only:
         patterns = [p.strip() for p in only.split(",") if p.strip()]
         runs = [r for r in runs if any(fnmatch.fnmatchcase(r.name, p) for p in patterns)]

@@ -7,7 +7,9 @@ presence means the run is complete and a rerun skips it; a run interrupted while
 checkpoint.
 
 Where Lava does not import (pipeline.lava_unavailable), the result says Lava was skipped and why; the
-deployed accuracy always comes from the bit-exact emulator over the whole test set.
+deployed accuracy always comes from the bit-exact emulator over the whole test set. A run with a validation
+split records which epoch was chosen and its validation score (`selection`, the trainer's final.json); a
+recipe-search run (`deploy = False`) records only that: it is trained and selected, never tested.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ import torch
 from tmkt_common.atomic import atomic_write
 from tmkt_common.device import pick_device
 from tmkt_train.config import TrainConfig
+from tmkt_train.train.selection import read_final
 
 from .grid import RunSpec
-from .pipeline import train_and_deploy
+from .pipeline import train_and_deploy, train_only
 
 RESULT = "result.json"
 LOG = "log.txt"  # a pool run's output
@@ -74,26 +77,34 @@ def run_one(spec: RunSpec, out_dir: str | os.PathLike, *, device: str = "auto", 
     run_dir = Path(out_dir) / "runs" / spec.name
     cfg = spec.config()
     dev = pick_device(device)
-    done = train_and_deploy(cfg, run_dir / "train", run_dir / "deploy", device=dev.type,
-                            lava_samples=lava_samples)
-    check = done.check
     result = {
         "format": RESULT_FORMAT, "version": 1,
         "name": spec.name, "group": spec.group, "studies": list(spec.studies),
         "backbone": spec.backbone, "method": spec.method, "variant": spec.variant,
         "dvs_fraction": spec.dvs_fraction, "seed": spec.seed, "settings": asdict(spec.settings),
-        "epochs": len(done.history), "config": asdict(cfg),
-        "command": command or " ".join([Path(sys.executable).name, *sys.argv]),
+        "config": asdict(cfg), "command": command or " ".join([Path(sys.executable).name, *sys.argv]),
         "hardware": hardware(dev),
-        "accuracy": {**check.accuracy, "train_eval": done.history[-1]["test_acc"] if done.history else None,
-                     "train_eval_top5": done.history[-1]["test_top5"] if done.history else None},
-        "check": {"samples": check.samples, "exact": check.exact, "agreement": check.agreement,
-                  "lava_samples": check.lava_samples, "lava": "ran" if check.lava_samples else "skipped",
-                  "lava_skipped_reason": done.lava_skipped},
-        **energy_on_loihi2(run_dir / "deploy"),
-        "wall_s": {"train": done.train_s, "export": done.export_s,
-                   "total": round(done.train_s + done.export_s, 2)},
     }
+    if not spec.deploy:
+        history, train_s = train_only(cfg, run_dir / "train", device=dev.type)
+        result.update(epochs=len(history), selection=read_final(run_dir / "train"),
+                      wall_s={"train": train_s, "total": train_s})
+    else:
+        done = train_and_deploy(cfg, run_dir / "train", run_dir / "deploy", device=dev.type,
+                                lava_samples=lava_samples)
+        check, selection = done.check, read_final(run_dir / "train")
+        scored = selection or (done.history[-1] if done.history else {})  # the weights that were deployed
+        result.update({
+            "epochs": len(done.history), **({"selection": selection} if selection else {}),
+            "accuracy": {**check.accuracy, "train_eval": scored.get("test_acc"),
+                         "train_eval_top5": scored.get("test_top5")},
+            "check": {"samples": check.samples, "exact": check.exact, "agreement": check.agreement,
+                      "lava_samples": check.lava_samples, "lava": "ran" if check.lava_samples else "skipped",
+                      "lava_skipped_reason": done.lava_skipped},
+            **energy_on_loihi2(run_dir / "deploy"),
+            "wall_s": {"train": done.train_s, "export": done.export_s,
+                       "total": round(done.train_s + done.export_s, 2)},
+        })
     with atomic_write(run_dir / RESULT, "w") as f:
         json.dump(result, f, indent=1)
     return result
@@ -125,6 +136,11 @@ def unfinished_changes(run_dir: Path, spec: RunSpec) -> list[str]:
 
 
 def _announce(console, result: dict) -> None:
+    if "accuracy" not in result:
+        sel = result["selection"]
+        console.print(f"{result['name']}: val {sel['val_acc']:.3f} at epoch {sel['epoch'] + 1} "
+                      f"(selection only) | {result['wall_s']['total']:.0f} s")
+        return
     acc = result["accuracy"]
     console.print(f"{result['name']}: float {acc['float']:.3f} deployed {acc['deployed']:.3f} | "
                   f"{result['spikes_per_sample']:,.0f} spikes | {result['energy_j'] * 1e6:.3g} µJ on loihi2"
@@ -184,11 +200,11 @@ def run_grid(runs: list[RunSpec], out_dir: str | os.PathLike, *, device: str = "
              command: str | None = None, jobs: int = 1) -> dict[str, list[str]]:
     """Every run of `runs` whose result file is missing, one at a time or over `jobs` processes; returns
     the names run and skipped."""
-    from rich.console import Console
+    from tmkt_common.cli import make_console
 
     if jobs < 1:
         raise ValueError(f"--jobs must be at least 1, got {jobs}")
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     done: dict[str, list[str]] = {"ran": [], "skipped": []}
     todo = []
     for spec in runs:

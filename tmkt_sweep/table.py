@@ -2,6 +2,9 @@
 
 Only result files are read (never the grid definition), so a table can be built from whatever runs exist,
 filled by several sessions. The std is the sample standard deviation over seeds (ddof=1; 0 for one seed).
+Comparisons are paired by seed with a 95 % t interval (paired.py): each method against each baseline, each
+ablation variant against its method's full run; a verdict says win, loss or no significant difference
+only as the interval allows. Recipe-search runs (no test score) get their own table of validation accuracy.
 """
 
 from __future__ import annotations
@@ -15,13 +18,16 @@ import numpy as np
 
 from tmkt_common.atomic import atomic_write
 
-from .grid import STUDIES, STUDY_FRACTIONS, STUDY_METHODS
+from .grid import BASELINES, FULL, STUDIES, STUDY_EVIDENCE_FRACTIONS, STUDY_FRACTIONS, STUDY_RECIPE
+from .paired import LEVEL, paired_difference
 from .runner import RESULT
 
 # table columns: key in a result → label; accuracies are shown in %, energy in µJ
 METRICS = {"float_acc": "float acc %", "float_top5": "float top-5 %", "deployed_acc": "deployed acc %",
            "spikes_per_sample": "spikes/sample", "energy_uj": "loihi2 µJ/inference"}
 KEYS = ("backbone", "method", "variant", "dvs_fraction")
+COMPARED = "deployed_acc"  # what the paired differences compare (the chip's accuracy, in points)
+LINE_STUDIES = (STUDY_FRACTIONS, STUDY_EVIDENCE_FRACTIONS)  # plotted over the DVS share
 
 
 def load_results(out_dir: str | os.PathLike) -> list[dict]:
@@ -46,16 +52,29 @@ def _values(result: dict) -> dict[str, float]:
             "spikes_per_sample": result["spikes_per_sample"], "energy_uj": 1e6 * result["energy_j"]}
 
 
-def _stats(values: list[float]) -> dict[str, float]:
+def _stats(values: list[float]) -> dict[str, float | None]:
+    """Mean and std over seeds; None for both where a seed lacks the value (results.json stays valid JSON)."""
     arr = np.asarray(values, dtype=float)
+    if np.isnan(arr).any():
+        return {"mean": None, "std": None}
     return {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if len(arr) > 1 else 0.0}
 
 
-def summarize(results: list[dict]) -> list[dict]:
-    """One row per group (a run without its seed): the metrics' mean and std over its seeds."""
+def _groups(results: list[dict]) -> dict[str, list[dict]]:
     groups: dict[str, list[dict]] = {}
     for r in results:
         groups.setdefault(r["group"], []).append(r)
+    return groups
+
+
+def tested(results: list[dict]) -> list[dict]:
+    """The runs that were deployed and tested (a recipe search's runs are not)."""
+    return [r for r in results if "accuracy" in r]
+
+
+def summarize(results: list[dict]) -> list[dict]:
+    """One row per group (a run without its seed) of tested runs: the metrics' mean and std over seeds."""
+    groups = _groups(tested(results))
     rows = []
     for group, runs in groups.items():
         first = runs[0]
@@ -63,14 +82,16 @@ def summarize(results: list[dict]) -> list[dict]:
         rows.append({"group": group, **{k: first[k] for k in KEYS},
                      "studies": sorted({s for r in runs for s in r["studies"]}),
                      "seeds": sorted(r["seed"] for r in runs), "epochs": sorted({r["epochs"] for r in runs}),
+                     "steps": sorted({r["settings"].get("steps", 0) for r in runs}),
+                     "chosen_epochs": sorted(r["selection"]["epoch"] + 1 for r in runs if "selection" in r),
                      "hardware": sorted({r["hardware"]["name"] for r in runs}),
                      "lava": sorted({r["check"]["lava"] for r in runs}),
                      **{k: _stats([v[k] for v in values]) for k in METRICS}})
     return sorted(rows, key=lambda row: tuple(row[k] for k in KEYS))
 
 
-def _cell(stat: dict[str, float], digits: int) -> str:
-    if np.isnan(stat["mean"]):
+def _cell(stat: dict[str, float | None], digits: int) -> str:
+    if stat["mean"] is None:
         return "n/a"
     return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
 
@@ -79,28 +100,73 @@ def section_rows(rows: list[dict], study: str) -> list[dict]:
     return [row for row in rows if study in row["studies"]]
 
 
-def tmkt_verdicts(rows: list[dict]) -> list[str]:
-    """Where TMKT's mean deployed accuracy beats each baseline at the same setting, and where it does not."""
-    lines = []
-    full = {(r["backbone"], r["method"], r["dvs_fraction"]): r for r in rows if r["variant"] == "full"}
-    for (backbone, method, fraction), row in sorted(full.items(), key=lambda kv: (kv[0][0], kv[0][2])):
-        if method == "tmkt":
-            continue
-        tmkt = full.get((backbone, "tmkt", fraction))
-        if tmkt is None:
-            continue
-        gain = tmkt["deployed_acc"]["mean"] - row["deployed_acc"]["mean"]
-        word = "beats" if gain > 0 else "does NOT beat"
-        lines.append(f"{backbone} at {fraction * 100:g} % DVS: TMKT {word} {method} "
-                     f"({gain:+.1f} points of deployed accuracy; {len(tmkt['seeds'])} vs "
-                     f"{len(row['seeds'])} seeds)")
-    return lines
+def comparisons(results: list[dict]) -> list[dict]:
+    """Paired differences of deployed accuracy (points) per seed: every full-variant method against each
+    baseline at the same backbone and DVS share (a baseline only against the ones before it in BASELINES),
+    every other variant against its method's full run."""
+    per_seed = {key: {r["seed"]: _values(r)[COMPARED] for r in runs}
+                for key, runs in ((tuple(runs[0][k] for k in KEYS), runs)
+                                  for runs in _groups(tested(results)).values())}
+    out = []
+    for (backbone, method, variant, fraction), values in sorted(per_seed.items()):
+        earlier = BASELINES[:BASELINES.index(method)] if method in BASELINES else BASELINES
+        refs = [(m, FULL) for m in earlier] if variant == FULL else [(method, FULL)]
+        for ref_method, ref_variant in refs:
+            ref = per_seed.get((backbone, ref_method, ref_variant, fraction))
+            diff = paired_difference(values, ref) if ref is not None else None
+            if diff is not None:
+                out.append({"backbone": backbone, "method": method, "variant": variant,
+                            "dvs_fraction": fraction, "against": f"{ref_method}" if variant == FULL else
+                            f"{ref_method} {ref_variant}", **diff})
+    return out
 
 
-def render_markdown(rows: list[dict]) -> str:
-    """The tables a person reads: one per study, then the TMKT verdicts."""
-    header = ["backbone", "method", "variant", "DVS %", "seeds", "epochs", *METRICS.values()]
+def verdict_line(c: dict) -> str:
+    who = c["method"] if c["variant"] == FULL else f"{c['method']} {c['variant']}"
+    return (f"{c['backbone']} at {c['dvs_fraction'] * 100:g} % DVS, {who} vs {c['against']}: "
+            f"{c['mean']:+.1f} points [{c['low']:+.1f}, {c['high']:+.1f}] (n = {c['n']}): {c['verdict']}")
+
+
+def recipe_rows(results: list[dict]) -> list[dict]:
+    """One row per recipe-search group: validation accuracy of the chosen epoch under both readouts."""
+    rows = []
+    for group, runs in _groups([r for r in results if STUDY_RECIPE in r["studies"]]).items():
+        sel = [r["selection"] for r in runs]
+        rows.append({"group": group, **{k: runs[0][k] for k in KEYS},
+                     "seeds": sorted(r["seed"] for r in runs),
+                     "steps": sorted({r["settings"]["steps"] for r in runs}),
+                     "chosen_epochs": sorted(s["epoch"] + 1 for s in sel),
+                     **{f"val_{r}": _stats([100 * s[f"val_acc_{r}"] for s in sel])
+                        for r in ("spikes", "current")}})
+    return sorted(rows, key=lambda row: tuple(row[k] for k in KEYS))
+
+
+def recipe_choice(rows: list[dict]) -> list[str]:
+    """Per backbone, the recipe with the highest validation accuracy (spike readout, mean over its methods
+    and seeds): what the search picks."""
+    scores: dict[str, dict[str, list[float]]] = {}
+    for r in rows:
+        scores.setdefault(r["backbone"], {}).setdefault(r["variant"], []).append(r["val_spikes"]["mean"])
+    return [f"{b}: {max(v, key=lambda k: np.mean(v[k]))} (mean validation accuracy over methods "
+            f"{max(np.mean(x) for x in v.values()):.1f} %)" for b, v in sorted(scores.items())]
+
+
+def render_markdown(rows: list[dict], compared: list[dict] | None = None,
+                    recipes: list[dict] | None = None) -> str:
+    """The tables a person reads: the recipe search, one per study, the paired differences, the verdicts."""
+    compared, recipes = compared or [], recipes or []
+    header = ["backbone", "method", "variant", "DVS %", "seeds", "epochs", "steps", *METRICS.values()]
     out = ["# TMKT vs baselines on ndigits (mean ± std over seeds)", ""]
+    if recipes:
+        out += ["## Recipe search (validation accuracy of the best validation epoch; never tested)", "",
+                "| backbone | method | recipe | seeds | steps | chosen epochs | val acc % (spike count) | "
+                "val acc % (output current) |", "|" + "---|" * 8]
+        out += [f"| {r['backbone']} | {r['method']} | {r['variant'].removeprefix('recipe-')} | "
+                f"{','.join(map(str, r['seeds']))} | {','.join(map(str, r['steps']))} | "
+                f"{','.join(map(str, r['chosen_epochs']))} | {_cell(r['val_spikes'], 1)} | "
+                f"{_cell(r['val_current'], 1)} |" for r in recipes]
+        out += ["", "Chosen per backbone (spike-count readout, what the chip reports):", "",
+                *(f"- {line}" for line in recipe_choice(recipes)), ""]
     for study, title in STUDIES.items():
         chosen = section_rows(rows, study)
         if not chosen:
@@ -109,14 +175,25 @@ def render_markdown(rows: list[dict]) -> str:
         for r in chosen:
             cells = [r["backbone"], r["method"], r["variant"], f"{r['dvs_fraction'] * 100:g}",
                      ",".join(map(str, r["seeds"])), ",".join(map(str, r["epochs"])),
+                     ",".join(str(s) if s else "–" for s in r["steps"]),
                      _cell(r["float_acc"], 1), _cell(r["float_top5"], 1), _cell(r["deployed_acc"], 1),
                      _cell(r["spikes_per_sample"], 0), _cell(r["energy_uj"], 2)]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
+    if compared:
+        out += [f"## Paired differences of deployed accuracy (points; {LEVEL:.0%} CI, Student t over seeds)",
+                "", "| backbone | DVS % | method | variant | vs | seeds | per-seed differences | mean | "
+                f"{LEVEL:.0%} CI | verdict |", "|" + "---|" * 10]
+        out += [f"| {c['backbone']} | {c['dvs_fraction'] * 100:g} | {c['method']} | {c['variant']} | "
+                f"{c['against']} | {','.join(map(str, c['seeds']))} | "
+                f"{', '.join(f'{d:+.1f}' for d in c['diffs'])} | {c['mean']:+.1f} | "
+                f"[{c['low']:+.1f}, {c['high']:+.1f}] | {c['verdict']} |" for c in compared]
+        out.append("")
     hardware = ", ".join(sorted({h for r in rows for h in r["hardware"]}))
     lava = ", ".join(sorted({x for r in rows for x in r["lava"]}))
-    verdicts = tmkt_verdicts(rows) or ["no TMKT run has a baseline at the same setting yet"]
-    out += ["## Where TMKT wins", "", *(f"- {line}" for line in verdicts), "",
+    verdicts = [verdict_line(c) for c in compared if c["method"] == "tmkt"] or [
+        "no TMKT run has a baseline with two or more common seeds yet"]
+    out += ["## TMKT: what the intervals allow", "", *(f"- {line}" for line in verdicts), "",
             f"Hardware: {hardware}. Lava fixed_pt check: {lava} (reasons in each run's result.json). "
             "Deployed accuracy = the bit-exact Loihi 2 emulator over the whole test set; energy from spike "
             "counts with hw_profiles/loihi2.toml.", ""]
@@ -134,7 +211,7 @@ def render_png(rows: list[dict]) -> bytes:
     fig, axes = plt.subplots(1, len(studies), figsize=(5.5 * len(studies), 4), squeeze=False)
     for ax, study in zip(axes[0], studies, strict=True):
         chosen = section_rows(rows, study)
-        if study == STUDY_FRACTIONS:
+        if study in LINE_STUDIES:
             for method in sorted({r["method"] for r in chosen}):
                 line = sorted((r for r in chosen if r["method"] == method), key=lambda r: r["dvs_fraction"])
                 ax.errorbar([100 * r["dvs_fraction"] for r in line],
@@ -149,7 +226,7 @@ def render_png(rows: list[dict]) -> bytes:
             ax.legend()
         else:
             colors = {m: f"C{i}" for i, m in enumerate(sorted({r["method"] for r in chosen}))}
-            labels = [f"{r['backbone']}\n{r['method'] if study == STUDY_METHODS else r['variant']}"
+            labels = [f"{r['backbone']}\n{r['method'] if r['variant'] == FULL else r['variant']}"
                       for r in chosen]
             ax.bar(range(len(chosen)), [r["deployed_acc"]["mean"] for r in chosen],
                    yerr=[r["deployed_acc"]["std"] for r in chosen], capsize=3,
@@ -181,9 +258,13 @@ def rich_table(rows: list[dict]):
 def write_table(out_dir: str | os.PathLike) -> list[dict]:
     """OUT/results.json, .md and .png from OUT/runs/*/result.json (all rendered first, then written)."""
     out_dir = Path(out_dir)
-    rows = summarize(load_results(out_dir))
-    files = {"results.json": json.dumps({"format": "tmkt-sweep-table", "version": 1, "rows": rows}, indent=1),
-             "results.md": render_markdown(rows), "results.png": render_png(rows)}
+    results = load_results(out_dir)
+    rows, compared, recipes = summarize(results), comparisons(results), recipe_rows(results)
+    doc = {"format": "tmkt-sweep-table", "version": 2, "rows": rows, "paired": compared, "recipe": recipes}
+    files = {"results.json": json.dumps(doc, indent=1),
+             "results.md": render_markdown(rows, compared, recipes)}
+    if rows:
+        files["results.png"] = render_png(rows)
     for name, data in files.items():
         with atomic_write(out_dir / name, "wb") as f:
             f.write(data if isinstance(data, bytes) else data.encode())

@@ -63,6 +63,11 @@ class Checkpoint:
     optimizer: dict = field(default_factory=dict)  # optimiser state (resume)
     versions: dict = field(default_factory=package_versions)  # packages that wrote it
 
+    @property
+    def metrics(self) -> dict:
+        """The last epoch's metrics line ({} for a version 1-2 checkpoint, which kept none readable)."""
+        return self.history[-1] if self.history else {}
+
     def build(self) -> SpikingNet:
         """The backbone this checkpoint was trained as, with fresh weights."""
         model = self.train.model

@@ -17,6 +17,12 @@ import tomli_w
 from tmkt_common.atomic import atomic_write
 from tmkt_common.errors import ConfigError
 
+# the choices of MethodConfig's string knobs (methods/ reads them from here: the config stays torch-free)
+CLS_MODES = ("tet", "tet-spikes", "rate", "spike_rate")  # methods.losses
+MIX_SCHEDULES = ("linear", "power")                     # methods.tsm.mix_ratio
+MIX_MODES = ("truncated", "whole", "per-step")          # methods.tsm.mix_mask
+HEADS = ("shared", "separate")                          # methods.registry.TwoStream
+
 
 @dataclass
 class MethodConfig:
@@ -37,6 +43,9 @@ class MethodConfig:
     mix_end: float = 1.0
     slide_power: float = 3.0  # sliding-KT: P(replace a whole sample by its events) = progress**slide_power
     pretrain_fraction: float = 0.5  # rgb-pretrain: share of epochs on RGB before fine-tuning on DVS
+    tet_mse: float = 0.0     # λ of TET's MSE(output current, threshold) term (the papers' 1e-3; 0 = off)
+    heads: str = "shared"    # "separate": the source stream has its own readout (copy of the output synapse)
+    mix_mode: str = "truncated"  # TMKT's mask: "truncated" (TSM), "whole" or "per-step" (methods.tsm)
     # ckd (tmkt_train.methods.ckd; values are our reading of the paper, which gives none):
     kd: float = 1.0          # weight of the teacher → student KD term (times W(progress))
     kd_tau: float = 4.0      # τ, softmax temperature of teacher and student logits (Hinton's common choice)
@@ -44,6 +53,13 @@ class MethodConfig:
     kd_s: float = 0.5        # s, progress where W crosses ½ (end of phase I)
     teacher_epochs: int = 20  # the ANN teacher's epochs on the RGB images
     teacher_lr_per_1024: float = 0.03  # its AdamW lr per 1024 samples (cosine to 0)
+
+    def check(self, where: str = "config") -> None:
+        """One clear error for a choice no method knows."""
+        for key, choices in (("cls_mode", CLS_MODES), ("mix_schedule", MIX_SCHEDULES),
+                             ("mix_mode", MIX_MODES), ("heads", HEADS)):
+            if getattr(self, key) not in choices:
+                raise ConfigError(f"{where}: loss.{key} must be one of {choices}, not {getattr(self, key)!r}")
 
 
 @dataclass
@@ -87,6 +103,27 @@ class OptimConfig:
     weight_decay: float = 0.01
     warmup_epochs: float = 5.0  # capped at a fifth of the run, so short runs still decay
     min_lr: float = 1e-5
+    steps: int = 0  # > 0: train exactly this many optimiser steps (epochs then follow, see trainer.plan)
+
+
+SELECT = ("last", "best-val")
+READOUTS = ("spikes", "current")
+
+
+@dataclass
+class EvalConfig:
+    """Which weights a run reports and how they are scored (tmkt_train.train.selection).
+
+    `best-val` keeps the weights of the epoch with the highest validation accuracy in `best.pt` (it needs
+    `data.val_fraction` > 0); with a validation split the test set is scored once, after training, on the
+    chosen weights. `readout`: the class is the argmax over time of the output spikes (what the chip
+    reports) or of the output current. `every_steps` > 0: evaluate and checkpoint only at the end of the
+    epochs that pass a multiple of that many optimiser steps, and after the last (few-event epochs are a few
+    steps each; scoring and saving each would cost as much as training)."""
+
+    select: str = "last"
+    readout: str = "spikes"
+    every_steps: int = 0
 
 
 @dataclass
@@ -97,6 +134,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: MethodConfig = field(default_factory=MethodConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
     @property
     def lr(self) -> float:
@@ -135,8 +173,23 @@ def _typed(value, default, where: str):
 _KIND_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "a table"}
 
 
+def check_config(cfg: TrainConfig, where: str = "config") -> TrainConfig:
+    """One clear error for values no run can use (unknown choices, a selection without a validation split)."""
+    ev, opt = cfg.eval, cfg.optim
+    if ev.select not in SELECT:
+        raise ConfigError(f"{where}: eval.select must be one of {SELECT}, not {ev.select!r}")
+    if ev.readout not in READOUTS:
+        raise ConfigError(f"{where}: eval.readout must be one of {READOUTS}, not {ev.readout!r}")
+    if ev.select == "best-val" and cfg.data.val_fraction <= 0:
+        raise ConfigError(f"{where}: eval.select = 'best-val' needs data.val_fraction > 0 (--val-fraction)")
+    if ev.every_steps < 0 or opt.steps < 0:
+        raise ConfigError(f"{where}: eval.every_steps and optim.steps must be >= 0")
+    cfg.loss.check(where)
+    return cfg
+
+
 def config_from_dict(values: dict, where: str = "config") -> TrainConfig:
-    return _fill(TrainConfig, values, where)
+    return check_config(_fill(TrainConfig, values, where), where)
 
 
 def read_toml(path: str | os.PathLike) -> dict:

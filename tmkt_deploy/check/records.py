@@ -2,19 +2,19 @@
 
 A whole test set of per-layer spike records does not fit in memory (a VGGSNN sample alone is tens of MB), so
 each run (the quantized PyTorch model, Lava, the emulator, an interop file) is kept as a `SpikeRecord`: its
-output spikes in full (predictions, mismatch counts) and a digest of every layer's spikes per sample.
+output spikes in full (predictions, mismatch counts) and a digest of every layer's spikes per sample
+(`digest.spike_digests`, computed on the device that holds the spikes).
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from ..ir import Network
-
-DIGEST_BYTES = 16
+from .digest import DIGEST_FORMAT, spike_digests
 
 
 def predict_counts(spikes: np.ndarray, latency: int) -> np.ndarray:
@@ -22,13 +22,6 @@ def predict_counts(spikes: np.ndarray, latency: int) -> np.ndarray:
     ties to the lowest index (contract 1)."""
     window = spikes[..., latency:]
     return window.reshape(window.shape[0], -1, window.shape[-1]).sum(axis=-1).argmax(axis=1)
-
-
-def _digests(spikes: np.ndarray) -> np.ndarray:
-    """One digest per sample of a layer's spikes (N, *shape, P), independent of the integer dtype."""
-    flat = np.ascontiguousarray(spikes, dtype=np.uint8).reshape(len(spikes), -1)
-    return np.array([hashlib.blake2b(row.tobytes(), digest_size=DIGEST_BYTES).digest() for row in flat],
-                    dtype=f"S{DIGEST_BYTES}")
 
 
 @dataclass
@@ -40,10 +33,11 @@ class SpikeRecord:
     digests: dict[str, np.ndarray]
 
     @classmethod
-    def from_layers(cls, ir: Network, layers: dict[str, np.ndarray]) -> SpikeRecord:
-        """From full per-layer spikes (N, *shape, P); must include the output layer."""
-        return cls(output=np.asarray(layers[ir.output], dtype=np.uint8),
-                   digests={name: _digests(spikes) for name, spikes in layers.items()})
+    def from_layers(cls, ir: Network, layers: dict[str, np.ndarray | torch.Tensor]) -> SpikeRecord:
+        """From full per-layer spikes (N, *shape, P), numpy or torch on any device; must include the output
+        layer."""
+        output = torch.as_tensor(layers[ir.output]).to(torch.uint8).cpu().numpy()
+        return cls(output=output, digests={name: spike_digests(spikes) for name, spikes in layers.items()})
 
     @classmethod
     def concat(cls, records: list[SpikeRecord]) -> SpikeRecord:
@@ -60,10 +54,16 @@ class SpikeRecord:
     def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
         """Flat arrays for an .npz (see `from_arrays`)."""
         digests = {f"{prefix}/digest/{k}": v for k, v in self.digests.items()}
-        return {f"{prefix}/output": self.output, **digests}
+        fmt = {f"{prefix}/digest_format": np.array(DIGEST_FORMAT)}
+        return {f"{prefix}/output": self.output, **fmt, **digests}
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str) -> SpikeRecord:
+        """Back from `to_arrays`; a ValueError for digests of another format (they would all differ)."""
+        found = int(arrays.get(f"{prefix}/digest_format", 1))
+        if found != DIGEST_FORMAT:
+            raise ValueError(f"spike digests of format {found} (an older tmkt-deploy); this one compares "
+                             f"format {DIGEST_FORMAT}: export again")
         tag = f"{prefix}/digest/"
         return cls(output=arrays[f"{prefix}/output"],
                    digests={k.removeprefix(tag): v for k, v in arrays.items() if k.startswith(tag)})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from tmkt_common.cli import verbose_callback
+
 app = typer.Typer(
     name="tmkt-deploy",
     no_args_is_help=True,
@@ -20,5 +22,7 @@ app = typer.Typer(
         "runs/scnn/deploy[/]."
     ),
 )
+
+app.callback()(verbose_callback)
 
 from . import export, import_netx, import_nir, report, run  # noqa: E402,F401  (registers the commands)

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 
-from tmkt_common.cli import fail
+from tmkt_common.cli import check_out, fail, make_console, one_line
 
 from . import app
 
@@ -44,22 +43,24 @@ def export(
 
     if not checkpoint.is_file():
         raise fail(f"{checkpoint}: checkpoint not found")
+    check_out(out)
     data, cache = (str(p) if p else None for p in (data_dir, cache_dir))
     run_target(lambda: export_checkpoint(checkpoint, target=target, out=out, samples=samples,
                                          lava_samples=lava_samples, data_dir=data, cache_dir=cache,
                                          timeout_s=timeout),
-               strict, out)
+               strict, out, source=checkpoint)
 
 
-def run_target(work: Callable[[], CheckResult], strict: bool, out: Path) -> None:
-    """Run an export/re-run, print the tables, turn every known failure into one error line."""
+def run_target(work: Callable[[], CheckResult], strict: bool, out: Path, source: Path) -> None:
+    """Run an export/re-run, print the tables, turn every known failure into one error line (a missing
+    entry is named with `source`, the file or folder it was read from)."""
     from tmkt_deploy.check import check_tables
 
     try:
         result = work()
-    except (ValueError, FileNotFoundError, KeyError, RuntimeError) as exc:  # LavaStalled too
-        raise fail(str(exc.args[0]) if exc.args else repr(exc)) from exc
-    console = Console()
+    except (ValueError, OSError, KeyError, RuntimeError) as exc:  # LavaStalled too
+        raise fail(one_line(exc, source)) from exc
+    console = make_console()
     for table in check_tables(result):
         console.print(table)
     console.print(f"wrote {out}/check.json and spikes.json")

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from tmkt_common.cli import fail
+from tmkt_common.cli import check_out, fail, make_console, one_line
 from tmkt_deploy.ir import Network
 
 from . import app
@@ -57,10 +56,11 @@ def import_netx(
 
     if not file.is_file():
         raise fail(f"{file}: no such file")
+    check_out(out)
     try:
         net = read_netx(file, input_shape=parse_shape(input_shape), time_steps=time_steps)
-    except ValueError as e:
-        raise fail(str(e)) from e
-    net.save(out)
-    Console().print(layer_table(net))
-    Console().print(f"wrote the IR to {out}/ (network.json, weights.npz)")
+        net.save(out)
+    except (ValueError, KeyError, OSError) as e:
+        raise fail(one_line(e, file)) from e
+    make_console().print(layer_table(net))
+    make_console().print(f"wrote the IR to {out}/ (network.json, weights.npz)")

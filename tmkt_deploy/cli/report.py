@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-from tmkt_common.cli import fail
+from tmkt_common.cli import check_out, fail, make_console, one_line
 
 from . import app
 
@@ -33,9 +32,10 @@ def report(
 
     if not run_dirs and netx is None and nir_file is None:
         raise fail("give at least one RUN_DIR, or --netx FILE / --nir FILE with --input SPIKES.npy")
+    check_out(out)
     try:
         doc = make_report(run_dirs or [], out, profile, netx, inputs, nir_file)
-    except (ValueError, KeyError, FileNotFoundError) as e:
-        raise fail(e.args[0] if isinstance(e, KeyError) else str(e)) from e
-    Console().print(summary_table(doc))
-    Console().print(f"wrote {out}/report.md, report.json and figures")
+    except (ValueError, KeyError, OSError) as e:
+        raise fail(one_line(e)) from e
+    make_console().print(summary_table(doc))
+    make_console().print(f"wrote {out}/report.md, report.json and figures")

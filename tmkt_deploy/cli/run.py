@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from tmkt_common.cli import check_out, fail
+
 from . import app
 from .export import TARGET_HELP, run_target
 
@@ -25,5 +27,8 @@ def run(
     Example: [cyan]tmkt-deploy run runs/scnn/deploy --lava-samples 16[/]."""
     from tmkt_deploy.export import rerun
 
+    if not directory.is_dir():
+        raise fail(f"{directory}: not a folder written by `tmkt-deploy export`")
+    check_out(directory, "DIRECTORY")
     run_target(lambda: rerun(directory, target=target, lava_samples=lava_samples, timeout_s=timeout),
-               strict, directory)
+               strict, directory, source=directory)

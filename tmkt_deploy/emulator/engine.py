@@ -8,10 +8,12 @@ latency, from zero state, and inside windows a synapse source → target needs n
 spike at step t reaches the target at t + 1 + delay, and the IR lines every target's inputs up so that
 latency(target) = latency(source) + 1 + delay. A network has no recurrence, so each layer is computed for all
 P steps at once: its synapses run over every frame of their sources' windows in one conv/matmul (time folded
-into the batch), then its LIF registers are stepped through the window (on CPU in one fused numba kernel,
-`lif_kernel`; on a GPU step by step in torch, `neuron`). Spatial layers' currents and spikes live in
-channels-last memory (H, W, C: the layout oneDNN's convs read and write without reordering) behind PyTorch's
-logical (C, H, W) shape, and spikes are float32 0/1, the type the next conv sums in.
+into the batch), then its LIF registers are stepped through the window in one fused kernel (on CPU numba's,
+`lif_kernel`; on a GPU Triton's, `lif_triton`, or step by step in torch, `neuron`, where Lava's int32 wraps
+could matter). On a GPU convs are one im2col GEMM per chunk (`synapse.gemm_conv`) and batches are sized
+from its free memory, so a whole test set runs in one or a few batches. Spatial layers' currents and spikes
+live in channels-last memory (H, W, C: the layout oneDNN's convs read and write without reordering) behind
+PyTorch's logical (C, H, W) shape, and spikes are 0/1 (float32 on CPU, the type the next conv sums in).
 
 Layout of the results: like `lava.simulate`, each layer's spikes on the sample's own P steps, masked
 (zero) before the layer's latency (there Lava shows the previous sample's tail); a layer's last `latency`
@@ -20,20 +22,22 @@ window steps fall into the next sample's P steps and count in `spike_counts` onl
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import ModuleType
 
 import numpy as np
 import torch
-from rich.progress import track
 
-from tmkt_common.device import pick_device
+from tmkt_common.cli import progress as progress_bar
+from tmkt_common.device import free_gpu_bytes, pick_device
 
+from ..check.digest import spike_digests
 from ..ir import INPUT, Layer, Network
-from ..loihi_params import ACT_SHIFT, LifParams, lif_params
-from .lif_kernel import lif_window
+from ..loihi_params import ACT_SHIFT, UV_LIMIT, LifParams, lif_params
 from .neuron import LifState, wrap
 from .synapse import FLOAT32_EXACT, SynapseOp, exact_kernels
 
@@ -41,6 +45,8 @@ from .synapse import FLOAT32_EXACT, SynapseOp, exact_kernels
 # Batches whose tensors stay in a core's caches run fastest (2-core EPYC, SCNN 48x48 T=10: 3 samples a batch
 # ~800 samples/s, 7 ~700, 64 about half the rate of 8).
 BATCH_BYTES = 1 << 23
+# On a GPU, batches use this share of the free memory (the rest: conv chunk buffers, allocator slack).
+GPU_MEMORY_SHARE = 0.5
 # Spikes and graded inputs are kept as float32 (0/1, and graded payloads of up to 24 bits, all exact): the
 # dtype most synapses sum in.
 SPIKE_DTYPE = torch.float32
@@ -55,7 +61,8 @@ class EmulatorResult:
     `output_spikes` (N, K, P) and `layer_spikes[name]` (N, *shape, P) are laid out as `lava.simulate`
     returns spikes: zero before the layer's latency. `spike_counts[name]` ((N,) int64) counts the layer's
     whole P-step window (its work per sample on the chip, tail included); `spike_counts["input"]` counts
-    nonzero graded input events.
+    nonzero graded input events. `layer_digests[name]` ((N,) `check.digest` digests of every layer's spikes
+    in that layout) when asked for.
     """
 
     output_spikes: np.ndarray
@@ -63,17 +70,20 @@ class EmulatorResult:
     time_steps: int
     latency: int
     layer_spikes: dict[str, np.ndarray] = field(default_factory=dict)
+    layer_digests: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def emulate(net: Network, inputs: np.ndarray | torch.Tensor, *, record: bool | Iterable[str] = False,
-            device: str | torch.device = "cpu", batch_size: int | None = None,
+            digests: bool = False, device: str | torch.device = "cpu", batch_size: int | None = None,
             progress: bool = False, runner: WindowRunner | None = None) -> EmulatorResult:
     """Emulate Lava's fixed_pt simulation of `net` on graded-spike `inputs` (N, C, H, W, T), sample-parallel.
 
-    `record`: True for every layer's spikes, or the names of the layers to keep. `device`: cpu, cuda or auto.
-    `batch_size`: samples per pass (default: from a cache budget). Results are identical for any batch size
-    and device. `runner`: a `WindowRunner` built for `net` (it then sets the device), to convert the weights
-    once for many calls.
+    `record`: True for every layer's spikes, or the names of the layers to keep. `digests`: a digest per
+    sample of every layer's spikes (what a spike check compares; whole records of a test set would not fit
+    in host memory). `device`: cpu, cuda or auto. `batch_size`: samples per pass (default: on CPU from a
+    cache budget, on a GPU from its free memory). Results are identical for any batch size and device.
+    `runner`: a `WindowRunner` built for `net` (it then sets the device), to convert the weights once for many
+    calls.
 
     On CPU, batches run side by side in `torch.get_num_threads()` threads, each torch op single-threaded: on a
     small machine shared with other work, the OpenMP barrier inside every multi-threaded op waits for a
@@ -88,29 +98,35 @@ def emulate(net: Network, inputs: np.ndarray | torch.Tensor, *, record: bool | I
     frames = _check_inputs(net, inputs)
     recorded = _recorded_layers(net, record)
     steps = net.steps_per_sample(frames.shape[-1])
-    batch = batch_size or _default_batch(net, steps)
+    batch = batch_size or _default_batch(net, steps, dev)
 
-    def run(start: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """One batch → its spike counts and its spikes in `simulate`'s layout, for the output and `record`."""
+    def run(start: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """One batch → its spike counts, its spikes in `simulate`'s layout (the output and `record`) and its
+        digests (`digests`), each moved to the host once, digests packed on the device first."""
         windows = runner(frames[start:start + batch].to(dev))
         counts = {name: window.counts.cpu().numpy() for name, window in windows.items()}
-        kept = {*recorded, net.output}
-        return counts, {name: _simulate_layout(net, name, windows[name].spikes) for name in kept}
+        shifted = {name: _simulate_layout(net, name, windows[name].spikes) for name in needed}
+        kept = {name: shifted[name].cpu().numpy() for name in {*recorded, net.output}}
+        return counts, kept, {name: spike_digests(s) for name, s in shifted.items()} if digests else {}
+
+    needed = [lay.name for lay in net.layers] if digests else list({*recorded, net.output})
 
     starts = range(0, len(frames), batch)
     workers = min(len(starts), torch.get_num_threads()) if dev.type == "cpu" else 1
     with exact_kernels(), _intra_op_threads(1 if workers > 1 else torch.get_num_threads()), \
             ThreadPoolExecutor(workers, thread_name_prefix="emulate") as pool:
-        done = list(track(pool.map(run, starts), total=len(starts), description=f"emulating {net.name}",
-                          disable=not progress))
-    output = np.concatenate([spikes[net.output] for _, spikes in done])
+        with progress_bar(enabled=progress) as bar:
+            done = list(bar.track(pool.map(run, starts), total=len(starts),
+                                  description=f"emulating {net.name}"))
+    output = np.concatenate([spikes[net.output] for _, spikes, _ in done])
     return EmulatorResult(
         output_spikes=output.reshape(len(output), -1, steps),
-        spike_counts={name: np.concatenate([counts[name] for counts, _ in done]).astype(np.int64)
+        spike_counts={name: np.concatenate([counts[name] for counts, _, _ in done]).astype(np.int64)
                       for name in done[0][0]},
         time_steps=steps,
         latency=net.latency(),
-        layer_spikes={name: np.concatenate([spikes[name] for _, spikes in done]) for name in recorded},
+        layer_spikes={name: np.concatenate([spikes[name] for _, spikes, _ in done]) for name in recorded},
+        layer_digests={name: np.concatenate([d[name] for _, _, d in done]) for name in done[0][2]},
     )
 
 
@@ -180,14 +196,33 @@ class WindowRunner:
     @staticmethod
     def _fire(params: LifParams, a_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Spikes (n, P, neurons) and spikes per sample of a layer for its inputs (n, P, neurons): the fused
-        kernel on CPU, else torch step by step."""
-        if a_in.device.type == "cpu":
-            window = lif_window(params, a_in.numpy(), spike_dtype=np.float32)  # = SPIKE_DTYPE
+        numba kernel on CPU; on a GPU the fused Triton kernel where the inputs are int32-safe (see
+        `LifState`); else (or without numba / Triton) torch step by step, with Lava's int32 wraps."""
+        cpu_kernel = _kernel("lif_kernel") if a_in.device.type == "cpu" else None
+        if cpu_kernel is not None:
+            window = cpu_kernel.lif_window(params, a_in.numpy(), spike_dtype=np.float32)  # = SPIKE_DTYPE
             return torch.from_numpy(window.spikes), torch.from_numpy(window.counts)
-        int32_safe = bool(a_in.abs().max() <= INT32_SAFE_INPUT) if a_in.numel() else True
-        state = LifState(params, a_in.shape[0], a_in.shape[2], a_in.device, int32_safe)
-        spikes = torch.stack([state.step(a_in[:, t]) for t in range(a_in.shape[1])], dim=1)
+        if a_in.numel():
+            low, high = torch.aminmax(a_in)
+            int32_safe = max(-float(low), float(high)) <= INT32_SAFE_INPUT
+        else:
+            int32_safe = True
+        fused = _kernel("lif_triton") if a_in.is_cuda and int32_safe else None
+        if fused is not None and abs(params.effective_bias) < UV_LIMIT:
+            spikes = fused.lif_window(params, a_in).view(torch.bool)
+        else:
+            state = LifState(params, a_in.shape[0], a_in.shape[2], a_in.device, int32_safe)
+            spikes = torch.stack([state.step(a_in[:, t]) for t in range(a_in.shape[1])], dim=1)
         return spikes, spikes.flatten(1).sum(dim=1)
+
+
+def _kernel(name: str) -> ModuleType | None:
+    """A fused LIF kernel module (`lif_kernel`: numba, CPU; `lif_triton`: Triton, GPU), or None where its
+    compiler is not installed (a GPU box may lack numba, a CPU box Triton): imported only where it runs."""
+    try:
+        return importlib.import_module(f"{__package__}.{name}")
+    except ImportError:
+        return None
 
 
 def _neuron_major(currents: torch.Tensor) -> torch.Tensor:
@@ -206,12 +241,13 @@ def _logical(spikes: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
     return spikes.view(*spikes.shape[:2], height, width, channels).permute(0, 1, 4, 2, 3)
 
 
-def _simulate_layout(net: Network, name: str, window: torch.Tensor) -> np.ndarray:
-    """A layer's window (n, P, *shape) → the sample's own steps (n, *shape, P), zero before the latency."""
+def _simulate_layout(net: Network, name: str, window: torch.Tensor) -> torch.Tensor:
+    """A layer's window (n, P, *shape) → the sample's own steps (n, *shape, P) uint8 (a view, on the
+    window's device), zero before the latency."""
     latency = net.latency(name)
     out = torch.zeros_like(window, dtype=torch.uint8)
     out[:, latency:] = window[:, :window.shape[1] - latency]
-    return out.movedim(1, -1).cpu().numpy()
+    return out.movedim(1, -1)
 
 
 def _check_inputs(net: Network, inputs: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -243,6 +279,20 @@ def _recorded_layers(net: Network, record: bool | Iterable[str]) -> set[str]:
     return set(record)
 
 
-def _default_batch(net: Network, steps: int) -> int:
+def _default_batch(net: Network, steps: int, device: torch.device) -> int:
+    """On CPU: a cache budget (`BATCH_BYTES`). On a GPU: as many samples as fit in `GPU_MEMORY_SHARE` of
+    its free memory, by `gpu_bytes_per_sample`."""
     widest = max(layer.num_neurons for layer in net.layers)
-    return max(1, BATCH_BYTES // (4 * steps * widest))
+    if device.type == "cpu":
+        return max(1, BATCH_BYTES // (4 * steps * widest))
+    return max(1, int(free_gpu_bytes(device) * GPU_MEMORY_SHARE) // gpu_bytes_per_sample(net, steps))
+
+
+def gpu_bytes_per_sample(net: Network, steps: int) -> int:
+    """Peak GPU memory one sample of a batch needs (a generous estimate): every layer's spike window kept
+    (bool) and shifted into the record layout (uint8); the widest layer's float32 currents twice (conv
+    result, concatenation), its spikes, and the torch LIF's float64 registers and temporaries (where the
+    fused kernel cannot run). Conv chunk buffers are bounded by `synapse.CHUNK_ELEMENTS`."""
+    widest = max(layer.num_neurons for layer in net.layers)
+    all_neurons = sum(layer.num_neurons for layer in net.layers) + int(np.prod(net.input_shape)) * 4
+    return steps * (2 * all_neurons + 12 * widest) + 96 * widest

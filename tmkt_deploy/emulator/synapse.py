@@ -18,6 +18,10 @@ exact sum; float64 (exact below 2**53) takes over above that. Kernels that first
 directly, which runs oneDNN's `convolution_direct` algorithm (ideep's `compute_v3` default; oneDNN's fp32
 math mode stays "strict" unless ONEDNN_DEFAULT_FPMATH_MODE says otherwise, which we check); every other conv
 runs with cuDNN, oneDNN and NNPACK switched off (torch's im2col + GEMM), and TF32 is off for our matmuls.
+On a GPU, convs are one im2col copy + one GEMM per chunk (`gemm_conv`); where spikes and weights fit int8
+(0/1 spikes; quantized weights are even, so halved they do) the GEMM runs on int8 operands with int32
+accumulation (`torch._int_mm`, integer arithmetic: exact by construction, checked once per synapse against
+the float GEMM).
 The same bound tells which of Lava's wraps can ever change a value; the others are skipped.
 
 Conv results keep PyTorch's logical (M, C, H, W) shape in channels-last memory (oneDNN's fast layout), so the
@@ -27,7 +31,8 @@ caller can see them as (M, H*W*C) neurons without a copy.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -42,6 +47,7 @@ from .neuron import wrap
 # Frames per conv/matmul call: bounds the temporary float copies (elements of input or output).
 CHUNK_ELEMENTS = 1 << 24
 FLOAT32_EXACT = 1 << 24
+INT8_MAX = 127  # spikes and (scaled) weights up to this run through int8 GEMMs on a GPU
 # oneDNN computes float32 in float32 only in its default "strict" math mode (others allow bf16/tf32 inside).
 ONEDNN_STRICT = os.environ.get("ONEDNN_DEFAULT_FPMATH_MODE",
                                os.environ.get("DNNL_DEFAULT_FPMATH_MODE", "strict")).lower() == "strict"
@@ -72,6 +78,30 @@ def grouped_conv(x: torch.Tensor, weight: torch.Tensor, stride: tuple[int, int],
     return out.view(len(x), out_ch, rows, cols)
 
 
+def gemm_conv(x: torch.Tensor, weight: torch.Tensor, stride: tuple[int, int], padding: tuple[int, int],
+              dilation: tuple[int, int],
+              matmul: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """PyTorch's conv2d (groups=1) as one im2col copy and one GEMM, in channels-last memory end to end.
+
+    For GPUs: without cuDNN (whose algorithm choice may round) torch's CUDA conv runs im2col + GEMM once per
+    frame, thousands of small launches per layer; here a whole chunk is one strided copy of the padded
+    (M, H, W, C) input to (M·H'·W', kh·kw·C) columns and one matmul with the weights (kh·kw·C, C_out), whose
+    (M·H'·W', C_out) result is already the channels-last (M, C_out, H', W'). Sums of products only: exact
+    under the module's bound. `matmul(columns, kernel)` replaces `columns @ kernel` (the int8 path).
+    """
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    out_ch, in_ch, kh, kw = weight.shape
+    rows = conv_output_size(x.shape[2], kh, sh, ph, dh)
+    cols = conv_output_size(x.shape[3], kw, sw, pw, dw)
+    nhwc = F.pad(x.permute(0, 2, 3, 1), (0, 0, pw, pw, ph, ph)).contiguous()
+    m, s_m, s_h, s_w = len(nhwc), nhwc.stride(0), nhwc.stride(1), nhwc.stride(2)
+    taps = nhwc.as_strided((m, rows, cols, kh, kw, in_ch), (s_m, sh * s_h, sw * s_w, dh * s_h, dw * s_w, 1))
+    columns = taps.reshape(m * rows * cols, kh * kw * in_ch)
+    kernel = weight.permute(2, 3, 1, 0).reshape(kh * kw * in_ch, out_ch)
+    product = columns @ kernel if matmul is None else matmul(columns, kernel)
+    return product.view(m, rows, cols, out_ch).permute(0, 3, 1, 2)
+
+
 @contextmanager
 def exact_kernels() -> Iterator[None]:
     """GEMM-based conv kernels only and float32 matmuls in full float32, whatever the process set before.
@@ -88,6 +118,23 @@ def exact_kernels() -> Iterator[None]:
         torch.set_float32_matmul_precision(saved)
 
 
+def _int8_weights(syn: Synapse, weight: np.ndarray, device: torch.device) -> tuple[torch.Tensor, int] | None:
+    """A GPU conv's weights as int8 (halved when all are even, as quantized Lava weights in [-256, 254] are)
+    and that scale, where `torch._int_mm`'s shapes allow (no groups, kh·kw·C_in and C_out multiples of 8);
+    else None (float GEMM)."""
+    if device.type != "cuda" or syn.kind != "conv" or syn.groups != 1:
+        return None
+    out_ch, in_ch, kh, kw = weight.shape
+    if (kh * kw * in_ch) % 8 or out_ch % 8:
+        return None
+    w = weight.astype(np.int64)
+    scale = 2 if not (w % 2).any() else 1
+    if np.abs(w // scale).max(initial=0) > INT8_MAX:
+        return None
+    return torch.as_tensor(w // scale, dtype=torch.int8, device=device).contiguous(
+        memory_format=torch.channels_last), scale
+
+
 @dataclass
 class SynapseOp:
     """One IR synapse ready to run: effective weights on the device and Lava's post-sum arithmetic."""
@@ -95,6 +142,8 @@ class SynapseOp:
     syn: Synapse
     weights: dict[torch.dtype, torch.Tensor]  # effective weights in float32 and float64, convs channels-last
     row_sum: int  # max over output neurons of sum(|w|): with the largest spike value, bounds every sum
+    int8: tuple[torch.Tensor, int] | None = None  # GPU convs: (weights / scale as int8, scale), see _int8
+    int8_checked: bool = False  # the int8 path's first result was compared with the float one
 
     @classmethod
     def build(cls, syn: Synapse, layer: str, device: torch.device) -> SynapseOp:
@@ -113,7 +162,7 @@ class SynapseOp:
         layout = torch.channels_last if syn.kind == "conv" else torch.contiguous_format
         weights = {dtype: torch.as_tensor(weight, dtype=dtype, device=device).contiguous(memory_format=layout)
                    for dtype in (torch.float32, torch.float64)}
-        return cls(syn, weights, row_sum)
+        return cls(syn, weights, row_sum, _int8_weights(syn, weight, device))
 
     def bound(self, max_spike: int) -> int:
         """The largest |value| this synapse sends (after Lava's wraps and shift) for spikes <= max_spike."""
@@ -136,8 +185,10 @@ class SynapseOp:
         weight = self.weights[dtype]
         out_per_frame = len(weight) * (frames[0, 0].numel() if self.syn.kind == "conv" else 1)
         step = max(1, CHUNK_ELEMENTS // max(1, frames[0].numel(), out_per_frame))
+        use_int8 = self.int8 is not None and dtype == torch.float32 and max_spike <= INT8_MAX
         with exact_kernels():
-            chunks = [self._sum(frames[i:i + step].to(dtype), weight) for i in range(0, len(frames), step)]
+            parts = [frames[i:i + step] for i in range(0, len(frames), step)]
+            chunks = [self._int8_sum(x) if use_int8 else self._sum(x.to(dtype), weight) for x in parts]
         total = chunks[0] if len(chunks) == 1 else torch.cat(chunks)
         return self._lava_arithmetic(total, raw)
 
@@ -148,9 +199,36 @@ class SynapseOp:
         if x.device.type == "cpu" and x.dtype == torch.float32 and ONEDNN_STRICT:
             return torch.mkldnn_convolution(x.contiguous(memory_format=torch.channels_last), weight, None,
                                             syn.padding, syn.stride, syn.dilation, syn.groups)
+        if syn.groups == 1 and x.device.type != "cpu":
+            return gemm_conv(x, weight, syn.stride, syn.padding, syn.dilation)
         if syn.groups == 1:
             return F.conv2d(x, weight, stride=syn.stride, padding=syn.padding, dilation=syn.dilation)
         return grouped_conv(x, weight, syn.stride, syn.padding, syn.dilation, syn.groups)
+
+    def _int8_sum(self, x: torch.Tensor) -> torch.Tensor:
+        """The conv sum with int8 operands and int32 accumulation (`torch._int_mm`: the GPU's integer tensor
+        cores, exact by construction), as float32 like `_sum`. Its first result is compared with `_sum`'s;
+        a difference or an error switches this synapse to the float path for good, with a warning."""
+        syn, (weight, scale) = self.syn, self.int8
+        rows = conv_output_size(x.shape[2], weight.shape[2], syn.stride[0], syn.padding[0], syn.dilation[0])
+        cols = conv_output_size(x.shape[3], weight.shape[3], syn.stride[1], syn.padding[1], syn.dilation[1])
+        if len(x) * rows * cols <= 16:  # _int_mm wants more than 16 rows
+            return self._sum(x.to(torch.float32), self.weights[torch.float32])
+        try:
+            total = gemm_conv(x.to(torch.int8), weight, syn.stride, syn.padding, syn.dilation,
+                              matmul=lambda cols, kernel: torch._int_mm(cols, kernel.t().contiguous().t()))
+            total = total.float() * scale if scale != 1 else total.float()
+            if not self.int8_checked:
+                same = torch.equal(total, self._sum(x.to(torch.float32), self.weights[torch.float32]))
+                if not same:
+                    raise RuntimeError("int8 and float32 sums differ")
+                self.int8_checked = True
+            return total
+        except RuntimeError as exc:
+            warnings.warn(f"synapse {syn.source!r}: int8 conv path off ({exc}); float32 GEMM instead",
+                          RuntimeWarning, stacklevel=2)
+            self.int8 = None
+            return self._sum(x.to(torch.float32), self.weights[torch.float32])
 
     def _lava_arithmetic(self, total: torch.Tensor, raw: int) -> torch.Tensor:
         """What Lava does to the exact sum (bounded by `raw`): conv wraps to 24 bits; dense wraps to int32 and

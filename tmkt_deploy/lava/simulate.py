@@ -4,13 +4,13 @@ Targets: `loihi2-sim` (Lava's bit-accurate fixed-point CPU models, `Loihi2SimCfg
 `lava-cpu` (Lava's floating-point models, to see what quantization alone changes) and `loihi2` (Intel's
 lava-loihi extension; not public, so only detected here). Lava's own runtime does the work; ours is the
 chunking (one sample per `run` call, so a hang is pinned to a sample's steps; its spikes are drained from the
-graph's Extractors right after it) and the watchdog around it.
+graph's Extractors right after it) and the watchdog around it (`processes`: a time-out per call;
+Lava's child processes die with ours).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import threading
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -22,6 +22,7 @@ from tmkt_common.errors import LavaStalled, TargetUnavailable
 
 from ..ir import Network
 from .builder import build_graph
+from .processes import LavaThread, children_die_with_parent
 
 SIM_TAGS = {"loihi2-sim": "fixed_pt", "lava-cpu": "floating_pt"}
 LOIHI_MODULE = "lava.magma.compiler.subcompilers.nc"
@@ -38,26 +39,6 @@ def loihi_missing() -> str | None:
     except ModuleNotFoundError:
         found = False
     return None if found else LOIHI_INSTALL
-
-
-def _with_timeout(work: Callable[[], None], timeout_s: float, what: str) -> None:
-    """Run `work` in a thread; raise LavaStalled naming `what` if it does not return in time."""
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            work()
-        except BaseException as exc:  # re-raised in the caller's thread
-            errors.append(exc)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(timeout_s)
-    if thread.is_alive():
-        raise LavaStalled(f"Lava made no progress for {timeout_s:.0f} s {what}; a process model is probably "
-                          "blocked (torch inside a process model, or a port left unconnected)")
-    if errors:
-        raise errors[0]
 
 
 def simulate(net: Network, frames: np.ndarray, *, target: str = "loihi2-sim",
@@ -80,25 +61,29 @@ def simulate(net: Network, frames: np.ndarray, *, target: str = "loihi2-sim",
     cfg = Loihi2SimCfg(select_tag=SIM_TAGS[target],
                        exception_proc_model_map={Extractor: PyLoihiExtractorModel})
     steps, driver = net.steps_per_sample(), graph.source
-    try:
-        for k in range(graph.samples):
-            first, last = k * steps + 1, (k + 1) * steps
-            where = f"in Lava steps {first}..{last} (sample {k})" + (" or while compiling" if k == 0 else "")
-            _with_timeout(lambda: driver.run(condition=RunSteps(num_steps=steps), run_cfg=cfg), timeout_s,
+    lava = LavaThread()
+    with children_die_with_parent():
+        try:
+            for k in range(graph.samples):
+                first, last = k * steps + 1, (k + 1) * steps
+                where = f"in Lava steps {first}..{last} (sample {k})"
+                where += " or while compiling" if k == 0 else ""
+                lava.call(lambda: driver.run(condition=RunSteps(num_steps=steps), run_cfg=cfg), timeout_s,
                           where)
-            _with_timeout(graph.collect, timeout_s, f"while reading the spikes of sample {k}")
-            if on_sample is not None:
-                on_sample(k)
-    finally:
-        _stop(driver)
+                lava.call(graph.collect, timeout_s, f"while reading the spikes of sample {k}")
+                if on_sample is not None:
+                    on_sample(k)
+        finally:
+            _stop(driver, lava)
     return graph.read()
 
 
-def _stop(driver) -> None:
+def _stop(driver, lava: LavaThread) -> None:
     """Stop Lava's runtime; a stop that hangs too must not hide the error that brought us here."""
-    if driver.runtime is None:
-        return
     try:
-        _with_timeout(driver.stop, 60.0, "while stopping the runtime")
+        if driver.runtime is not None:
+            lava.call(driver.stop, 60.0, "while stopping the runtime")
     except LavaStalled:
         pass
+    finally:
+        lava.close()

@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rich.progress import track
-
+from tmkt_common.cli import progress as progress_bar
 from tmkt_deploy.energy import list_profiles, load_profile
 from tmkt_deploy.report.build import build_report
 from tmkt_deploy.report.runs import Run, load_export_run, load_netx_run, load_nir_run
@@ -26,8 +25,8 @@ def make_report(run_dirs: list[str | os.PathLike], out_dir: str | os.PathLike,
     # default: every registered profile, chips first, the ANN reference last
     loaded = [load_profile(p) for p in profiles] if profiles else \
         sorted((load_profile(p) for p in list_profiles()), key=lambda p: p.model == "ann")
-    runs: list[Run] = [load_export_run(d) for d in track(run_dirs, description="reading runs",
-                                                         transient=True)]
+    with progress_bar() as bar:
+        runs: list[Run] = [load_export_run(d) for d in bar.track(run_dirs, description="reading runs")]
     if netx is not None:
         runs.append(load_netx_run(Path(netx), Path(inputs)))
     if nir_file is not None:

@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from tmkt_common.atomic import atomic_write
+from tmkt_common.atomic import atomic_write, remove_leftovers
 from tmkt_deploy.report.markdown import render_markdown
 from tmkt_deploy.report.plots import FIGURES
 
@@ -19,6 +19,7 @@ def write_report(report: dict, out_dir: str | os.PathLike) -> list[Path]:
         **{name: draw(report) for name, draw in FIGURES.items()},
     }
     out_dir = Path(out_dir)
+    remove_leftovers(out_dir)  # temp files of a report run that crashed
     for name, data in files.items():
         with atomic_write(out_dir / name) as f:
             f.write(data)

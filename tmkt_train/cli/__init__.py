@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from tmkt_common.cli import verbose_callback
+
 app = typer.Typer(
     name="tmkt-train",
     no_args_is_help=True,
@@ -17,5 +19,7 @@ app = typer.Typer(
         "scnn --method tmkt --out runs/scnn[/]."
     ),
 )
+
+app.callback()(verbose_callback)
 
 from . import convert, datasets, evaluate, fit, presets  # noqa: E402,F401  (registers the commands)

@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from tmkt_common.atomic import atomic_write
-from tmkt_common.cli import fail
+from tmkt_common.cli import fail, make_console
 
 from . import app
 
@@ -35,7 +34,7 @@ def datasets(
     from ..data.preview import write_preview
     from ..data.summary import summarize
 
-    console = Console()
+    console = make_console()
     if name is None:
         table = Table("dataset", "needs --data-dir", "what", title="tmkt datasets")
         for spec in DATASETS.values():

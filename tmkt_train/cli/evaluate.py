@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from tmkt_common.cli import fail
+from tmkt_common.cli import fail, make_console, one_line
 
 from . import app
 
@@ -23,16 +22,20 @@ def evaluate(
                                    help="Frame cache (default: $TMKT_CACHE, else ~/.cache/tmkt)."),
 ) -> None:
     """Re-evaluate a trained run on pure event input; prints a table and writes RUN_DIR/eval.json."""
+    from ..train.curves import CURVES
     from ..train.evaluate import evaluate_run
 
     try:
         result = evaluate_run(run_dir, device, data_dir=data_dir and str(data_dir),
                               cache_dir=cache_dir and str(cache_dir))
     except (ValueError, RuntimeError, OSError) as exc:
-        raise fail(str(exc)) from exc
+        raise fail(one_line(exc)) from exc
     table = Table(title=f"tmkt-train eval {run_dir}")
     table.add_column("field")
     table.add_column("value", justify="right")
     for key, value in result.items():
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
-    Console().print(table)
+    console = make_console()
+    console.print(table)
+    if (run_dir / CURVES).exists():
+        console.print(f"learning curves: {run_dir / CURVES}")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
-from tmkt_common.cli import fail
+from tmkt_common.cli import fail, one_line
 
 from . import app
 
@@ -19,7 +20,7 @@ def resolve_config(config: Path | None, preset: str | None = None, base: TrainCo
                    **overrides) -> TrainConfig:
     """Defaults (or `base`, the recorded run's config on --resume), then the preset (tmkt_train.presets),
     then the TOML file, then the command-line options that were given. A preset or file replaces `base`."""
-    from ..config import config_from_dict, read_toml
+    from ..config import check_config, config_from_dict, read_toml
     from ..methods import METHODS
     from ..models import list_models
     from ..presets import load_preset, merged
@@ -33,7 +34,7 @@ def resolve_config(config: Path | None, preset: str | None = None, base: TrainCo
     cfg = base if base is not None and preset is None and config is None else config_from_dict(values, source)
     where = {"dataset": cfg.data, "data_dir": cfg.data, "cache_dir": cfg.data, "dvs_fraction": cfg.data,
              "val_fraction": cfg.data, "augment": cfg.data, "backbone": cfg.model, "width": cfg.model,
-             "epochs": cfg.optim, "method": cfg, "seed": cfg}
+             "epochs": cfg.optim, "steps": cfg.optim, "select": cfg.eval, "method": cfg, "seed": cfg}
     for key, value in overrides.items():
         if value is not None:
             setattr(where[key], key, str(value) if isinstance(value, Path) else value)
@@ -45,7 +46,7 @@ def resolve_config(config: Path | None, preset: str | None = None, base: TrainCo
         raise ValueError(f"data.sampler {cfg.data.sampler!r}: choose one of {SAMPLERS}")
     if cfg.optim.epochs < 1:
         raise ValueError(f"--epochs must be at least 1, got {cfg.optim.epochs}")
-    return cfg
+    return check_config(cfg, "options")
 
 
 def resumed_config(out: Path) -> TrainConfig | None:
@@ -70,6 +71,11 @@ def fit(
     backbone: str = typer.Option(None, help="scnn, vggsnn or resnet18. Default: scnn."),
     method: str = typer.Option(None, help="tmkt, sliding-kt, dvs-only, rgb-pretrain or ckd. Default: tmkt."),
     epochs: int = typer.Option(None, help="Training epochs. Default: 10."),
+    steps: int = typer.Option(None, help="Train exactly this many optimiser steps instead (epochs follow: "
+                                         "one pass over the paired training set each). Default: 0 (off)."),
+    select: str = typer.Option(None, help="Weights to report: last, or best-val (the best validation "
+                                          "epoch's, kept in OUT/best.pt; needs --val-fraction). "
+                                          "Default: last."),
     preset: str = typer.Option(None, "--preset", help="A paper's protocol: ncaltech101, cepdvs or nomniglot "
                                                       "(tmkt-train presets shows them); --config and options "
                                                       "override it."),
@@ -92,20 +98,28 @@ def fit(
         False, "--resume", help="Continue the run in OUT from its checkpoint with its recorded settings "
                                 "(options may add --epochs or give --data-dir/--cache-dir, nothing else)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in OUT (it is deleted)."),
+    tensorboard: bool = typer.Option(
+        False, "--tensorboard",
+        help="Also log every metric per epoch to OUT/tensorboard (needs pip install 'tmkt[tensorboard]'). "
+             "OUT/curves.png is drawn either way."),
 ) -> None:
     """Train a SLAYER CUBA backbone with TMKT or a baseline; evaluates on pure event input every epoch."""
     from ..data.build import build_datasets
+    from ..train.curves import TensorBoardLog
     from ..train.run_folder import check_run_folder
     from ..train.trainer import fit as run_fit
 
     try:
         base = resumed_config(out) if resume and config is None and preset is None else None
         cfg = resolve_config(config, preset, base, dataset=dataset, backbone=backbone, method=method,
-                             epochs=epochs, seed=seed, width=width, data_dir=data_dir, cache_dir=cache_dir,
-                             dvs_fraction=dvs_fraction, val_fraction=val_fraction, augment=augment)
-        check_run_folder(out, cfg, resume=resume, overwrite=overwrite)  # before the data is built
+                             epochs=epochs, steps=steps, select=select, seed=seed, width=width,
+                             data_dir=data_dir, cache_dir=cache_dir, dvs_fraction=dvs_fraction,
+                             val_fraction=val_fraction, augment=augment)
+        check_run_folder(out, cfg, resume=resume, overwrite=overwrite)  # before anything is built or written
+        main_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 logs
+        board = TensorBoardLog(out) if tensorboard and main_rank else None
         train_set, test_set = build_datasets(cfg.data, cfg.seed)
         run_fit(cfg, out, train_set=train_set, test_set=test_set, device=device, resume=resume,
-                overwrite=overwrite)
+                overwrite=overwrite, on_epoch_end=board)
     except (ValueError, RuntimeError, OSError) as exc:
-        raise fail(str(exc)) from exc
+        raise fail(one_line(exc)) from exc

@@ -12,7 +12,12 @@ def build_datasets(data: DataConfig, seed: int) -> tuple[PairedDataset, PairedDa
 
     With `data.val_fraction` > 0 the train split lacks the held-out samples; `fit` evaluates
     `train.validation()` each epoch."""
-    common = dict(data_dir=data.data_dir or None, time_steps=data.time_steps, size=data.size,
-                  dvs_fraction=data.dvs_fraction, seed=seed, cache_dir=data.cache_dir or None,
-                  limit=data.limit or None, val_fraction=data.val_fraction)
-    return build_dataset(data.dataset, "train", **common), build_dataset(data.dataset, "test", **common)
+    return build_split(data, seed, "train"), build_split(data, seed, "test")
+
+
+def build_split(data: DataConfig, seed: int, split: str) -> PairedDataset:
+    """One split ("train" or "test") for a run's data settings (a recipe search builds only "train")."""
+    return build_dataset(data.dataset, split, data_dir=data.data_dir or None, time_steps=data.time_steps,
+                         size=data.size, dvs_fraction=data.dvs_fraction, seed=seed,
+                         cache_dir=data.cache_dir or None, limit=data.limit or None,
+                         val_fraction=data.val_fraction)

@@ -15,8 +15,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from rich.console import Console
-from rich.progress import track
 
 from tmkt_common.atomic import atomic_write
 from tmkt_common.errors import DatasetError
@@ -79,7 +77,10 @@ _TENSORS = ("dvs", "dvs_labels", "dvs_train", "rgb", "rgb_labels")
 
 def progress(items: Iterable, description: str, total: int) -> Iterator:
     """A transient progress bar on stderr, so stdout stays clean for tables and JSON."""
-    return track(items, description=description, total=total, console=Console(stderr=True), transient=True)
+    from tmkt_common.cli import progress as progress_bar
+
+    with progress_bar() as bar:
+        yield from bar.track(items, total=total, description=description)
 
 
 def stack_store(

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from lava.lib.dl.slayer.neuron import cuba
-from lava.lib.dl.slayer.utils import quantize
+
+from ..lavadl import slayer
+
+cuba = slayer.neuron.cuba  # lava-dl's CUBA neuron module
 
 P_SCALE = 1 << 12  # SLAYER's decay scale: decays are integers out of 4096
 
@@ -63,8 +65,8 @@ class CubaConstants:
         if used:
             raise ValueError(f"{name}: the fast CUBA kernels do not support {', '.join(used)}")
         with torch.no_grad():
-            current_decay = int(quantize(neuron.current_decay).item())
-            voltage_decay = int(quantize(neuron.voltage_decay).item())
+            current_decay = int(slayer.utils.quantize(neuron.current_decay).item())
+            voltage_decay = int(slayer.utils.quantize(neuron.voltage_decay).item())
         threshold = neuron.threshold + neuron.threshold_eps
         return cls(
             current_keep=P_SCALE - current_decay,

@@ -22,11 +22,10 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from lava.lib.dl.slayer.block import cuba as cuba_blocks
-from lava.lib.dl.slayer.synapse import layer as slayer_synapse
 
 from tmkt_common.graph import pair
 
+from ..lavadl import slayer
 from .constants import CubaConstants
 from .scan import Layout, cuba_backward, cuba_forward
 
@@ -144,9 +143,9 @@ class _SynapsesCuba(torch.autograd.Function):
 
 
 def _folded_synapse(synapse: torch.nn.Module) -> Synapse:
-    if isinstance(synapse, slayer_synapse.Dense):
+    if isinstance(synapse, slayer.synapse.layer.Dense):
         return LinearSynapse()
-    if isinstance(synapse, slayer_synapse.Pool):
+    if isinstance(synapse, slayer.synapse.layer.Pool):
         weight, kernel = synapse.weight, pair(synapse.weight.shape[2:4])
         uniform = bool(torch.all(weight == weight.flatten()[0]))
         if weight.requires_grad or not uniform or pair(synapse.stride) != kernel or any(synapse.padding):
@@ -227,9 +226,10 @@ def _residual(module: torch.nn.Module) -> bool:
 
 def folded_layer(module: torch.nn.Module, name: str) -> FoldedNode | None:
     """The folded twin of a SLAYER node; `None` for `Flatten` (a reshape)."""
-    if isinstance(module, cuba_blocks.Flatten):
+    if isinstance(module, slayer.block.cuba.Flatten):
         return None
-    if isinstance(module, (cuba_blocks.Conv, cuba_blocks.Pool, cuba_blocks.Dense)) or _residual(module):
+    cuba = slayer.block.cuba
+    if isinstance(module, (cuba.Conv, cuba.Pool, cuba.Dense)) or _residual(module):
         return FoldedNode(module, name)
     raise ValueError(f"{name}: the fast path supports cuba Conv, Pool, Dense, Flatten and residual nodes")
 

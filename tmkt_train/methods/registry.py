@@ -8,6 +8,7 @@ the config and DDP never sees unused parameters.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -44,13 +45,15 @@ class Method(torch.nn.Module):
     def __init__(self, model: SpikingNet, cfg: MethodConfig, time_steps: int):
         super().__init__()
         self.model, self.cfg, self.time_steps = model, cfg, time_steps
+        self.threshold = float(model.nodes[model.output].neuron.threshold)  # TET's MSE target θ
 
     def cls(self, out: NetOutput, part: slice, labels: Tensor, step_weights: Tensor | None = None):
         """Classification loss of the samples `part` of a forward's output."""
         cfg = self.cfg
         return classification_loss(out.spikes[part], labels, currents=out.currents[part], mode=cfg.cls_mode,
                                    logit_scale=cfg.logit_scale, step_weights=step_weights,
-                                   rates=(cfg.true_rate, cfg.false_rate))
+                                   rates=(cfg.true_rate, cfg.false_rate), mse_weight=cfg.tet_mse,
+                                   threshold=self.threshold)
 
     def rgb_epoch(self, epoch: int, epochs: int) -> bool:
         """Whether epoch `epoch` trains on the RGB-only dataset (only the pre-training baseline does)."""
@@ -85,13 +88,29 @@ class RgbPretrain(SingleStream):
 
 class TwoStream(Method):
     """KT's structure: a source stream and the event stream through one trunk (concatenated in the batch, so
-    each sample's neuron state starts from zero), CE on both, CKA alignment weighted per step."""
+    each sample's neuron state starts from zero), CE on both, CKA alignment weighted per step.
+
+    With `heads = "separate"` the source stream is read by its own copy of the output synapse (a
+    non-spiking linear readout like the KT code's FC head, classified by TET on its current whatever
+    `cls_mode` is); the event stream keeps the network's output layer, the one deployed."""
 
     name = "sliding-kt"
 
     def __init__(self, model: SpikingNet, cfg: MethodConfig, time_steps: int):
         super().__init__(model, cfg, time_steps)
         self.steps = StepWeights(time_steps) if cfg.cka > 0 else None
+        separate = cfg.heads == "separate"
+        self.source_head = copy.deepcopy(model.nodes[model.output].synapse) if separate else None
+
+    def source_cls(self, out: NetOutput, n: int, labels: Tensor) -> Tensor:
+        """Classification loss of the source half (the first `n` samples)."""
+        if self.source_head is None:
+            return self.cls(out, slice(None, n), labels)
+        spikes = out.readout_input[:n].to(self.source_head.weight.dtype)  # bf16 on the CUDA fast path
+        currents = self.source_head(spikes).reshape(n, -1, out.currents.shape[-1]).float()
+        cfg = self.cfg
+        return classification_loss(currents, labels, currents=currents, mode="tet", mse_weight=cfg.tet_mse,
+                                   threshold=self.threshold)
 
     def mix(self, rgb: torch.Tensor, dvs: torch.Tensor, progress: float):
         """Sliding replacement: each whole sample becomes its event version with probability progress**k."""
@@ -111,7 +130,7 @@ class TwoStream(Method):
         evt_spikes = out.spikes[n:]
         event_weights = 1 - self.steps() if self.steps is not None else None
         terms = {
-            "ce": self.cfg.ce_source * self.cls(out, slice(None, n), labels),
+            "ce": self.cfg.ce_source * self.source_cls(out, n, labels),
             "ce_event": self.cfg.ce_event * self.cls(out, slice(n, None), labels, event_weights),
         }
         if self.steps is not None:
@@ -136,7 +155,7 @@ class Tmkt(TwoStream):
     def mix(self, rgb: torch.Tensor, dvs: torch.Tensor, progress: float):
         cfg = self.cfg
         ratio = mix_ratio(progress, cfg.mix_schedule, cfg.mix_power, cfg.mix_start, cfg.mix_end)
-        return time_step_mixup(rgb, dvs, ratio)
+        return time_step_mixup(rgb, dvs, ratio, mode=cfg.mix_mode)
 
     def extra_terms(self, out: NetOutput, n: int, rgb: Tensor, mask: Tensor, ratio: Tensor,
                     progress: float) -> dict:

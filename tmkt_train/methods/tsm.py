@@ -3,6 +3,11 @@
 Ours: no library implements TMKT. For a target ratio r_m the per-step switch probability p solves
 E[#event frames] = sum_{t=1..T} (T+1-t) p (1-p)^(t-1) = r_m T (monotone in p, so bisection). Each sequence
 switches once, at the first step t* with u_t < p; that frame and every later one come from the event stream.
+
+The ablations of issue 19 draw other masks with the same expected event share r_m (MIX_MODES):
+`whole` replaces a whole sequence with probability r_m (sliding-KT's replacement on TMKT's schedule);
+`per-step` takes each frame independently from the event stream with probability r_m (switching back and
+forth, which TSM avoids on purpose).
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ import math
 
 import torch
 
-SCHEDULES = ("linear", "power")
+from ..config import MIX_MODES, MIX_SCHEDULES
+
+SCHEDULES = MIX_SCHEDULES
 
 
 def expected_event_frames(p: float, steps: int) -> float:
@@ -40,13 +47,25 @@ def truncated_mask(batch: int, steps: int, p: float,
     return (hit.cumsum(dim=1) > 0).float()
 
 
+def mix_mask(batch: int, steps: int, ratio: float, mode: str = "truncated",
+             generator: torch.Generator | None = None) -> torch.Tensor:
+    """(batch, steps) float mask (1 = event frame) of mixing `mode`, with expected mean `ratio`."""
+    if mode == "truncated":
+        return truncated_mask(batch, steps, switch_probability(ratio, steps), generator)
+    if mode == "whole":
+        return (torch.rand(batch, 1, generator=generator) < ratio).float().expand(batch, steps).contiguous()
+    if mode == "per-step":
+        return (torch.rand(batch, steps, generator=generator) < ratio).float()
+    raise ValueError(f"mix mode must be one of {MIX_MODES}, not {mode!r}")
+
+
 def time_step_mixup(
-    source: torch.Tensor, events: torch.Tensor, ratio: float, generator: torch.Generator | None = None
+    source: torch.Tensor, events: torch.Tensor, ratio: float, generator: torch.Generator | None = None,
+    mode: str = "truncated",
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Mix (N,C,H,W,T) sequences: returns (mixed, mask m (N,T), realised ratio r (N,) = mean_t m_t)."""
     n, steps = source.shape[0], source.shape[-1]
-    mask = truncated_mask(n, steps, switch_probability(ratio, steps), generator).to(source.device)
-    return blend(source, events, mask)
+    return blend(source, events, mix_mask(n, steps, ratio, mode, generator).to(source.device))
 
 
 def blend(source: torch.Tensor, events: torch.Tensor, mask: torch.Tensor):

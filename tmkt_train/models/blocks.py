@@ -5,7 +5,7 @@ Kept in one place so every backbone uses the same padding, initial weight scale 
 
 from __future__ import annotations
 
-from lava.lib.dl.slayer import block
+from ..lavadl import block
 
 # SLAYER's default init is a conv's; spiking layers with a threshold need somewhat larger initial weights to
 # fire at all, as in lava-dl's examples (weight_scale=2).

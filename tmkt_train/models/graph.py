@@ -11,10 +11,10 @@ import math
 from dataclasses import dataclass
 
 import torch
-from lava.lib.dl.slayer import block
 
 from tmkt_common.graph import INPUT
 
+from ..lavadl import block
 from .fast_net import FastSpikingNet
 from .neuron import delay_steps, encode_input, fire
 from .residual import ResidualCuba
@@ -29,7 +29,8 @@ class NetOutput:
     counts: total spikes per neuron layer (named by `count_names`) in this batch, a float64 tensor on the
     model's device, so reading them never waits for the GPU (`spike_counts` does, once asked);
     currents: the output neurons' synaptic input (N, K, T), i.e. the 8-bit readout weights times the spikes
-    of the layer before: the linear readout TET's loss reads (the chip's output neurons integrate it).
+    of the layer before: the linear readout TET's loss reads (the chip's output neurons integrate it);
+    readout_input: the spikes the output synapse reads (a separate source head reads them too).
     Each tensor is aligned to the input: step t is that layer's response up to input frame t, which the chip
     emits `latency[layer]` steps later (see `SpikingNet.forward`).
     """
@@ -40,6 +41,7 @@ class NetOutput:
     counts: torch.Tensor
     count_names: tuple[str, ...]
     currents: torch.Tensor
+    readout_input: torch.Tensor
 
     @property
     def spike_counts(self) -> dict[str, float]:
@@ -195,6 +197,7 @@ class SpikingNet(torch.nn.Module):
             counts=torch.stack([spike_count(values[name]) for name in self.neuron_layers]),
             count_names=self.neuron_layers,
             currents=currents.reshape(n, -1, steps).float(),
+            readout_input=values[self.readout_source],
         )
 
     def check_input(self, x: torch.Tensor) -> None:

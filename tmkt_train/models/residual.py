@@ -8,9 +8,9 @@ neuron's `quantize_8bit`; an identity shortcut is a frozen 1x1 depthwise conv, s
 from __future__ import annotations
 
 import torch
-from lava.lib.dl.slayer import neuron as slayer_neuron
-from lava.lib.dl.slayer import synapse as slayer_synapse
 
+from ..lavadl import neuron as slayer_neuron
+from ..lavadl import synapse as slayer_synapse
 from .neuron import fire
 
 

@@ -7,8 +7,7 @@ sum-pool gives the features the TMKT heads and CKA read (pooled features, as the
 
 from __future__ import annotations
 
-from lava.lib.dl.slayer import synapse
-
+from ..lavadl import synapse
 from .blocks import WEIGHT_SCALE, conv, dense, flatten, pool, scaled
 from .graph import INPUT, SpikingNet
 from .residual import ResidualCuba, identity_synapse

@@ -9,19 +9,21 @@ from pathlib import Path
 from tmkt_common.atomic import atomic_write
 from tmkt_common.device import pick_device
 
-from ..checkpoint import CHECKPOINT, load_model
+from ..checkpoint import load_model
 from ..data.build import build_datasets
 from .run_folder import EVAL, check_writable
+from .selection import chosen_checkpoint
 from .trainer import evaluate
 
 
 def evaluate_run(run_dir: Path, device: str = "auto", *, data_dir: str | None = None,
                  cache_dir: str | None = None) -> dict:
-    """Re-evaluate RUN_DIR/checkpoint.pt on its dataset's test split (pure event input); writes eval.json.
-    The data and cache folders are the caller's (None: the dataset's default, the user's cache), never paths
-    stored in the checkpoint."""
+    """Re-evaluate the run's reported checkpoint (checkpoint.pt, or best.pt for a best-val run) on its
+    dataset's test split (pure event input), read out as the run's `eval.readout`; writes eval.json. The data
+    and cache folders are the caller's (None: the dataset's default, the user's cache), never paths stored in
+    the checkpoint."""
     run_dir = Path(run_dir)
-    path = run_dir / CHECKPOINT
+    path = chosen_checkpoint(run_dir)
     if not path.is_file():
         raise ValueError(f"{path}: no checkpoint here (run tmkt-train fit --out {run_dir} first)")
     check_writable(run_dir)  # eval.json goes there: fail before the work
@@ -32,7 +34,7 @@ def evaluate_run(run_dir: Path, device: str = "auto", *, data_dir: str | None = 
     _, test_set = build_datasets(data, cfg.seed)
     result = {"run": str(run_dir), "epoch": ckpt.epoch, "backbone": cfg.model.backbone,
               "method": cfg.method, "dataset": cfg.data.dataset, "test_samples": len(test_set),
-              **evaluate(model.to(dev), test_set, dev, cfg.optim.batch_size)}
+              **evaluate(model.to(dev), test_set, dev, cfg.optim.batch_size, readout=cfg.eval.readout)}
     with atomic_write(run_dir / EVAL, "w") as f:
         json.dump(result, f, indent=1)
     return result

@@ -19,11 +19,12 @@ from tmkt_common.errors import RunFolderError
 
 from ..checkpoint import CHECKPOINT, Checkpoint, read_checkpoint
 from ..config import TrainConfig, check_resume, load_config
+from .selection import BEST, FINAL
 
 METRICS = "metrics.jsonl"
 CONFIG = "config.toml"
 EVAL = "eval.json"
-RUN_FILES = (METRICS, EVAL, CONFIG, CHECKPOINT)  # the order --overwrite removes them in (clear_run)
+RUN_FILES = (METRICS, EVAL, FINAL, BEST, CONFIG, CHECKPOINT)  # the order --overwrite removes them in
 
 
 def check_writable(folder: Path) -> None:
@@ -73,7 +74,8 @@ def check_run_folder(folder: Path, cfg: TrainConfig, *, resume: bool, overwrite:
 
 def clear_run(folder: Path) -> None:
     """Remove the run files of `folder` (--overwrite), checkpoint last: until it goes, the folder is the old
-    run (resume rebuilds metrics.jsonl and config.toml from it); after, no run. Other files stay."""
+    run (resume rebuilds metrics.jsonl and config.toml from it, a best-val run re-selects); after, no run.
+    Other files stay."""
     for name in RUN_FILES:
         (folder / name).unlink(missing_ok=True)
     if folder.is_dir():

@@ -3,7 +3,9 @@
 Randomness is re-seeded from (seed, epoch, rank) at the start of every epoch and the sampler shuffles by
 (seed, epoch), so a run is deterministic on CPU and a resumed run continues exactly as an uninterrupted one.
 Test (and, with `data.val_fraction`, validation) accuracy is always on pure event input (what the chip sees);
-`data.augment` augments training batches only.
+`data.augment` augments training batches only. With a validation split, epochs are scored on it alone and the
+test split once, after training, on the weights `eval.select` chose (selection.py). `optim.steps` > 0 gives
+every method the same number of optimiser steps (see `plan`).
 """
 
 from __future__ import annotations
@@ -12,34 +14,70 @@ import math
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
 import torch
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import Tensor
 from torch.optim import Optimizer
 from torch.utils.data import DataLoader, Dataset
 
+from tmkt_common.atomic import remove_leftovers
+from tmkt_common.cli import make_console, progress
+
 from ..checkpoint import CHECKPOINT, Checkpoint, read_checkpoint, write_checkpoint
-from ..config import TrainConfig, save_config
+from ..config import TrainConfig, check_config, save_config
 from ..methods.registry import Method, build_method
-from ..models import SpikingNet, build_model, predict
+from ..models import NetOutput, SpikingNet, build_model, predict
 from ..models.calibrate import calibrate_rates
 from . import distributed
 from .batches import StoreBatches, epoch_batches, place_frames
+from .curves import CURVES, write_curves
 from .run_folder import CONFIG, METRICS, check_run_folder, clear_run, committed_history, write_metrics
 from .sampling import epoch_sampler
+from .selection import best_score, chosen_path, keep_if_best, write_final
 
 SHOW_EVERY = 20  # steps between loss readings for the progress bar
 TOP_K = 5  # the papers report top-1 and top-5
-console = Console(stderr=True)
+console = make_console(stderr=True)
 
 
 def first_events(dataset: Dataset, count: int) -> torch.Tensor:
     """The event sequences of the first `count` items: the fixed batch the initial weights are fitted to."""
     return dataset.events(torch.arange(min(count, len(dataset))))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How long a run trains. Epoch mode (`optim.steps` = 0): `epochs` whole passes. Step mode: every epoch
+    is `steps_per_epoch` batches (one pass over the paired training set; an RGB pre-training epoch is cut to
+    that length, so every method takes the same steps) and the run stops after exactly `total_steps`
+    (fewer only where an RGB-only pass is shorter than a paired one)."""
+
+    epochs: int
+    steps_per_epoch: int | None = None
+    total_steps: int | None = None
+
+    def limit(self, epoch: int) -> int | None:
+        """Most batches of epoch `epoch` (None: the whole pass)."""
+        if self.total_steps is None:
+            return None
+        return min(self.steps_per_epoch, self.total_steps - epoch * self.steps_per_epoch)
+
+    def progress(self, epoch: int, i: int, batches: int) -> float:
+        """Training progress in [0, 1) at batch `i` of `batches` in epoch `epoch` (epoch mode: as always)."""
+        if self.total_steps is None:
+            return (epoch + i / batches) / self.epochs
+        return (epoch * self.steps_per_epoch + i) / self.total_steps
+
+
+def plan(cfg: TrainConfig, paired_batches: int) -> Plan:
+    """The run's Plan, given the batches of one pass over the paired training set."""
+    if cfg.optim.steps <= 0:
+        return Plan(cfg.optim.epochs)
+    return Plan(math.ceil(cfg.optim.steps / paired_batches), paired_batches, cfg.optim.steps)
 
 
 def learning_rate(progress: float, cfg: TrainConfig) -> float:
@@ -52,30 +90,43 @@ def learning_rate(progress: float, cfg: TrainConfig) -> float:
     return opt.min_lr + (cfg.lr - opt.min_lr) * cos
 
 
-def top_k_hits(spikes: Tensor, labels: Tensor, k: int) -> Tensor:
-    """How many samples have their label among the `k` classes with the most output spikes; ties rank the
-    lower class index first, as `predict` does (so top-1 here is `predict`'s accuracy)."""
-    ranked = torch.argsort(-spikes.sum(dim=-1), dim=1, stable=True)[:, :k]
+def readout_signal(out: NetOutput, readout: str = "spikes") -> Tensor:
+    """What a sample's class is read from: the output spikes (the chip's count) or the output currents."""
+    return out.spikes if readout == "spikes" else out.currents
+
+
+def top_k_hits(signal: Tensor, labels: Tensor, k: int) -> Tensor:
+    """How many samples have their label among the `k` classes with the largest sum over time of `signal`;
+    ties rank the lower class index first, as `predict` does (so top-1 here is `predict`'s accuracy)."""
+    ranked = torch.argsort(-signal.sum(dim=-1), dim=1, stable=True)[:, :k]
     return (ranked == labels[:, None]).any(dim=1).sum()
 
 
 @torch.no_grad()
 def evaluate(model: SpikingNet, dataset: Dataset, device: torch.device, batch_size: int = 64,
-             split: str = "test") -> dict:
-    """`{split}_acc` (top-1), `{split}_top5` and `{split}_spikes_per_sample` on the dataset's event sequences,
-    read batch by batch through `dataset.events` and `dataset.labels` (no RGB is paired or collated)."""
+             split: str = "test", readout: str = "spikes", every_readout: bool = False) -> dict:
+    """`{split}_acc` (top-1), `{split}_top5` (both by `readout`) and `{split}_spikes_per_sample` on the
+    dataset's event sequences, read batch by batch through `dataset.events` and `dataset.labels` (no RGB is
+    paired or collated); `every_readout` adds `{split}_acc_spikes` and `{split}_acc_current` (one run scores
+    both readouts)."""
     model.eval()
-    correct = top5 = spikes = torch.zeros((), dtype=torch.float64, device=device)
+    readouts = ("spikes", "current") if every_readout else (readout,)
+    correct = {r: torch.zeros((), dtype=torch.float64, device=device) for r in readouts}
+    top5 = spikes = torch.zeros((), dtype=torch.float64, device=device)
     for start in range(0, len(dataset), batch_size):
         batch = torch.arange(start, min(start + batch_size, len(dataset)))
         out = model(dataset.events(batch).to(device))
         labels = dataset.labels[batch].to(device)
-        correct = correct + (predict(out.spikes) == labels).sum()
-        top5 = top5 + top_k_hits(out.spikes, labels, TOP_K)
+        for r in readouts:
+            correct[r] = correct[r] + (predict(readout_signal(out, r)) == labels).sum()
+        top5 = top5 + top_k_hits(readout_signal(out, readout), labels, TOP_K)
         spikes = spikes + out.total_spikes
     total = max(len(dataset), 1)
-    return {f"{split}_acc": float(correct) / total, f"{split}_top5": float(top5) / total,
-            f"{split}_spikes_per_sample": float(spikes) / total}
+    result = {f"{split}_acc": float(correct[readout]) / total, f"{split}_top5": float(top5) / total,
+              f"{split}_spikes_per_sample": float(spikes) / total}
+    if every_readout:
+        result.update({f"{split}_acc_{r}": float(correct[r]) / total for r in readouts})
+    return result
 
 
 def head_state(method: Method) -> dict:
@@ -92,23 +143,30 @@ def restore(method: Method, optimizer: Optimizer, ckpt: Checkpoint) -> int:
 
 
 def progress_bar(enabled: bool) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=console,
-                    disable=not enabled, transient=True)
+    return progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[info]}"), TimeRemainingColumn(), enabled=enabled)
 
 
 def train_epoch(ddp_method: torch.nn.Module, optimizer: Optimizer, loader: StoreBatches | DataLoader, *,
                 epoch: int, cfg: TrainConfig, device: torch.device, bar: Progress,
-                augment: Callable[[Tensor], Tensor] | None = None) -> dict[str, float]:
-    """One pass over `loader`; returns sums over this rank's batches (terms weighted by batch size). The
-    sums stay on the device until the end (the bar shows the loss every SHOW_EVERY steps): a step that
-    read a number would wait for the GPU to finish before the next step could be queued. `augment`, if
-    given, transforms the RGB and the DVS batch on the device, independently (pairs are different samples)."""
+                augment: Callable[[Tensor], Tensor] | None = None,
+                run: Plan | None = None) -> dict[str, float]:
+    """One pass over `loader` (or `run.limit(epoch)` batches of it); returns sums over this rank's batches
+    (terms weighted by batch size) and `steps`. The sums stay on the device until the end (the bar shows
+    the loss every SHOW_EVERY steps): a step that read a number would wait for the GPU to finish before the
+    next step could be queued. `augment`, if given, transforms the RGB and the DVS batch on the device,
+    independently (pairs are different samples). `cfg.optim.epochs` is the run's epoch count."""
     ddp_method.train()
+    run = run or Plan(cfg.optim.epochs)
+    limit = run.limit(epoch)
+    batches = len(loader) if limit is None else min(limit, len(loader))
     sums: dict[str, torch.Tensor | float] = {}
-    task = bar.add_task(f"epoch {epoch + 1}/{cfg.optim.epochs}", total=len(loader), info="")
+    task = bar.add_task(f"epoch {epoch + 1}/{cfg.optim.epochs}", total=batches, info="")
+    steps = 0
     for i, (rgb, dvs, labels) in enumerate(loader):
-        progress = (epoch + i / len(loader)) / cfg.optim.epochs
+        if i == batches:
+            break
+        progress = run.progress(epoch, i, len(loader))
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(progress, cfg)
         rgb, dvs = rgb.to(device, non_blocking=True), dvs.to(device, non_blocking=True)
@@ -126,11 +184,13 @@ def train_epoch(ddp_method: torch.nn.Module, optimizer: Optimizer, loader: Store
             sums[k] = sums.get(k, 0.0) + v
         shown = {"info": f"loss {float(result.loss.detach()):.3f}"} if i % SHOW_EVERY == 0 else {}
         bar.update(task, advance=1, **shown)
+        steps += 1
     bar.remove_task(task)
-    return {k: float(v) for k, v in sums.items()}
+    return {**{k: float(v) for k, v in sums.items()}, "steps": steps}
 
 
 def epoch_line(epoch: int, sums: dict[str, float], rgb_phase: bool, lr: float) -> dict:
+    sums.pop("steps", None)
     count = max(sums.pop("count"), 1)
     ratio = sums.pop("dvs_ratio", 0.0)
     line = {"epoch": epoch, "lr": lr, "phase": "rgb" if rgb_phase else "paired",
@@ -146,7 +206,7 @@ def fit(
     out_dir: str | os.PathLike,
     *,
     train_set: Dataset,
-    test_set: Dataset,
+    test_set: Dataset | None,
     device: str = "auto",
     resume: bool = False,
     overwrite: bool = False,
@@ -155,7 +215,12 @@ def fit(
     """Train `cfg` on the given datasets into `out_dir`; returns all metrics lines (rank 0's view).
 
     A folder that holds a run is continued only with `resume` (from its checkpoint, with a `cfg` that does not
-    contradict it; without a checkpoint the run starts over) and replaced only with `overwrite`."""
+    contradict it; without a checkpoint the run starts over) and replaced only with `overwrite`.
+    `test_set` None (only with a validation split) trains and selects without ever scoring the test split:
+    a recipe search's runs."""
+    check_config(cfg)
+    if test_set is None and cfg.data.val_fraction <= 0:
+        raise ValueError("fit without a test set needs data.val_fraction > 0 (epochs are scored on it)")
     out = Path(out_dir)
     info, dev = distributed.setup(device)
     try:
@@ -212,15 +277,21 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, overwrite, on_epoch_e
         if overwrite:
             clear_run(out)
         out.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(out)  # temp files of a crashed run of this folder
         history = committed_history(out, resumed) if resumed is not None else []
         write_metrics(metrics_path, history)  # repairs a line a crash kept out of it
         save_config(cfg, out / CONFIG)
     ddp_method = distributed.wrap(method, info, dev)
     rgb_set = None
+    pass_length = len(epoch_sampler(cfg.data.sampler, train_set, info, seed=cfg.seed))
+    run = plan(cfg, math.ceil(pass_length / cfg.optim.batch_size))
+    run_cfg = replace(cfg, optim=replace(cfg.optim, epochs=run.epochs))  # lr schedule, curricula, bar
+    best = best_score(out) if resumed is not None and cfg.eval.select == "best-val" else None
+    steps_done = history[-1].get("step", 0) if history else 0
     with progress_bar(info.main) as bar:
-        for epoch in range(start, cfg.optim.epochs):
+        for epoch in range(start, run.epochs):
             torch.manual_seed(cfg.seed * 100_003 + epoch * 1_009 + info.rank)
-            rgb_phase = method.rgb_epoch(epoch, cfg.optim.epochs)
+            rgb_phase = method.rgb_epoch(epoch, run.epochs)
             if rgb_phase and rgb_set is None:
                 rgb_set = train_set.rgb_only()
             data = rgb_set if rgb_phase else train_set
@@ -230,32 +301,66 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, overwrite, on_epoch_e
             sampler.set_epoch(epoch)
             loader = epoch_batches(data, sampler, cfg.optim.batch_size, cfg.data.num_workers, dev)
             started = time.time()
-            sums = train_epoch(ddp_method, optimizer, loader, epoch=epoch, cfg=cfg, device=dev, bar=bar,
-                               augment=epoch_augmentation(cfg, geo.height, dev))
+            sums = train_epoch(ddp_method, optimizer, loader, epoch=epoch, cfg=run_cfg, device=dev, bar=bar,
+                               augment=epoch_augmentation(cfg, geo.height, dev), run=run)
+            every, before = cfg.eval.every_steps, steps_done
+            steps_done += sums["steps"]
             sums = distributed.all_sum(sums, info, dev)
             line = {**epoch_line(epoch, sums, rgb_phase, optimizer.param_groups[0]["lr"]), **teacher_acc}
+            if run.total_steps is not None or every:
+                line["step"] = steps_done
+            scored = not every or epoch + 1 == run.epochs or steps_done // every > before // every
             if info.main:
-                if val_set is not None:
-                    line.update(evaluate(model, val_set, dev, cfg.optim.batch_size, split="val"))
-                line.update(evaluate(model, test_set, dev, cfg.optim.batch_size))
+                if scored:
+                    if val_set is not None:
+                        line.update(evaluate(model, val_set, dev, cfg.optim.batch_size, split="val",
+                                             readout=cfg.eval.readout, every_readout=True))
+                    else:
+                        line.update(evaluate(model, test_set, dev, cfg.optim.batch_size))
                 line["seconds"] = round(time.time() - started, 2)
                 history.append(line)
-                write_checkpoint(ckpt_path, Checkpoint(  # the epoch's commit point (run_folder.py)
+                state = Checkpoint(
                     train=cfg, num_classes=len(train_set.classes), input_shape=model.input_shape,
                     time_steps=geo.time_steps, state_dict=model.state_dict(), epoch=epoch,
                     class_names=list(train_set.classes), history=list(history), heads=head_state(method),
-                    optimizer=optimizer.state_dict()))
+                    optimizer=optimizer.state_dict())
+                if cfg.eval.select == "best-val":
+                    best = keep_if_best(out, state, line, best)
+                if scored:  # the epoch's commit point (run_folder.py); a resume re-trains unscored epochs
+                    write_checkpoint(ckpt_path, state)
                 write_metrics(metrics_path, history)
+                write_curves(history, out / CURVES)
                 console.print(summary(line))
             distributed.barrier(info)
             if on_epoch_end is not None:
                 on_epoch_end(line)
+    if info.main and val_set is not None:
+        score_chosen(cfg, model, out, test_set, dev, epochs=run.epochs)
     return history
+
+
+def score_chosen(cfg: TrainConfig, model: SpikingNet, out: Path, test_set: Dataset | None,
+                 device: torch.device, epochs: int) -> dict:
+    """RUN/final.json: the weights `eval.select` chose, their validation score and (given a test set) the
+    test split scored once, on those weights. `model` is loaded with them."""
+    path = chosen_path(out, cfg.eval.select)
+    chosen = read_checkpoint(path)
+    model.load_state_dict(chosen.state_dict)
+    metrics = chosen.metrics
+    doc = {"select": cfg.eval.select, "readout": cfg.eval.readout, "checkpoint": path.name,
+           "epoch": chosen.epoch, "epochs": epochs,
+           **{k: v for k, v in metrics.items() if k.startswith("val_") or k == "step"}}
+    if test_set is not None:
+        doc.update(evaluate(model, test_set, device, cfg.optim.batch_size, readout=cfg.eval.readout,
+                            every_readout=True))
+    write_final(out, doc)
+    return doc
 
 
 def summary(line: dict) -> str:
     terms = " ".join(f"{k} {line[k]:.3f}" for k in ("ce", "ce_event", "cka", "mag", "mrp", "kd") if k in line)
-    val = f"val acc (DVS) {line['val_acc']:.3f} | " if "val_acc" in line else ""
-    return (f"epoch {line['epoch'] + 1}: {terms} | train acc {line['train_acc']:.3f} | {val}"
-            f"test acc (DVS) {line['test_acc']:.3f} | dvs ratio {line['dvs_ratio']:.2f} | "
+    scores = "".join(f"{name} acc (DVS) {line[f'{name}_acc']:.3f} | " for name in ("val", "test")
+                     if f"{name}_acc" in line)
+    return (f"epoch {line['epoch'] + 1}: {terms} | train acc {line['train_acc']:.3f} | {scores}"
+            f"dvs ratio {line['dvs_ratio']:.2f} | "
             f"spikes/sample {line['spikes_per_sample']:.0f} | {line['seconds']}s")
