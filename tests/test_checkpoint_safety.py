@@ -91,7 +91,7 @@ def test_a_bad_checkpoint_is_one_error_line_and_runs_nothing(tmp_path, command, 
     if kind == "pickle":
         assert "convert-checkpoint" in line and "--trust-pickle" in line
     else:
-        assert "not a checkpoint" in line
+        assert "not a tmkt checkpoint" in line
 
 
 def test_convert_checkpoint_unpickles_only_when_asked(tmp_path):

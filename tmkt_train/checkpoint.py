@@ -118,8 +118,8 @@ def _load_document(path: Path, *, trust_pickle: bool = False) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: no checkpoint file there")
     if not zipfile.is_zipfile(path):
-        raise CheckpointError(f"{path}: not a checkpoint (not a torch archive: damaged, cut short or another "
-                              "format)")
+        raise CheckpointError(f"{path}: not a tmkt checkpoint (not a torch archive: damaged, cut short or "
+                              "another format)")
     try:
         return torch.load(path, map_location="cpu", weights_only=not trust_pickle)
     except pickle.UnpicklingError as exc:
