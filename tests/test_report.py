@@ -18,7 +18,7 @@ NEURON = Cuba(i_decay=1024, v_decay=128, vth_mant=80)
 PROFILES = ["-p", "loihi2", "-p", "loihi1", "-p", "ann-45nm"]
 BACKBONE_KEYS = {"name", "source", "samples", "accuracy", "agreement", "time_steps", "latency_steps",
                  "neurons", "synapses", "input_events", "spikes_per_sample", "spikes_per_layer", "synops",
-                 "neuron_updates", "spikes_routed", "macs", "acs", "energy_j", "fit"}
+                 "neuron_updates", "spikes_routed", "macs", "acs", "payload_bits", "energy_j", "fit"}
 FIGURES = ["accuracy_vs_energy.png", "spikes_per_layer.png", "energy_breakdown.png"]
 
 
@@ -144,7 +144,7 @@ def test_netx_file_trained_elsewhere(runs, tmp_path):
     netx, inputs, out = tmp_path / "tiny.net", tmp_path / "in.npy", tmp_path / "report"
     export_lava_dl_netx(netx)
     spikes = support.graded_frames((3, 2, 6, 6, 5), high=2)  # binary spikes
-    np.save(inputs, spikes)
+    np.save(inputs, spikes.transpose(0, 3, 2, 1, 4))  # netx's layout: (N, x, y, c, T)
     result = runner.invoke(app, ["report", str(runs["a"]), "--netx", str(netx), "--input", str(inputs),
                                  "--out", str(out)])
     assert result.exit_code == 0, result.output

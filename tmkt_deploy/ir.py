@@ -11,6 +11,16 @@ Conventions (all PyTorch order, so the IR can be compared with the trained model
 - conv weights are `(out, in // groups, kh, kw)`;
 - every layer adds one time step of latency; `Synapse.delay` is extra delay (in steps) on that edge, used to
   line up paths of different depth where they meet.
+
+Additions for networks trained elsewhere (lava-dl netx files; all optional, defaults keep the old meaning):
+- `Network.timing = "stream"`: every layer starts from zero state at step 1 and runs freely (netx's run);
+  the default "window" is the per-sample reset schedule described in `tmkt_deploy.emulator.engine`;
+- `Layer.bias`: a per-neuron bias mantissa array (IR shape), instead of the neuron's scalar `bias_mant`;
+- `SigmaDelta` neurons (Lava's Delta / SigmaDelta / Sigma) next to `Cuba`; `Cuba.message_bits` and
+  `Cuba.reset_interval/reset_offset` (Lava's `LIFReset` schedule);
+- `Synapse.delays` (per-synapse axonal delays, Lava's DelayDense), `Synapse.weight_bits` (Lava Dense's
+  `num_weight_bits`), `Synapse.num_message_bits` (0: Lava casts the input to binary spikes) and recurrence:
+  a synapse whose source is its own layer reads that layer's spikes of the previous step.
 """
 
 from __future__ import annotations
@@ -45,6 +55,42 @@ class Cuba:
     bias_exp: int = 0
     ref_delay: int = 1
     graded: bool = False
+    message_bits: int = 0
+    reset_interval: int = 0  # 0: never; else Lava LIFReset zeroes u, v when step % interval == offset
+    reset_offset: int = 0
+
+
+SigmaDeltaKind = Literal["delta", "sigma_delta", "sigma"]
+
+
+@dataclass(frozen=True)
+class SigmaDelta:
+    """Lava's fixed-point sigma-delta neurons (lava.proc.sdn), as netx builds them for SDNN layers.
+
+    `delta`: Lava `Delta` (netx's SDNN input layer); `sigma_delta`: `SigmaDelta` with ReLU (netx passes no
+    activation mode, Lava's default is ReLU); `sigma`: `Sigma` (an output layer with `sigma_output`).
+    Threshold and bias are scaled by `2**(spike_exp + state_exp)` inside Lava; outputs are graded
+    (`message_bits`).
+    """
+
+    kind: SigmaDeltaKind
+    vth_mant: int = 0
+    spike_exp: int = 6
+    state_exp: int = 6
+    message_bits: int = 16
+
+
+Neuron = Cuba | SigmaDelta
+
+
+def neuron_from_dict(doc: dict) -> Neuron:
+    """The neuron a saved IR layer names (`kind` marks a SigmaDelta; CUBA dicts have none)."""
+    return SigmaDelta(**doc) if "kind" in doc else Cuba(**doc)
+
+
+def sends_graded(neuron: Neuron) -> bool:
+    """Whether the neuron's output messages carry a payload (not just a 0/1 spike)."""
+    return isinstance(neuron, SigmaDelta) or neuron.message_bits > 0
 
 
 def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
@@ -90,6 +136,9 @@ class Synapse:
     groups: int = 1
     delay: int = 0
     role: SynapseRole = "weight"
+    delays: np.ndarray | None = None  # dense only: per-synapse extra steps (Lava DelayDense), weight's shape
+    weight_bits: int = 8  # Lava Dense's num_weight_bits
+    num_message_bits: int | None = None  # None: graded input as given; 0: Lava casts input to binary
 
     def output_shape(self, source_shape: tuple[int, ...]) -> tuple[int, ...]:
         """IR shape of the neurons this synapse drives from a source of `source_shape`: (N,) for dense,
@@ -128,8 +177,9 @@ class Layer:
 
     name: str
     shape: tuple[int, ...]
-    neuron: Cuba
+    neuron: Neuron
     synapses: list[Synapse]
+    bias: np.ndarray | None = None  # per-neuron bias mantissa, IR shape (overrides the neuron's scalar)
 
     @property
     def num_neurons(self) -> int:
@@ -148,6 +198,7 @@ class Network:
     class_names: list[str] = field(default_factory=list)
     input_bits: int = 8
     meta: dict = field(default_factory=dict)
+    timing: Literal["window", "stream"] = "window"
 
     def layer(self, name: str) -> Layer:
         for layer in self.layers:
@@ -164,13 +215,15 @@ class Network:
         if name == INPUT:
             return 0
         layer = self.layer(name)
-        return 1 + max(self.latency(s.source) + s.delay for s in layer.synapses)
+        return 1 + max((self.latency(s.source) + s.delay for s in layer.synapses if s.source != name),
+                       default=-1)
 
     def steps_per_sample(self, time_steps: int | None = None) -> int:
         """P: steps one sample runs, its T frames (default: the IR's) then the output latency in empty steps
         so the last frame reaches the output. The trained model's chip-timed run, Lava, the emulator, ONNX
         and the energy model all run P steps per sample."""
-        return (self.time_steps if time_steps is None else time_steps) + self.latency()
+        steps = self.time_steps if time_steps is None else time_steps
+        return steps if self.timing == "stream" else steps + self.latency()  # a stream runs what it is fed
 
     def validate(self) -> None:
         """Raise ValueError naming the layer when the graph or a shape is inconsistent: every synapse reads an
@@ -180,8 +233,16 @@ class Network:
         for layer in self.layers:
             if not layer.synapses:
                 raise ValueError(f"IR layer {layer.name!r} has no synapses")
+            if layer.bias is not None and tuple(layer.bias.shape) != tuple(layer.shape):
+                raise ValueError(f"IR layer {layer.name!r}: bias of shape {layer.bias.shape}, layer is "
+                                 f"{tuple(layer.shape)}")
             for syn in layer.synapses:
-                if syn.source not in seen:
+                if syn.source == layer.name and self.timing != "stream":
+                    raise ValueError(f"IR layer {layer.name!r} reads itself; recurrence needs stream timing")
+                if syn.delays is not None and (syn.kind != "dense" or syn.delays.shape != syn.weight.shape):
+                    raise ValueError(f"IR layer {layer.name!r}: per-synapse delays need a dense synapse and "
+                                     f"the weight's shape {syn.weight.shape}")
+                if syn.source not in seen | {layer.name}:
                     raise ValueError(
                         f"IR layer {layer.name!r} reads {syn.source!r}, which is not an earlier layer"
                     )
@@ -194,7 +255,7 @@ class Network:
         if self.output not in seen:
             raise ValueError(f"IR output {self.output!r} is not a layer")
         for layer in self.layers:
-            arrivals = {self.latency(s.source) + s.delay for s in layer.synapses}
+            arrivals = {self.latency(s.source) + s.delay for s in layer.synapses if s.source != layer.name}
             if len(arrivals) > 1:
                 raise ValueError(
                     f"IR layer {layer.name!r}: its inputs arrive at different steps {sorted(arrivals)}; "
@@ -216,13 +277,20 @@ class Network:
                 arrays[key] = syn.weight
                 d = asdict(syn)
                 d["weight"] = key
+                if syn.delays is not None:
+                    d["delays"] = f"{key}/delays"
+                    arrays[d["delays"]] = syn.delays
                 syns.append(d)
-            layers.append({"name": layer.name, "shape": list(layer.shape), "neuron": asdict(layer.neuron),
-                           "synapses": syns})
+            entry = {"name": layer.name, "shape": list(layer.shape), "neuron": asdict(layer.neuron),
+                     "synapses": syns}
+            if layer.bias is not None:
+                entry["bias"] = f"{layer.name}/bias"
+                arrays[entry["bias"]] = layer.bias
+            layers.append(entry)
         doc = {"format": IR_FORMAT, "version": IR_VERSION, "name": self.name,
                "input_shape": list(self.input_shape), "time_steps": self.time_steps, "output": self.output,
                "class_names": list(self.class_names), "input_bits": self.input_bits, "meta": self.meta,
-               "layers": layers}
+               "timing": self.timing, "layers": layers}
         with atomic_write(directory / "weights.npz") as f:
             np.savez_compressed(f, **arrays)
         with atomic_write(directory / "network.json", "w") as f:
@@ -243,18 +311,20 @@ class Network:
                 Layer(
                     name=lay["name"],
                     shape=tuple(lay["shape"]),
-                    neuron=Cuba(**lay["neuron"]),
+                    neuron=neuron_from_dict(lay["neuron"]),
                     synapses=[
                         Synapse(**{**s, "weight": arrays[s["weight"]],
+                                   "delays": arrays[s["delays"]] if s.get("delays") else None,
                                    **{k: tuple(s[k]) for k in ("stride", "padding", "dilation")}})
                         for s in lay["synapses"]
                     ],
+                    bias=arrays[lay["bias"]] if lay.get("bias") else None,
                 )
                 for lay in doc["layers"]
             ]
         net = cls(name=doc["name"], input_shape=tuple(doc["input_shape"]), time_steps=doc["time_steps"],
                   layers=layers, output=doc["output"], class_names=doc["class_names"],
-                  input_bits=doc["input_bits"], meta=doc["meta"])
+                  input_bits=doc["input_bits"], meta=doc["meta"], timing=doc.get("timing", "window"))
         net.validate()
         return net
 

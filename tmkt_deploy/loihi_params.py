@@ -61,6 +61,8 @@ def lif_params(cuba: Cuba, layer: str) -> LifParams:
     `du = iDecay - 1` (as netx does), `dv = vDecay`. Lava's LIF is binary and non-refractory: anything else is
     refused.
     """
+    if not isinstance(cuba, Cuba):
+        raise ValueError(f"IR layer {layer!r}: {type(cuba).__name__} neurons are not CUBA-LIF")
     if cuba.graded:
         raise ValueError(f"IR layer {layer!r}: graded output spikes, but Lava's LIF sends binary spikes")
     if cuba.ref_delay != 1:

@@ -9,6 +9,7 @@ import typer
 from tmkt_common.cli import check_out, fail, make_console, one_line
 
 from . import app
+from .import_netx import INPUT_HELP, INPUT_MESSAGE_BITS, RESET_INTERVAL, RESET_OFFSET, SPIKE_EXP, netx_options
 
 
 @app.command("report")
@@ -21,12 +22,17 @@ def report(
     netx: Path = typer.Option(None, "--netx", help="A lava-dl netx HDF5 trained elsewhere (needs --input)."),
     nir_file: Path = typer.Option(None, "--nir", help="A NIR graph from snnTorch, Norse, sinabs, Rockpool... "
                                                       "(quantised to Loihi weights; needs --input)."),
-    inputs: Path = typer.Option(None, "--input",
-                                help="Graded input spikes (N, C, H, W, T) .npy for --netx / --nir."),
+    inputs: Path = typer.Option(None, "--input", help=f"For --nir: graded input spikes (N, C, H, W, T) .npy; "
+                                                      f"for --netx: {INPUT_HELP}"),
+    input_message_bits: int = INPUT_MESSAGE_BITS,
+    reset_interval: int = RESET_INTERVAL,
+    reset_offset: int = RESET_OFFSET,
+    spike_exp: int = SPIKE_EXP,
 ) -> None:
     """Energy per inference, spikes, synops, latency, cores/chips and accuracy per backbone and chip.
 
-    Example: [cyan]tmkt-deploy report runs/scnn/deploy runs/vgg/deploy -p loihi2 -p ann-45nm --out cmp[/]."""
+    Example: [cyan]tmkt-deploy report runs/scnn/deploy runs/vgg/deploy -p loihi2 -p ann-45nm --out cmp[/];
+    a lava-dl model: [cyan]tmkt-deploy report --netx trained.net --input x.npy --out rep[/]."""
     from tmkt_deploy.report.make import make_report  # matplotlib loads only when a report is made
     from tmkt_deploy.report.table import summary_table
 
@@ -34,7 +40,8 @@ def report(
         raise fail("give at least one RUN_DIR, or --netx FILE / --nir FILE with --input SPIKES.npy")
     check_out(out)
     try:
-        doc = make_report(run_dirs or [], out, profile, netx, inputs, nir_file)
+        doc = make_report(run_dirs or [], out, profile, netx, inputs, nir_file,
+                          netx_options(input_message_bits, reset_interval, reset_offset, spike_exp))
     except (ValueError, KeyError, OSError) as e:
         raise fail(one_line(e)) from e
     make_console().print(summary_table(doc))

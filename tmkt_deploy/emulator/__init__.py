@@ -4,6 +4,7 @@
 (T + latency). Lava (`Loihi2SimCfg(select_tag="fixed_pt")`) stays the ground truth; the tests compare the
 two spike for spike. The Loihi parameter mapping shared with the Lava builder lives in
 `tmkt_deploy.loihi_params`; predictions from output spikes are `tmkt_deploy.check.predict_counts`.
+Free-running (`timing="stream"`, lava-dl netx) networks run in `stream.StreamRunner`.
 """
 
 from .engine import EmulatorResult, WindowRunner, emulate

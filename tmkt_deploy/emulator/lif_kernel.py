@@ -35,13 +35,17 @@ def _decay(x: np.int64, factor: np.int64) -> np.int64:
 
 
 @numba.njit(cache=True, nogil=True)
-def _lif_window(a_in, current_factor, voltage_factor, bias, vth, spikes, counts, u_out, v_out):
+def _lif_window(a_in, current_factor, voltage_factor, bias, vth, reset_interval, reset_offset, spikes, counts,
+                u_out, v_out):
     samples, steps, neurons = a_in.shape
     for i in range(samples):
         u = np.zeros(neurons, np.int64)
         v = np.zeros(neurons, np.int64)
         count = 0
         for t in range(steps):
+            if reset_interval > 0 and (t + 1) % reset_interval == reset_offset:  # Lava's steps count from 1
+                u[:] = 0
+                v[:] = 0
             for j in range(neurons):
                 activation = _int32(np.int64(a_in[i, t, j]) << ACT_SHIFT)
                 current = _int32(_decay(u[j], current_factor) + activation)
@@ -50,7 +54,7 @@ def _lif_window(a_in, current_factor, voltage_factor, bias, vth, spikes, counts,
                 elif current <= -UV_LIMIT:
                     current += 2 * UV_LIMIT
                 u[j] = current
-                voltage = _int32(_decay(v[j], voltage_factor) + current + bias)
+                voltage = _int32(_decay(v[j], voltage_factor) + current + bias[j])
                 voltage = min(max(voltage, 1 - UV_LIMIT), UV_LIMIT - 1)
                 fired = voltage > vth
                 spikes[i, t, j] = 1 if fired else 0
@@ -72,14 +76,19 @@ class Window:
     v: np.ndarray
 
 
-def lif_window(params: LifParams, a_in: np.ndarray, spike_dtype: type = np.bool_) -> Window:
+def lif_window(params: LifParams, a_in: np.ndarray, spike_dtype: type = np.bool_,
+               bias: np.ndarray | None = None, reset_interval: int = 0, reset_offset: int = 0) -> Window:
     """Run the neurons from zero state through integer inputs `a_in` (n, steps, neurons), int32 range, any
-    numeric dtype; spikes come as `spike_dtype` 0/1."""
+    numeric dtype; spikes come as `spike_dtype` 0/1. `bias`: per-neuron effective biases instead of the
+    params' scalar; `reset_interval` > 0: Lava LIFReset's schedule (zero u, v when (t + 1) % interval ==
+    offset)."""
     samples, _, neurons = a_in.shape
     registers = (samples, neurons)
     out = Window(spikes=np.empty(a_in.shape, dtype=spike_dtype), counts=np.empty(samples, dtype=np.int64),
                  u=np.empty(registers, dtype=np.int64), v=np.empty(registers, dtype=np.int64))
-    _lif_window(a_in, np.int64(params.current_factor), np.int64(params.voltage_factor),
-                np.int64(params.effective_bias), np.int64(params.effective_vth),
+    biases = np.full(neurons, params.effective_bias, np.int64) if bias is None else bias.astype(np.int64)
+    _lif_window(a_in, np.int64(params.current_factor), np.int64(params.voltage_factor), biases,
+                np.int64(params.effective_vth), np.int64(reset_interval),
+                np.int64(reset_offset % reset_interval if reset_interval else 0),
                 out.spikes, out.counts, out.u, out.v)
     return out

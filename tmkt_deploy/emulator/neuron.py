@@ -43,13 +43,22 @@ class LifState:
     """
 
     def __init__(self, params: LifParams, batch: int, num_neurons: int, device: torch.device,
-                 int32_safe: bool = False) -> None:
+                 int32_safe: bool = False, bias: torch.Tensor | None = None) -> None:
+        """`bias`: per-neuron effective biases (float64, (num_neurons,)) in place of the params' scalar."""
         self.params = params
         self.current_factor = params.current_factor
         self.voltage_factor = params.voltage_factor
-        self.int32_safe = int32_safe and abs(params.effective_bias) < UV_LIMIT
+        self.bias = params.effective_bias if bias is None else bias
+        largest = abs(params.effective_bias) if bias is None else \
+            float(bias.abs().max()) if bias.numel() else 0.0
+        self.int32_safe = int32_safe and largest < UV_LIMIT
         self.u = torch.zeros(batch, num_neurons, dtype=torch.float64, device=device)
         self.v = torch.zeros_like(self.u)
+
+    def reset(self) -> None:
+        """Lava LIFReset's reset step: both registers to zero."""
+        self.u.zero_()
+        self.v.zero_()
 
     def _int32(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.int32_safe else wrap(x, 32)
@@ -60,7 +69,7 @@ class LifState:
         current = self._int32(decay(self.u, self.current_factor) + activation)
         u = torch.where(current > UV_LIMIT, current - 2 * UV_LIMIT, current)
         self.u = torch.where(u <= -UV_LIMIT, current + 2 * UV_LIMIT, u)
-        voltage = self._int32(decay(self.v, self.voltage_factor) + self.u + self.params.effective_bias)
+        voltage = self._int32(decay(self.v, self.voltage_factor) + self.u + self.bias)
         voltage = voltage.clamp_(-UV_LIMIT + 1, UV_LIMIT - 1)
         spikes = voltage > self.params.effective_vth
         self.v = voltage.masked_fill_(spikes, 0)

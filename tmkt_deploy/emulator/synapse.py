@@ -148,7 +148,7 @@ class SynapseOp:
     @classmethod
     def build(cls, syn: Synapse, layer: str, device: torch.device) -> SynapseOp:
         if syn.kind == "dense":
-            weight = lava_dense_weight(np.asarray(syn.weight))
+            weight = lava_dense_weight(np.asarray(syn.weight), syn.weight_bits)
         elif syn.kind == "conv":
             if syn.weight_exp != 0:
                 raise ValueError(
@@ -158,6 +158,11 @@ class SynapseOp:
             weight = np.asarray(syn.weight)
         else:
             raise ValueError(f"IR layer {layer!r}: unknown synapse kind {syn.kind!r} (dense or conv)")
+        return cls.from_weight(syn, weight, device)
+
+    @classmethod
+    def from_weight(cls, syn: Synapse, weight: np.ndarray, device: torch.device) -> SynapseOp:
+        """`syn`'s op multiplying with `weight`, the weights Lava really uses (no further clipping)."""
         row_sum = int(np.abs(weight.astype(np.int64)).reshape(len(weight), -1).sum(axis=1).max(initial=0))
         layout = torch.channels_last if syn.kind == "conv" else torch.contiguous_format
         weights = {dtype: torch.as_tensor(weight, dtype=dtype, device=device).contiguous(memory_format=layout)

@@ -1,20 +1,32 @@
-"""Read a lava-dl netx HDF5 network (`block.export_hdf5` output, trained elsewhere) into the integer IR.
+"""Read a lava-dl netx HDF5 network (`export_hdf5` output, trained elsewhere) into the integer IR, holding
+exactly what lava-dl 0.6's `lava.lib.dl.netx.hdf5.Network` builds from the file.
 
-lava-dl's own reader (`lava.lib.dl.netx.hdf5.Network`) goes straight to Lava processes, so the emulator, the
-energy model and our other targets could not see the network; we read the layout it defines with h5py:
-`layer/<i>/{type, shape, weight, stride, padding, dilation, groups, bias, delay, neuron/{type, iDecay, vDecay,
-vThMant, refDelay, gradedSpike}}`, shapes in PyTorch `C, H, W` order, conv weights `(out, in/groups, kh, kw)`,
-dense weights `(out, in)` with `in` in `C, H, W` flatten order (the IR's own conventions, so no reordering).
+netx goes straight to Lava processes, so the emulator and the energy report could not see the network; we
+read the layout it reads (h5py) and mirror its `create_*` methods parameter for parameter:
+- `input` with a neuron: the neuron, fed through the block's scalar `weight` (and its `bias`) as SLAYER's
+  Input block computes them. netx builds this block with its input port unconnected ("the input must be
+  handled through the neuron's bias") and lava-nc 0.10 cannot compile it; we keep one step of synaptic
+  latency, as every netx block has (SLAYER's `delay_shift`);
+- `dense` / `dense_rec`: weights (1-D ones reshaped to (out, -1), as netx does) through netx's own
+  `optimize_weight_bits` (weights, `num_weight_bits`, `weight_exponent`; one shared for the recurrent pair),
+  axonal `delay` clipped to 62 and broadcast as netx does (Lava `DelayDense`); a dense block without a
+  neuron gets netx's default non-leaky integrator;
+- `conv`: raw weights, stride/padding/dilation/groups; `flatten` (PyTorch C, H, W order, as netx's
+  transpose + flatten);
+- neurons: CUBA/LOIHI → Lava `LIF`/`LIFReset` (`du = iDecay - 1`, `dv = vDecay`, `vth = vThMant`,
+  `bias_exp = 6`, `messageBits`; netx reads neither `gradedSpike` nor `refDelay`, so neither changes the
+  dynamics), per-neuron or per-channel `bias`; SDNN → `Delta` (input layer), `SigmaDelta`, or `Sigma` (with
+  `sigma_output`), with netx's `spike_exp` argument, `state_exp = 6` and default 16 message bits.
 
-Neuron parameters map as netx maps them onto Lava's LIF: `iDecay → i_decay`, `vDecay → v_decay`,
-`vThMant → vth_mant`, `bias → bias_mant` with `bias_exp = 6`. Weights are kept as stored (SLAYER's
-descaled 8-bit grid) with `weight_exp = 0`, which is what netx's weight-bit optimisation computes on the chip.
+What netx itself refuses or cannot build (pool, convT, unpool, average, concat, dense_comp, conv without a
+neuron, RF/ADRF/ALIF neurons, which our emulator does not model) is collected over the whole file and
+raised as ONE `UnsupportedError` listing each layer (index, type, feature).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
@@ -23,10 +35,25 @@ import numpy as np
 from tmkt_common.errors import UnsupportedError
 from tmkt_common.graph import INPUT
 
-from ..ir import Cuba, Layer, Network, Synapse
+from ..ir import Cuba, Layer, Network, SigmaDelta, Synapse
 
 NETX_BIAS_EXP = 6  # netx's `get_neuron_params` sets bias_exp = 6 for CUBA neurons
-NEURON_TYPES = ("CUBA", "LOIHI")
+NETX_STATE_EXP = 6
+NETX_MAX_DELAY = 62
+CUBA_TYPES = ("CUBA", "LOIHI")
+UNBUILT_TYPES = ("pool", "convT", "unpool", "average", "concat", "dense_comp")
+# netx's create_dense default neuron for a synapse-only block (note its `1 << 18 - 1` is 1 << 17)
+INTEGRATOR = {"type": "CUBA", "iDecay": 0, "vDecay": 4096, "vThMant": 1 << 17}
+
+
+@dataclass(frozen=True)
+class NetxOptions:
+    """The arguments of `netx.hdf5.Network` that change what it builds (same names and defaults)."""
+
+    input_message_bits: int = 0
+    reset_interval: int | None = None
+    reset_offset: int = 0
+    spike_exp: int = 6
 
 
 def _text(value: object) -> str:
@@ -35,147 +62,227 @@ def _text(value: object) -> str:
     return value.decode("ascii") if isinstance(value, bytes) else str(value)
 
 
-def _pair(group: h5py.Group, key: str, default: int) -> tuple[int, int]:
+def _get(group: h5py.Group | dict, key: str, default: object = None) -> object:
     if key not in group:
+        return default
+    value = group[key]
+    return value[()] if isinstance(value, h5py.Dataset) else value
+
+
+def _pair(group: h5py.Group, key: str, default: int) -> tuple[int, int]:
+    """netx's `expand`: a scalar → (v, v); stored arrays are (H, W) like PyTorch."""
+    value = _get(group, key)
+    if value is None:
         return (default, default)
-    value = np.asarray(group[key][()]).ravel()
+    value = np.asarray(value).ravel()
     return (int(value[0]), int(value[-1]))
 
 
-def _integer_weight(group: h5py.Group, where: str) -> np.ndarray:
-    if "weight" not in group or not isinstance(group["weight"], h5py.Dataset):
-        raise UnsupportedError(where, "no real-valued 'weight' dataset (complex or missing synapse)")
-    weight = np.asarray(group["weight"][()])
-    if not np.array_equal(weight, np.round(weight)):
-        raise UnsupportedError(where, "weights are not integers (not exported via SLAYER's quantize_8bit)")
-    return weight.astype(np.int16)
+def _shape(group: h5py.Group) -> tuple[int, ...] | None:
+    value = _get(group, "shape")
+    return None if value is None else tuple(int(s) for s in np.asarray(value).ravel())
 
 
-def _neuron(group: h5py.Group, where: str) -> Cuba:
-    if "neuron" not in group:
-        raise UnsupportedError(where, "no neuron: a synapse-only block (dynamics=False) is no IR layer")
-    params = group["neuron"]
-    kind = _text(params["type"][()])
-    if kind not in NEURON_TYPES:
-        raise UnsupportedError(where, f"neuron type {kind!r} is not CUBA-LIF (the IR holds {NEURON_TYPES})")
-    bias = 0
-    if "bias" in group:
-        values = np.unique(np.asarray(group["bias"][()]))
-        if values.size != 1:
-            raise UnsupportedError(where, "per-neuron biases differ; the IR holds one bias per layer")
-        bias = int(values[0])
+class _Problems(list):
+    """Every unsupported feature of the file, one `layer i (type) [name]: feature` entry each."""
 
-    def get(key: str, default: int) -> int:
-        return int(np.asarray(params[key][()])) if key in params else default
-
-    return Cuba(i_decay=get("iDecay", 0), v_decay=get("vDecay", 0), vth_mant=get("vThMant", 0),
-                bias_mant=bias, bias_exp=NETX_BIAS_EXP if bias else 0, ref_delay=get("refDelay", 1),
-                graded=bool(get("gradedSpike", 0)))
-
-
-def _check_no_delay(group: h5py.Group, where: str) -> None:
-    if "delay" in group and np.any(np.asarray(group["delay"][()]) != 0):
-        raise UnsupportedError(where, "learned per-synapse axonal delays are not representable in the IR")
+    def add(self, where: str, feature: str) -> None:
+        self.append(f"{where}: {feature}")
 
 
 class _Reader:
-    """Walks `layer/<i>` in order, keeping the previous layer and its shape (netx files are chains)."""
+    """Walks `layer/<i>` in order, as netx's `_create` does, keeping the last built layer and its shape."""
 
-    def __init__(self, input_shape: tuple[int, int, int] | None) -> None:
+    def __init__(self, input_shape: tuple[int, ...] | None, options: NetxOptions,
+                 problems: _Problems) -> None:
         self.input_shape = input_shape
+        self.options = options
+        self.problems = problems
         self.layers: list[Layer] = []
         self.flatten_pending = False
+        self.flat_input: bool | None = None  # netx's inp is (k,) rather than (x, y, c)
+        self.message_bits = options.input_message_bits  # of what the next block receives
+        self.reset_offset = options.reset_offset + 1  # netx: "time starts from 1 in hardware"
 
     @property
     def source(self) -> str:
         return self.layers[-1].name if self.layers else INPUT
 
-    def source_shape(self, where: str) -> tuple[int, ...]:
-        if self.layers:
-            return self.layers[-1].shape
-        if self.input_shape is None:
-            raise UnsupportedError(where, "the file has no input layer; pass input_shape=(C, H, W)")
-        return self.input_shape
+    def source_shape(self) -> tuple[int, ...] | None:
+        return self.layers[-1].shape if self.layers else self.input_shape
 
-    def add(self, group: h5py.Group, where: str, name: str, shape: tuple[int, ...], syn: Synapse) -> None:
-        self.check_shape(group, where, shape)
-        self.layers.append(Layer(name=name, shape=tuple(int(s) for s in shape), neuron=_neuron(group, where),
-                                 synapses=[syn]))
+    # --- neurons ---------------------------------------------------------------------------------------
 
-    def read_input(self, group: h5py.Group, where: str) -> None:
-        if "neuron" in group:
-            raise UnsupportedError(where, "an input layer with its own neurons (lava-dl block.*.Input) is "
-                                   "not supported; the IR feeds graded input straight into the first synapse")
-        if "shape" in group:
-            shape = tuple(int(s) for s in np.asarray(group["shape"][()]).ravel())
-            self.input_shape = (shape + (1, 1))[:3] if len(shape) < 3 else shape
+    def neuron(self, params: h5py.Group | dict, where: str, *,
+               is_input: bool = False) -> Cuba | SigmaDelta | None:
+        kind = _text(_get(params, "type", b"?"))
+        bits = _get(params, "messageBits")
+        vth = int(np.asarray(_get(params, "vThMant", 0)))
+        if kind in CUBA_TYPES:
+            interval = self.options.reset_interval
+            return Cuba(i_decay=int(np.asarray(_get(params, "iDecay", 0))),
+                        v_decay=int(np.asarray(_get(params, "vDecay", 0))), vth_mant=vth,
+                        bias_exp=NETX_BIAS_EXP, message_bits=int(bits or 0), reset_interval=interval or 0,
+                        reset_offset=self.reset_offset % interval if interval else 0)
+        if kind == "SDNN":
+            sd = "delta" if is_input else "sigma" if "sigma_output" in params else "sigma_delta"
+            return SigmaDelta(kind=sd, vth_mant=vth, spike_exp=self.options.spike_exp,
+                              state_exp=NETX_STATE_EXP, message_bits=int(16 if bits is None else bits))
+        feature = ("resonate-and-fire neurons (netx builds lava.proc.rf RF/RF_IZ; the tmkt emulator and "
+                   "energy model do not model them)") if "RF" in kind else \
+            f"neuron type {kind!r} (netx builds CUBA/LOIHI, SDNN and RF neurons only)"
+        self.problems.add(where, feature)
+        return None
+
+    def bias(self, group: h5py.Group, shape: tuple[int, ...], where: str) -> np.ndarray | None:
+        """netx's `AbstractBlock._neuron`: a scalar, a per-neuron bias in netx's neuron shape ((N,), or
+        (x, y, c) for conv) or a per-channel bias, as int32 mantissas in the IR's shape."""
+        value = _get(group, "bias")
+        if value is None:
+            return None
+        bias = np.asarray(value).astype(int)
+        if bias.size == 1:
+            return np.full(shape, int(bias.ravel()[0]), dtype=np.int32)
+        if len(shape) == 1 and bias.size == shape[0]:
+            return bias.reshape(shape).astype(np.int32)
+        if len(shape) == 3 and bias.shape == tuple(reversed(shape)):  # (x, y, c) = (W, H, C)
+            return np.ascontiguousarray(bias.transpose(2, 1, 0)).astype(np.int32)
+        if len(shape) == 3 and bias.ndim == 1 and bias.size == shape[0]:  # per channel
+            return np.broadcast_to(bias[:, None, None], shape).astype(np.int32)
+        self.problems.add(where, f"bias of shape {bias.shape} for neurons of shape {shape} (netx takes a "
+                          "scalar, a per-neuron bias in its (x, y, c) / (N,) shape, or one per channel)")
+        return None
+
+    def add(self, group: h5py.Group, where: str, name: str, shape: tuple[int, ...],
+            neuron: Cuba | SigmaDelta | None, synapses: list[Synapse]) -> None:
+        stored = _shape(group)
+        if stored is not None and int(np.prod(stored)) != int(np.prod(shape)):
+            self.problems.add(where, f"stored shape {stored} disagrees with the computed shape {shape}")
+            return
+        if neuron is None:
+            return
+        self.layers.append(Layer(name=name, shape=tuple(int(s) for s in shape), neuron=neuron,
+                                 synapses=synapses, bias=self.bias(group, shape, where)))
+        self.message_bits = neuron.message_bits
+        self.reset_offset += 1
+
+    # --- blocks ----------------------------------------------------------------------------------------
+
+    def read_input(self, group: h5py.Group, where: str, name: str) -> None:
+        shape = _shape(group)
+        if shape is None:
+            self.problems.add(where, "an input layer without a shape")
+            return
+        self.flat_input = len(shape) == 1
+        shape = (shape + (1, 1))[:3] if len(shape) < 3 else shape
+        if "neuron" not in group:
+            self.input_shape = shape
+            return
+        neuron = self.neuron(group["neuron"], where, is_input=True)
+        self.input_shape = shape
+        scale = int(np.asarray(_get(group, "weight", 64)).ravel()[0])
+        channels = shape[0]
+        syn = Synapse(source=INPUT, kind="conv", weight=np.full((channels, 1, 1, 1), scale, dtype=np.int32),
+                      groups=channels, num_message_bits=self.message_bits)
+        self.add(group, where, name, shape, neuron, [syn])
 
     def read_conv(self, group: h5py.Group, where: str, name: str) -> None:
-        in_shape = self.source_shape(where)
-        if len(in_shape) != 3:
-            raise UnsupportedError(where, f"conv after a flat layer of shape {in_shape}")
-        _check_no_delay(group, where)
-        weight = _integer_weight(group, where)
-        weight = weight.reshape(weight.shape[:4])
+        in_shape = self.source_shape()
+        if in_shape is None or len(in_shape) != 3:
+            self.problems.add(where, "conv without a known (C, H, W) input: pass input_shape (--input-shape)"
+                              if in_shape is None else f"conv after a flat layer of shape {in_shape}")
+            return
+        if "neuron" not in group:
+            self.problems.add(where, "conv without a neuron (netx builds conv blocks with neurons only)")
+            return
+        if self.flat_input is None:
+            self.flat_input = False
+        weight = np.asarray(_get(group, "weight")).astype(int)
+        weight = weight.reshape(weight.shape[:4]).astype(np.int32)
         syn = Synapse(source=self.source, kind="conv", weight=weight, stride=_pair(group, "stride", 1),
                       padding=_pair(group, "padding", 0), dilation=_pair(group, "dilation", 1),
-                      groups=int(np.asarray(group["groups"][()])) if "groups" in group else 1)
-        self.add(group, where, name, syn.output_shape(in_shape), syn)
-
-    def read_pool(self, group: h5py.Group, where: str, name: str) -> None:
-        in_shape = self.source_shape(where)
-        _check_no_delay(group, where)
-        kernel = _integer_weight(group, where)
-        if kernel.ndim < 4 or kernel.shape[:2] != (1, 1):
-            raise UnsupportedError(where, f"pool weight of shape {kernel.shape}; expected (1, 1, kh, kw)")
-        kernel = kernel.reshape(kernel.shape[2:4])
-        channels = in_shape[0]
-        weight = np.broadcast_to(kernel, (channels, 1, *kernel.shape)).copy()
-        syn = Synapse(source=self.source, kind="conv", weight=weight, stride=_pair(group, "stride", 1),
-                      padding=_pair(group, "padding", 0), dilation=_pair(group, "dilation", 1),
-                      groups=channels, role="pool")
-        self.add(group, where, name, syn.output_shape(in_shape), syn)
+                      groups=int(np.asarray(_get(group, "groups", 1)).ravel()[0]),
+                      num_message_bits=self.message_bits)
+        neuron = self.neuron(group["neuron"], where)
+        self.add(group, where, name, syn.output_shape(in_shape), neuron, [syn])
 
     def read_flatten(self, group: h5py.Group, where: str, name: str) -> None:
-        self.flatten_pending = True  # folded into the next dense synapse (its weights are in C,H,W order)
+        self.flatten_pending = True  # netx: transpose([2, 1, 0]).flatten(), i.e. PyTorch's C, H, W order
 
-    def read_dense(self, group: h5py.Group, where: str, name: str) -> None:
-        _check_no_delay(group, where)
-        weight = _integer_weight(group, where)
-        if not self.layers and self.input_shape is None and weight.ndim == 2:
-            self.input_shape = (weight.shape[1], 1, 1)  # a dense-first chain fixes its own input size
-        in_shape = self.source_shape(where)
-        if weight.ndim != 2:
-            raise UnsupportedError(where, f"dense weight of shape {weight.shape}; expected (out, in)")
-        if len(in_shape) == 3 and in_shape[1:] != (1, 1) and not self.flatten_pending:
-            raise UnsupportedError(where, f"dense after a spatial layer {in_shape} without a flatten layer")
-        self.flatten_pending = False
-        syn = Synapse(source=self.source, kind="dense", weight=weight)
-        self.add(group, where, name, (weight.shape[0],), syn)
+    def read_dense(self, group: h5py.Group, where: str, name: str, recurrent: bool = False) -> None:
+        from lava.lib.dl.netx.utils import optimize_weight_bits  # netx's own weight mapping
 
-    @staticmethod
-    def check_shape(group: h5py.Group, where: str, shape: tuple[int, ...]) -> None:
-        if "shape" not in group:
+        if "weight/imag" in group:
+            self.problems.add(where, "complex weights (netx's ComplexDense for resonate-and-fire neurons, "
+                              "which the tmkt emulator and energy model do not model)")
             return
-        stored = tuple(int(s) for s in np.asarray(group["shape"][()]).ravel())
-        if int(np.prod(stored)) != int(np.prod(shape)) or (len(stored) == len(shape) and stored != shape):
-            raise UnsupportedError(where, f"stored shape {stored} disagrees with the computed shape {shape}")
+        if not isinstance(group.get("weight"), h5py.Dataset):
+            self.problems.add(where, "no dense weights")
+            return
+        out = int(np.prod(_shape(group) or (len(group["weight"]),)))
+        weight = np.asarray(group["weight"][()]).astype(int)
+        weight = weight.reshape(out, -1) if weight.ndim == 1 else weight.reshape(weight.shape[0], -1)
+        if not self.layers and self.flat_input is None:
+            self.flat_input = True
+            self.input_shape = self.input_shape or (weight.shape[1], 1, 1)  # a dense-first chain's input
+        in_shape = self.source_shape()
+        if len(in_shape) == 3 and in_shape[1:] != (1, 1) and not self.flatten_pending:
+            self.problems.add(where, f"dense after a spatial layer {in_shape} without a flatten layer")
+        self.flatten_pending = False
+        if recurrent:
+            rec = np.asarray(group["weight_rec"][()]).astype(int).reshape(out, -1)
+            both, bits, exp, _ = optimize_weight_bits(np.hstack((weight, rec)))
+            weight, rec = both[:, :weight.shape[1]], both[:, weight.shape[1]:]
+        else:
+            weight, bits, exp, _ = optimize_weight_bits(weight)
+        delays = self.delays(group, weight.shape, where)
+        if recurrent and delays is not None:
+            exp = 0  # netx's RecurrentDense builds its DelayDense pair without the weight exponent ...
+            if delays.shape != rec.shape:  # ... and gives the recurrent one the input synapse's delays
+                self.problems.add(where, f"delays {delays.shape} on a recurrent block with recurrent "
+                                  f"weights {rec.shape} (netx gives both synapses the same delays)")
+                return
+        common = {"kind": "dense", "weight_exp": exp, "weight_bits": bits, "delays": delays}
+        synapses = [Synapse(source=self.source, weight=weight.astype(np.int32),
+                            num_message_bits=self.message_bits, **common)]
+        neuron = self.neuron(group["neuron"] if "neuron" in group else INTEGRATOR, where)
+        if recurrent and neuron is not None:
+            synapses.append(Synapse(source=name, weight=rec.astype(np.int32),
+                                    num_message_bits=neuron.message_bits, **common))
+        self.add(group, where, name, (out,), neuron, synapses)
+
+    def delays(self, group: h5py.Group, shape: tuple[int, int], where: str) -> np.ndarray | None:
+        """netx's delay handling in `create_dense`: clip to 62, a scalar or a per-output/per-input vector
+        broadcast over the weights."""
+        value = _get(group, "delay")
+        if value is None:
+            return None
+        delay = np.clip(np.asarray(value).astype(int), 0, NETX_MAX_DELAY)
+        if delay.ndim == 0:
+            delay = np.full(shape, int(delay))
+        elif delay.ndim == 1 and delay.size == shape[0]:
+            delay = np.repeat(delay.reshape(-1, 1), shape[1], axis=1)
+        elif delay.ndim == 1 and delay.size == shape[1]:
+            delay = np.repeat(delay.reshape(1, -1), shape[0], axis=0)
+        elif delay.shape != shape:
+            self.problems.add(where, f"delay of shape {delay.shape} does not fit weights {shape}")
+            return None
+        return delay.astype(np.int32)
 
 
 def read_netx(path: str | os.PathLike, *, input_shape: tuple[int, int, int] | None = None,
-              time_steps: int = 10, name: str | None = None) -> Network:
-    """Read a netx HDF5 chain into a validated IR `Network`.
+              time_steps: int = 10, name: str | None = None, options: NetxOptions | None = None) -> Network:
+    """Read a netx HDF5 chain into a validated IR `Network` with `timing="stream"` (netx's free run).
 
     `input_shape` (C, H, W) is needed only when the file has no input layer and starts with a conv; netx files
-    do not record a sample length, so `time_steps` (frames per sample) comes from the caller. Raises
-    `UnsupportedError` naming `FILE layer i (type)` for anything the IR cannot hold.
+    do not record a sample length, so `time_steps` (frames per sample) comes from the caller. `options`:
+    netx's `input_message_bits`, `reset_interval`, `reset_offset` and `spike_exp`. Raises ONE
+    `UnsupportedError` listing every layer netx (or we) cannot build, ValueError for an unreadable file.
     """
     path = Path(path)
-    reader = _Reader(tuple(input_shape) if input_shape else None)
-    handlers: dict[str, Callable[[h5py.Group, str, str], None]] = {
-        "conv": reader.read_conv, "pool": reader.read_pool, "flatten": reader.read_flatten,
-        "dense": reader.read_dense,
-    }
+    options = options or NetxOptions()
+    problems = _Problems()
+    reader = _Reader(tuple(input_shape) if input_shape else None, options, problems)
     try:
         handle = h5py.File(path, "r")
     except OSError as exc:
@@ -186,22 +293,32 @@ def read_netx(path: str | os.PathLike, *, input_shape: tuple[int, int, int] | No
         group = handle["layer"]
         for i in sorted(int(k) for k in group.keys()):
             layer = group[str(i)]
-            kind = _text(layer["type"][()]) if "type" in layer else "?"
-            where = f"{path.name} layer {i} ({kind})"
+            kind = _text(_get(layer, "type", b"?"))
+            where = f"layer {i} ({kind})"
             if kind == "input":
                 if reader.layers:
-                    raise UnsupportedError(where, "input layer after other layers")
-                reader.read_input(layer, where)
-            elif kind in handlers:
-                handlers[kind](layer, where, f"{kind}{i}")
+                    problems.add(where, "an input layer after other layers")
+                else:
+                    reader.read_input(layer, where, f"input{i}")
+            elif kind == "conv":
+                reader.read_conv(layer, where, f"conv{i}")
+            elif kind == "flatten":
+                reader.read_flatten(layer, where, f"flatten{i}")
+            elif kind in ("dense", "dense_rec"):
+                reader.read_dense(layer, where, f"{kind}{i}", recurrent=kind == "dense_rec")
+            elif kind in UNBUILT_TYPES:
+                problems.add(where, f"layer type {kind!r} (netx raises NotImplementedError for it)")
             else:
-                raise UnsupportedError(where, f"layer type {kind!r} is not supported (IR chains hold "
-                                       f"{sorted(handlers)})")
+                problems.add(where, f"unknown layer type {kind!r}")
+    if problems:
+        raise UnsupportedError(str(path), f"{len(problems)} unsupported feature(s): " + "; ".join(problems))
     if not reader.layers:
         raise ValueError(f"{path}: no neuron layers")
     net = Network(name=name or path.stem, input_shape=tuple(reader.input_shape), time_steps=time_steps,
-                  layers=reader.layers, output=reader.layers[-1].name,
-                  meta={"source": "netx", "file": path.name})
+                  layers=reader.layers, output=reader.layers[-1].name, timing="stream",
+                  input_bits=max(8, options.input_message_bits),
+                  meta={"source": "netx", "file": path.name, "netx_options": options.__dict__,
+                        "netx_flat_input": reader.flat_input})
     try:
         net.validate()  # weights against their inputs: layer i of the file is IR layer `<type><i>`
     except ValueError as exc:

@@ -148,6 +148,9 @@ def build_graph(net: Network, frames: np.ndarray, *, floating: bool = False,
     """Processes for `net` fed with graded `frames` (N, C, H, W, T) back to back; `record` = layers
     to record (default: every layer)."""
     net.validate()
+    if net.timing == "stream":
+        raise UnsupportedError(f"{net.name}: a free-running (netx) network; run it with "
+                                 "tmkt_deploy.lava.stream.run_stream_lava")
     frames = np.asarray(frames)
     if frames.shape[1:] != (*net.input_shape, net.time_steps):
         raise ValueError(f"frames must be (N, {', '.join(map(str, net.input_shape))}, {net.time_steps}); "

@@ -7,6 +7,7 @@ The document (`report.json`) is what the Markdown and the plots are rendered fro
      "backbones": [{name, source, samples, accuracy: {float, quantized, deployed}, agreement,
                     time_steps, latency_steps, neurons, synapses, input_events, spikes_per_sample,
                     spikes_per_layer: {layer: x}, synops, neuron_updates, spikes_routed, macs, acs,
+                    payload_bits: {layer: bits of graded messages (netx imports)},
                     energy_j: {profile: {total, breakdown: {part: J}, kinds}},
                     fit: {profile: {cores, chips, weight_bits, weights_fit, cores_by_layer, limited_by}}}]}
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from tmkt_deploy.energy import Profile, count_activity, estimate, fit
+from tmkt_deploy.ir import Network, sends_graded
 from tmkt_deploy.report.runs import Run
 
 REPORT_FORMAT = "tmkt-energy-report"
@@ -53,10 +55,20 @@ def backbone_entry(run: Run, profiles: list[Profile]) -> dict:
         "spikes_routed": activity.spikes_routed,
         "macs": activity.macs,
         "acs": activity.acs,
+        "payload_bits": payload_bits(run.net),
         "energy_j": {name: {"total": e.total, "breakdown": e.breakdown, "kinds": e.kinds}
                      for name, e in energy.items()},
         "fit": {name: {k: v for k, v in asdict(f).items() if k != "profile"} for name, f in fits.items()},
     }
+
+
+def payload_bits(net: Network) -> dict[str, int]:
+    """Layers whose messages carry a graded payload (sigma-delta, CUBA with messageBits), with its bits.
+
+    Their counts are messages (a nonzero output), each charged as one spike message and one synaptic op per
+    connection: Loihi 2 sends a graded payload (up to 24 bits) inside the spike message, and no energy per
+    payload bit has been published, so the payload is reported, not priced."""
+    return {lay.name: lay.neuron.message_bits for lay in net.layers if sends_graded(lay.neuron)}
 
 
 def _unique_names(runs: list[Run]) -> list[str]:

@@ -16,6 +16,11 @@ ASSUMPTIONS = """\
   accumulate; arithmetic only (no memory traffic), a lower bound for a real GPU.
 - Cores: each layer on its own cores, by neurons or by dense synapse memory at the network's weight bits,
   whichever needs more (no conv weight sharing: an upper bound for conv layers).
+- lava-dl netx imports run freely for the input's T steps (netx's run, no flush steps). Their counts are
+  messages: a layer's nonzero outputs. Sigma-delta and graded (messageBits) layers send a payload with each
+  message (`payload_bits` in report.json); each message is charged as one spike message plus one synaptic
+  op per connection, as Loihi 2 carries the payload (up to 24 bits) in the message; no per-bit energy is
+  published, so payload size is reported, not priced.
 - Loihi 2 per-op energies are not published by Intel; the profile uses Loihi 1's as an upper-bound proxy
   (kind `estimated`). Check each figure's kind below before quoting a result."""
 

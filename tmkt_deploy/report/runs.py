@@ -14,8 +14,9 @@ Export run directory (written by `tmkt-deploy export`); every key below is requi
                                 (what `tmkt_deploy.export_folder.spike_summary` writes).
 
 A netx HDF5 or NIR graph trained elsewhere has no check.json: it is read by `interop.netx_import.read_netx` or
-`interop.nir_import.read_nir`, run on the
-user's input spikes `(N, C, H, W, T)` by the batched emulator, and reported without accuracies.
+`interop.nir_import.read_nir`, run by the emulator on the user's inputs, and reported without accuracies. NIR
+inputs are graded spikes `(N, C, H, W, T)`; netx inputs are in netx's layout (`(x, y, c, T)` or `(k, T)`,
+optional leading N), and a netx run's counts are messages (a graded or sigma-delta output counts once).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,6 +32,9 @@ from tmkt_common.errors import RunError
 from tmkt_common.graph import INPUT
 from tmkt_deploy.export_folder import CHECK_FILE, IR_DIR, SPIKES_FILE
 from tmkt_deploy.ir import Network
+
+if TYPE_CHECKING:
+    from tmkt_deploy.interop.netx_import import NetxOptions
 
 ACCURACY_KEYS = ("float", "quantized", "deployed")
 
@@ -133,13 +138,15 @@ def _emulated_run(net: Network, source: Path, inputs: np.ndarray) -> Run:
                accuracy=dict.fromkeys(ACCURACY_KEYS), agreement=None)
 
 
-def load_netx_run(netx_file: str | Path, inputs_file: str | Path) -> Run:
-    """Read a netx HDF5 into the IR and count its spikes on `inputs_file` (N, C, H, W, T graded spikes)."""
+def load_netx_run(netx_file: str | Path, inputs_file: str | Path, options: NetxOptions | None = None) -> Run:
+    """Read a netx HDF5 into the IR (netx's `options`) and count its messages on `inputs_file`, inputs in
+    netx's layout (`interop.netx_inputs`): nonzero outputs per layer, i.e. spikes, or graded messages."""
     from tmkt_deploy.interop.netx_import import read_netx
+    from tmkt_deploy.interop.netx_inputs import read_array, spatial_shape, to_ir_frames
 
-    netx_file, inputs = Path(netx_file), _load_inputs(Path(inputs_file))
-    net = read_netx(netx_file, input_shape=tuple(inputs.shape[1:4]), time_steps=inputs.shape[-1])
-    return _emulated_run(net, netx_file, inputs)
+    netx_file, array = Path(netx_file), read_array(inputs_file)
+    net = read_netx(netx_file, input_shape=spatial_shape(array), time_steps=array.shape[-1], options=options)
+    return _emulated_run(net, netx_file, to_ir_frames(net, array, str(inputs_file)))
 
 
 def load_nir_run(nir_file: str | Path, inputs_file: str | Path) -> Run:

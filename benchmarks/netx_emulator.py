@@ -1,0 +1,162 @@
+"""lava-dl netx networks: our batched emulator vs Lava's fixed_pt run of the same file, same process.
+
+Two networks built from lava-dl's own blocks (seeded random weights, one forward pass, `export_hdf5`):
+- `sdnn-conv`: sigma-delta Conv(2→8, s2) → Conv(8→16, s2) → Flatten → Dense(→32) → Output(→10), graded input;
+  the baseline is netx's own `hdf5.Network` in Lava;
+- `cuba-input-conv`: CUBA Input layer with neurons (scale, bias) → Conv(2→8, s2) → Conv(8→16, s2) → Flatten →
+  Dense(→10), binary input; netx's Lava graph of an Input block with neurons does not compile in lava-nc 0.10
+  (its input port is left unconnected), so the baseline is our Lava graph of the same IR
+  (`tmkt_deploy.lava.stream`: the processes netx builds, plus the input scale as a 1x1 Conv).
+
+Lava: one sample, steady state (the first step, which compiles the graph, is excluded), per-sample time =
+S steps. Emulator: `--samples` samples in one call, CPU. Prints seconds per sample, the speed-up, and whether
+the emulator's output equals Lava's on the Lava sample (every step, every value).
+
+    python benchmarks/netx_emulator.py                      # 2x48x48 input, S=16 steps, 64 samples
+    python benchmarks/netx_emulator.py --size 32 --steps 20 --samples 128
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tmkt_deploy.emulator import emulate
+from tmkt_deploy.interop.netx_import import NetxOptions, read_netx
+
+app = typer.Typer(add_completion=False)
+CUBA = {"threshold": 1.0, "current_decay": 0.25, "voltage_decay": 0.1, "requires_grad": False}
+SDNN = {"threshold": 0.1, "activation": torch.nn.functional.relu}
+
+
+def export(blocks: list[torch.nn.Module], x: torch.Tensor, path: Path) -> Path:
+    """lava-dl's export_hdf5 after one forward pass (the tests' helper, one copy)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    import support
+
+    support.run_and_export_netx(blocks, x, path)
+    return path
+
+
+def sdnn_conv(size: int, steps: int, folder: Path) -> Path:
+    from lava.lib.dl import slayer
+
+    sd = slayer.block.sigma_delta
+    side = (size + 1) // 2
+    side = (side + 1) // 2
+    blocks = [sd.Conv(SDNN, 2, 8, 3, padding=1, stride=2, weight_scale=2),
+              sd.Conv(SDNN, 8, 16, 3, padding=1, stride=2, weight_scale=2), sd.Flatten(),
+              sd.Dense(SDNN, 16 * side * side, 32, weight_scale=2), sd.Output(SDNN, 32, 10, weight_scale=2)]
+    return export(blocks, torch.rand(1, 2, size, size, steps), folder / "sdnn-conv.net")
+
+
+def cuba_input_conv(size: int, steps: int, folder: Path) -> Path:
+    from lava.lib.dl import slayer
+
+    cu = slayer.block.cuba
+    side = (size + 1) // 2
+    side = (side + 1) // 2
+    blocks = [cu.Input(CUBA, weight=2, bias=0.25),
+              cu.Conv(CUBA, 2, 8, 3, padding=1, stride=2, weight_scale=3),
+              cu.Conv(CUBA, 8, 16, 3, padding=1, stride=2, weight_scale=3), cu.Flatten(),
+              cu.Dense(CUBA, 16 * side * side, 10, weight_scale=3)]
+    path = export(blocks, torch.rand(1, 2, size, size, steps), folder / "cuba-input-conv.net")
+    with h5py.File(path, "a") as f:  # SLAYER's Input block writes its shape only when it saw one
+        if "shape" not in f["layer/0"]:
+            f["layer/0"].create_dataset("shape", data=np.array([2, size, size]))
+    return path
+
+
+def timed_lava(source, sinks: dict, steps: int) -> tuple[float, dict[str, np.ndarray]]:
+    """Seconds per sample (steady state: step 1, which compiles, excluded) and the sinks' records."""
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+
+    cfg = Loihi2SimCfg(select_tag="fixed_pt")
+    try:
+        source.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
+        start = time.perf_counter()
+        source.run(condition=RunSteps(num_steps=steps - 1), run_cfg=cfg)
+        per_step = (time.perf_counter() - start) / (steps - 1)
+        return per_step * steps, {name: sink.data.get() for name, sink in sinks.items()}
+    finally:
+        source.stop()
+
+
+def netx_lava(path: Path, frames: np.ndarray, options: dict) -> tuple[float, np.ndarray]:
+    """netx's own Lava graph on one sample (C, H, W, S): seconds per sample, output (*IR shape, S)."""
+    from lava.lib.dl import netx
+    from lava.proc import io
+
+    net = netx.hdf5.Network(net_config=str(path), **options)
+    source = io.source.RingBuffer(data=frames.transpose(2, 1, 0, 3).astype(np.int32))
+    sink = io.sink.RingBuffer(shape=net.out.shape, buffer=frames.shape[-1])
+    source.s_out.connect(net.inp)
+    net.out.connect(sink.a_in)
+    seconds, got = timed_lava(source, {"out": sink}, frames.shape[-1])
+    return seconds, got["out"]
+
+
+def our_lava(net, frames: np.ndarray) -> tuple[float, np.ndarray]:
+    from tmkt_deploy.lava.stream import build_stream_graph, ir_order
+
+    source, sinks = build_stream_graph(net, frames, [net.output])
+    seconds, got = timed_lava(source, sinks, frames.shape[-1])
+    return seconds, ir_order(net, net.output, got[net.output])
+
+
+def emulator_seconds(net, frames: np.ndarray, repeats: int = 3) -> tuple[float, np.ndarray]:
+    emulate(net, frames[:2])  # warm-up: kernels, thread pools
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = emulate(net, frames)
+        best = min(best, time.perf_counter() - start)
+    return best / len(frames), result.output_spikes
+
+
+@app.command()
+def main(size: int = typer.Option(48, help="Input height = width."),
+         steps: int = typer.Option(16, help="Steps per sample."),
+         samples: int = typer.Option(64, help="Samples the emulator runs in one call."),
+         seed: int = typer.Option(0)) -> None:
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    table = Table(title=f"netx networks, 2x{size}x{size} input, {steps} steps, {torch.get_num_threads()} "
+                        "torch threads")
+    for col in ("network", "Lava baseline", "Lava s/sample", "emulator s/sample", "speed-up", "bit-exact"):
+        table.add_column(col)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        graded = ((rng.random((samples, 2, size, size, steps)) < 0.3)
+                  * rng.integers(-3000, 6000, (samples, 2, size, size, steps))).astype(np.int32)
+        net = read_netx(sdnn_conv(size, steps, folder), input_shape=(2, size, size), time_steps=steps,
+                        options=NetxOptions(input_message_bits=16))
+        lava_s, lava_out = netx_lava(folder / "sdnn-conv.net", graded[0],
+                                     {"input_shape": (size, size, 2), "input_message_bits": 16})
+        emu_s, emu_out = emulator_seconds(net, graded)
+        exact = np.array_equal(emu_out[0], lava_out.reshape(emu_out[0].shape))
+        table.add_row("sdnn-conv", "netx hdf5.Network", f"{lava_s:.3f}", f"{emu_s:.5f}",
+                      f"{lava_s / emu_s:,.0f}x", str(exact))
+
+        binary = rng.random((samples, 2, size, size, steps)) < 0.2
+        net = read_netx(cuba_input_conv(size, steps, folder), time_steps=steps)
+        lava_s, lava_out = our_lava(net, binary[0])
+        emu_s, emu_out = emulator_seconds(net, binary)
+        exact = np.array_equal(emu_out[0], lava_out.reshape(emu_out[0].shape))
+        table.add_row("cuba-input-conv", "tmkt Lava graph (netx's Input does not compile)", f"{lava_s:.3f}",
+                      f"{emu_s:.5f}", f"{lava_s / emu_s:,.0f}x", str(exact))
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    app()
