@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def user_cache(tmp_path_factory) -> Iterator[None]:
+    """The tests' "user cache" ($TMKT_CACHE): one folder for the session, never the real ~/.cache/tmkt (export
+    and eval cache the test set there, not in a folder a checkpoint names)."""
+    saved = os.environ.get("TMKT_CACHE")
+    os.environ["TMKT_CACHE"] = str(tmp_path_factory.mktemp("user-cache"))
+    yield
+    if saved is None:
+        os.environ.pop("TMKT_CACHE", None)
+    else:
+        os.environ["TMKT_CACHE"] = saved
 
 
 @pytest.fixture

@@ -105,7 +105,7 @@ def test_keep_if_best_keeps_the_first_best_epoch(tmp_path):
     for epoch, score in enumerate([0.3, 0.5, 0.5, 0.4]):
         state = Checkpoint(train=TrainConfig(), num_classes=2, input_shape=(2, 8, 8), time_steps=4,
                            state_dict={"w": torch.full((2,), float(epoch))}, optimizer={"big": 1},
-                           epoch=epoch, metrics={"epoch": epoch, "val_acc": score})
+                           epoch=epoch, history=[{"epoch": epoch, "val_acc": score}])
         best = keep_if_best(tmp_path, state, state.metrics, best)
     kept = read_checkpoint(tmp_path / BEST)
     assert best == 0.5 and kept.epoch == 1 and kept.state_dict["w"].tolist() == [1.0, 1.0]

@@ -170,3 +170,20 @@ def test_frontier_marks_pareto_points_and_states_the_goal():
     assert "reached by budget 0.5" in said and "never beats it" in said
     assert "**45.000 ± 0.000**" in render_markdown(list(rows.values()))
     assert render_png(list(rows.values()))[:4] == b"\x89PNG"
+
+
+def test_an_unfinished_run_trained_with_other_settings_is_stale(tmp_path):
+    """An interrupted grid run (training, no result.json) whose recorded config differs from the grid's is
+    retrained from scratch, not resumed (resume would refuse it, or stretch its schedule)."""
+    from tmkt_sweep.runner import unfinished_changes
+    from tmkt_train.config import save_config
+
+    spec = build_grid("cpu-smoke")[0]
+    run_dir = tmp_path / "runs" / spec.name
+    assert unfinished_changes(run_dir, spec) == []
+    cfg = spec.config()
+    save_config(cfg, run_dir / "train" / "config.toml")  # crashed before its first epoch ended
+    assert unfinished_changes(run_dir, spec) == []
+    cfg.optim.epochs += 1
+    save_config(cfg, run_dir / "train" / "config.toml")
+    assert unfinished_changes(run_dir, spec) == [f"optim.epochs: {cfg.optim.epochs} → {cfg.optim.epochs - 1}"]

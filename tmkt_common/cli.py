@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, ProgressColumn
 
 VERBOSE_ENV = "TMKT_VERBOSE"  # set: third-party import messages are shown (tmkt_common.lavadl)
@@ -36,7 +37,7 @@ def progress(*columns: str | ProgressColumn, enabled: bool = True) -> Progress:
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print one clear error line and return the Exit to raise (non-zero)."""
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)  # one line, verbatim
     return typer.Exit(code)
 
 

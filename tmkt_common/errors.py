@@ -30,7 +30,8 @@ class ConfigError(TmktError, ValueError):
 
 
 class CheckpointError(TmktError, ValueError):
-    """A checkpoint that is missing, unreadable, foreign or of an unknown version; names the file."""
+    """A checkpoint that is missing, unreadable, foreign, of an unknown version or not loadable without
+    running code from it; names the file."""
 
 
 class UnsupportedError(TmktError, ValueError):
@@ -56,3 +57,8 @@ class TargetUnavailable(TmktError, RuntimeError):
 
 class LavaStalled(TmktError, RuntimeError):
     """A Lava run made no progress within its timeout."""
+
+
+class RunFolderError(TmktError, ValueError):
+    """A training run folder that cannot be written, or that holds a run the command would overwrite or
+    contradict; names the folder and the option that would work."""

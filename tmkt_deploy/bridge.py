@@ -35,10 +35,12 @@ def load_quantized(checkpoint: str | os.PathLike) -> tuple[torch.nn.Module, Chec
     return model, ckpt, net
 
 
-def test_set(ckpt: Checkpoint, data_dir: str | None):
-    """The test split `tmkt-train eval` measures: the run's data settings (`limit` included), `data_dir`
-    overriding the run's folder."""
-    data = ckpt.train.data if not data_dir else replace(ckpt.train.data, data_dir=data_dir)
+def test_set(ckpt: Checkpoint, data_dir: str | None, cache_dir: str | None = None):
+    """The test split `tmkt-train eval` measures: the run's data settings (`limit` included), read from
+    `data_dir` and cached in `cache_dir` (None: the dataset's default, the user's cache). Folders stored in
+    the checkpoint are never used: a checkpoint from elsewhere must not choose where export reads or
+    writes."""
+    data = replace(ckpt.train.data, data_dir=data_dir or "", cache_dir=cache_dir or "")
     _, dataset = build_datasets(data, ckpt.train.seed)
     if len(dataset) == 0:
         raise ValueError(f"dataset {data.dataset!r} has no test samples")

@@ -74,7 +74,7 @@ def _batches(count: int, size: int) -> Iterator[slice]:
 
 
 def prepare(checkpoint: str | os.PathLike, out: str | os.PathLike, *, samples: int | None = None,
-            data_dir: str | None = None) -> ExportJob:
+            data_dir: str | None = None, cache_dir: str | None = None) -> ExportJob:
     """Quantize the checkpoint, write ir/ (+ netx), run the float and quantized PyTorch model on `samples`
     test samples spread evenly over the test split (default: all of it), save them.
 
@@ -91,7 +91,7 @@ def prepare(checkpoint: str | os.PathLike, out: str | os.PathLike, *, samples: i
     net.save(out / IR_DIR)
     if sequential_problem(net) is None:
         write_netx(net, out / NETX_FILE)
-    dataset = test_set(ckpt, data_dir)
+    dataset = test_set(ckpt, data_dir, cache_dir)
     count = len(dataset) if samples is None else min(samples, len(dataset))
     picks = np.unique(np.linspace(0, len(dataset) - 1, count).astype(int))
     frames, labels, float_pred, records = [], [], [], []
@@ -287,12 +287,13 @@ def _check_options(target: str, samples: int | None, lava_samples: int) -> None:
 
 def export_checkpoint(checkpoint: str | os.PathLike, *, target: str, out: str | os.PathLike,
                       samples: int | None = None, lava_samples: int = DEFAULT_LAVA_SAMPLES,
-                      data_dir: str | None = None, timeout_s: float = 300.0) -> CheckResult:
+                      data_dir: str | None = None, cache_dir: str | None = None,
+                      timeout_s: float = 300.0) -> CheckResult:
     """The whole `tmkt-deploy export`: files in `out` (all of them or, on failure, none), the check result
     back. `loihi2` keeps its files although it raises TargetUnavailable: they are what it exports."""
     _check_options(target, samples, lava_samples)
     with staged_folder(out, EXPORT_FILES, keep=(TargetUnavailable,)) as stage:
-        job = prepare(checkpoint, stage, samples=samples, data_dir=data_dir)
+        job = prepare(checkpoint, stage, samples=samples, data_dir=data_dir, cache_dir=cache_dir)
         job.lava_samples, job.timeout_s = lava_samples, timeout_s
         return TARGETS[target](job)
 

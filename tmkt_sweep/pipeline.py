@@ -61,7 +61,8 @@ def train_and_deploy(cfg: TrainConfig, train_dir: Path, deploy_dir: Path, *, dev
     trained = time.time()
     skipped = lava_unavailable() if lava_samples > 0 else "--lava-samples 0"
     check = export_checkpoint(chosen_checkpoint(train_dir), target="loihi2-sim", out=deploy_dir,
-                              lava_samples=0 if skipped else lava_samples, data_dir=cfg.data.data_dir or None)
+                              lava_samples=0 if skipped else lava_samples, data_dir=cfg.data.data_dir or None,
+                              cache_dir=cfg.data.cache_dir or None)
     return Deployed(history, check, skipped, round(trained - started, 2), round(time.time() - trained, 2))
 
 

@@ -142,6 +142,15 @@ def config_changes(saved: dict, spec: RunSpec, reference_uj: float | None = None
             if was.get(k) != now.get(k)]
 
 
+def unfinished_changes(run_dir: Path, spec: RunSpec) -> list[str]:
+    """config_changes of an interrupted run's training (no result yet) against `spec`: a grid run resumes
+    only what it would train from scratch (the trainer's --resume rules would allow more epochs)."""
+    from tmkt_train.train.run_folder import recorded_config
+
+    recorded = recorded_config(run_dir / "train")
+    return [] if recorded is None else config_changes(json.loads(json.dumps(asdict(recorded[0]))), spec)
+
+
 def _announce(console, result: dict) -> None:
     if "accuracy" not in result:
         sel = result["selection"]
@@ -223,6 +232,10 @@ def run_grid(runs: list[RunSpec], out_dir: str | os.PathLike, *, device: str = "
                 done["skipped"].append(spec.name)
                 continue
             console.print(f"[yellow]{spec.name}: its result was trained with other settings "
+                          f"({', '.join(changed)}); deleting {path.parent} and training it again[/]")
+            shutil.rmtree(path.parent)
+        elif changed := unfinished_changes(path.parent, spec):
+            console.print(f"[yellow]{spec.name}: its unfinished training used other settings "
                           f"({', '.join(changed)}); deleting {path.parent} and training it again[/]")
             shutil.rmtree(path.parent)
         todo.append(spec)

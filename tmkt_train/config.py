@@ -192,8 +192,22 @@ def _fill(cls, values: dict, where: str):
                 raise ConfigError(f"{where}: [{name}] must be a table")
             kwargs[name] = _fill(type(default), value, f"{where} [{name}]")
         else:
-            kwargs[name] = value
+            kwargs[name] = _typed(value, getattr(cls(), name), f"{where}: {name}")
     return cls(**kwargs)
+
+
+def _typed(value, default, where: str):
+    """`value` if it has the type of the field's `default` (an int where a float goes becomes a float), else
+    a ConfigError naming the key (`epochs = "3"` must not reach the trainer as a string)."""
+    kind = type(default)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    raise ConfigError(f"{where} must be {_KIND_NAMES.get(kind, kind.__name__)}, got {value!r}")
+
+
+_KIND_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "a table"}
 
 
 def check_config(cfg: TrainConfig, where: str = "config") -> TrainConfig:
@@ -225,6 +239,36 @@ def read_toml(path: str | os.PathLike) -> dict:
 
 def load_config(path: str | os.PathLike) -> TrainConfig:
     return config_from_dict(read_toml(path), str(path))
+
+
+RESUME_CHANGEABLE = ("optim.epochs", "data.data_dir", "data.cache_dir", "data.num_workers")
+"""What `--resume` may change: more epochs (the schedule is stretched from the resumed epoch on), where the
+data and cache are (paths are the user's, not the run's) and loader workers. Everything else is the run."""
+
+
+def flat(cfg: TrainConfig) -> dict[str, object]:
+    """The config as `{"optim.epochs": 10, ...}` (dotted keys, as in the TOML)."""
+    def walk(doc: dict, prefix: str) -> dict:
+        out = {}
+        for key, value in doc.items():
+            is_table = isinstance(value, dict) and key != "neuron"
+            out.update(walk(value, f"{prefix}{key}.") if is_table else {prefix + key: value})
+        return out
+    return walk(asdict(cfg), "")
+
+
+def check_resume(recorded: TrainConfig, cfg: TrainConfig, where: str) -> None:
+    """Refuse to continue the run recorded in `where` with `cfg` if they differ outside RESUME_CHANGEABLE
+    (or `cfg` has fewer epochs): one ConfigError naming every contradicting key with both values."""
+    was, now = flat(recorded), flat(cfg)
+    changed = [f"{key} {was[key]!r} → {now[key]!r}" for key in was
+               if key not in RESUME_CHANGEABLE and was[key] != now[key]]
+    if now["optim.epochs"] < was["optim.epochs"]:
+        changed.append(f"optim.epochs {was['optim.epochs']} → {now['optim.epochs']} (only more epochs)")
+    if changed:
+        raise ConfigError(f"{where}: --resume continues the run as it was recorded; these options contradict "
+                          f"it: {'; '.join(changed)}. Drop them, or train a new run (another --out, or "
+                          "--overwrite)")
 
 
 def save_config(cfg: TrainConfig, path: str | os.PathLike) -> None:

@@ -30,7 +30,10 @@ def export(
     lava_samples: int = typer.Option(4, "--lava-samples",
                                      help="Of those, how many also run through Lava as the ground truth."),
     strict: bool = typer.Option(False, "--strict", help="Exit non-zero if any spike differs."),
-    data_dir: Path = typer.Option(None, "--data-dir", help="Data folder, if not the checkpoint's."),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Folder of the dataset's files (not needed for "
+                                                           "ndigits); never taken from the checkpoint."),
+    cache_dir: Path = typer.Option(None, "--cache-dir",
+                                   help="Frame cache (default: $TMKT_CACHE, else ~/.cache/tmkt)."),
     timeout: float = typer.Option(300.0, "--timeout", help="Seconds without progress before Lava fails."),
 ) -> None:
     """Quantize CHECKPOINT, run it on TARGET and check it spike for spike against the quantized model.
@@ -41,9 +44,10 @@ def export(
     if not checkpoint.is_file():
         raise fail(f"{checkpoint}: checkpoint not found")
     check_out(out)
-    data = str(data_dir) if data_dir else None
+    data, cache = (str(p) if p else None for p in (data_dir, cache_dir))
     run_target(lambda: export_checkpoint(checkpoint, target=target, out=out, samples=samples,
-                                         lava_samples=lava_samples, data_dir=data, timeout_s=timeout),
+                                         lava_samples=lava_samples, data_dir=data, cache_dir=cache,
+                                         timeout_s=timeout),
                strict, out, source=checkpoint)
 
 

@@ -22,4 +22,4 @@ app = typer.Typer(
 
 app.callback()(verbose_callback)
 
-from . import datasets, evaluate, fit, presets  # noqa: E402,F401  (registers the commands)
+from . import convert, datasets, evaluate, fit, presets  # noqa: E402,F401  (registers the commands)

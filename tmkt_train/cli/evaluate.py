@@ -16,13 +16,18 @@ from . import app
 def evaluate(
     run_dir: Path = typer.Argument(..., help="A run folder written by tmkt-train fit."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Folder of the dataset's files (not needed for "
+                                                           "ndigits); never taken from the checkpoint."),
+    cache_dir: Path = typer.Option(None, "--cache-dir",
+                                   help="Frame cache (default: $TMKT_CACHE, else ~/.cache/tmkt)."),
 ) -> None:
     """Re-evaluate a trained run on pure event input; prints a table and writes RUN_DIR/eval.json."""
     from ..train.curves import CURVES
     from ..train.evaluate import evaluate_run
 
     try:
-        result = evaluate_run(run_dir, device)
+        result = evaluate_run(run_dir, device, data_dir=data_dir and str(data_dir),
+                              cache_dir=cache_dir and str(cache_dir))
     except (ValueError, RuntimeError, OSError) as exc:
         raise fail(one_line(exc)) from exc
     table = Table(title=f"tmkt-train eval {run_dir}")

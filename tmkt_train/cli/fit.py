@@ -16,9 +16,10 @@ if TYPE_CHECKING:  # torch and lava-dl load when a command runs, not for every `
     from ..config import TrainConfig
 
 
-def resolve_config(config: Path | None, preset: str | None = None, **overrides) -> TrainConfig:
-    """Defaults, then the preset (tmkt_train.presets), then the TOML file, then the command-line options
-    that were given."""
+def resolve_config(config: Path | None, preset: str | None = None, base: TrainConfig | None = None,
+                   **overrides) -> TrainConfig:
+    """Defaults (or `base`, the recorded run's config on --resume), then the preset (tmkt_train.presets),
+    then the TOML file, then the command-line options that were given. A preset or file replaces `base`."""
     from ..config import check_config, config_from_dict, read_toml
     from ..methods import METHODS
     from ..models import list_models
@@ -30,11 +31,11 @@ def resolve_config(config: Path | None, preset: str | None = None, **overrides) 
     if config is not None:
         values = merged(values, read_toml(config))
         source = f"{config} over {source}" if preset is not None else str(config)
-    cfg = config_from_dict(values, source)
-    where = {"dataset": cfg.data, "data_dir": cfg.data, "dvs_fraction": cfg.data, "val_fraction": cfg.data,
-             "augment": cfg.data, "backbone": cfg.model, "width": cfg.model, "epochs": cfg.optim,
-             "steps": cfg.optim, "select": cfg.eval, "method": cfg, "seed": cfg, "energy": cfg.loss,
-             "energy_budget_uj": cfg.loss, "energy_profile": cfg.loss}
+    cfg = base if base is not None and preset is None and config is None else config_from_dict(values, source)
+    where = {"dataset": cfg.data, "data_dir": cfg.data, "cache_dir": cfg.data, "dvs_fraction": cfg.data,
+             "val_fraction": cfg.data, "augment": cfg.data, "backbone": cfg.model, "width": cfg.model,
+             "epochs": cfg.optim, "steps": cfg.optim, "select": cfg.eval, "method": cfg, "seed": cfg,
+             "energy": cfg.loss, "energy_budget_uj": cfg.loss, "energy_profile": cfg.loss}
     for key, value in overrides.items():
         if value is not None:
             setattr(where[key], key, str(value) if isinstance(value, Path) else value)
@@ -47,6 +48,21 @@ def resolve_config(config: Path | None, preset: str | None = None, **overrides) 
     if cfg.optim.epochs < 1:
         raise ValueError(f"--epochs must be at least 1, got {cfg.optim.epochs}")
     return check_config(cfg, "options")  # the options bypass the config's own checks
+
+
+def resumed_config(out: Path) -> TrainConfig | None:
+    """What `fit --resume` without --config starts from: the run's recorded config, but the data and cache
+    folders from the command line (or their defaults), never from the run's files."""
+    from dataclasses import replace
+
+    from ..train.run_folder import recorded_config
+
+    recorded = recorded_config(out) if out.is_dir() else None
+    if recorded is None:
+        return None
+    cfg = recorded[0]
+    cfg.data = replace(cfg.data, data_dir="", cache_dir="")
+    return cfg
 
 
 @app.command("fit")
@@ -70,6 +86,7 @@ def fit(
     seed: int = typer.Option(None, help="Seed for init, shuffling and mixing. Default: 0."),
     width: float = typer.Option(None, help="Channel width multiplier (0.125 for CPU demos). Default: 1."),
     data_dir: Path = typer.Option(None, help="Folder of the dataset's files (not needed for ndigits)."),
+    cache_dir: Path = typer.Option(None, help="Frame cache (default: $TMKT_CACHE, else ~/.cache/tmkt)."),
     dvs_fraction: float = typer.Option(None, help="Share of event training samples kept (few-event regime)."),
     val_fraction: float = typer.Option(
         None, help="Share of each class's event training samples held out as a validation split, scored "
@@ -87,7 +104,10 @@ def fit(
     energy_profile: str = typer.Option(
         None, "--energy-profile", help="hw_profiles name pricing the term ([loss] energy_profile). "
                                        "Default: loihi2."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt after a crash."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue the run in OUT from its checkpoint with its recorded settings "
+                                "(options may add --epochs or give --data-dir/--cache-dir, nothing else)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in OUT (it is deleted)."),
     tensorboard: bool = typer.Option(
         False, "--tensorboard",
         help="Also log every metric per epoch to OUT/tensorboard (needs pip install 'tmkt[tensorboard]'). "
@@ -96,18 +116,21 @@ def fit(
     """Train a SLAYER CUBA backbone with TMKT or a baseline; evaluates on pure event input every epoch."""
     from ..data.build import build_datasets
     from ..train.curves import TensorBoardLog
+    from ..train.run_folder import check_run_folder
     from ..train.trainer import fit as run_fit
 
     try:
-        cfg = resolve_config(config, preset, dataset=dataset, backbone=backbone, method=method, epochs=epochs,
-                             steps=steps, select=select,
-                             seed=seed, width=width, data_dir=data_dir, dvs_fraction=dvs_fraction,
+        base = resumed_config(out) if resume and config is None and preset is None else None
+        cfg = resolve_config(config, preset, base, dataset=dataset, backbone=backbone, method=method,
+                             epochs=epochs, steps=steps, select=select, seed=seed, width=width,
+                             data_dir=data_dir, cache_dir=cache_dir, dvs_fraction=dvs_fraction,
                              val_fraction=val_fraction, augment=augment, energy=energy_weight,
                              energy_budget_uj=energy_budget, energy_profile=energy_profile)
+        check_run_folder(out, cfg, resume=resume, overwrite=overwrite)  # before anything is built or written
         main_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 logs
         board = TensorBoardLog(out) if tensorboard and main_rank else None
         train_set, test_set = build_datasets(cfg.data, cfg.seed)
         run_fit(cfg, out, train_set=train_set, test_set=test_set, device=device, resume=resume,
-                on_epoch_end=board)
+                overwrite=overwrite, on_epoch_end=board)
     except (ValueError, RuntimeError, OSError) as exc:
         raise fail(one_line(exc)) from exc

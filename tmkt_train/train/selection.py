@@ -26,7 +26,7 @@ SCORE = "val_acc"  # the selection score: validation accuracy under eval.readout
 def best_score(run_dir: Path) -> float | None:
     """The validation accuracy of the weights kept in RUN_DIR/best.pt (None when there are none)."""
     path = run_dir / BEST
-    return read_checkpoint(path).metrics[SCORE] if path.exists() else None
+    return read_checkpoint(path).metrics.get(SCORE) if path.exists() else None
 
 
 def keep_if_best(run_dir: Path, state: Checkpoint, line: dict, best: float | None) -> float | None:

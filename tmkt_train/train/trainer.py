@@ -10,7 +10,6 @@ every method the same number of optimiser steps (see `plan`).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -25,7 +24,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torch.utils.data import DataLoader, Dataset
 
-from tmkt_common.atomic import atomic_write, remove_leftovers
+from tmkt_common.atomic import remove_leftovers
 from tmkt_common.cli import make_console, progress
 
 from ..checkpoint import CHECKPOINT, Checkpoint, read_checkpoint, write_checkpoint
@@ -36,11 +35,10 @@ from ..models.calibrate import calibrate_rates
 from . import distributed
 from .batches import StoreBatches, epoch_batches, place_frames
 from .curves import CURVES, write_curves
+from .run_folder import CONFIG, METRICS, check_run_folder, clear_run, committed_history, write_metrics
 from .sampling import epoch_sampler
 from .selection import best_score, chosen_path, keep_if_best, write_final
 
-METRICS = "metrics.jsonl"
-CONFIG = "config.toml"
 SHOW_EVERY = 20  # steps between loss readings for the progress bar
 TOP_K = 5  # the papers report top-1 and top-5
 console = make_console(stderr=True)
@@ -135,32 +133,13 @@ def head_state(method: Method) -> dict:
     return {k: v for k, v in method.state_dict().items() if not k.startswith("model.")}
 
 
-def restore(method: Method, optimizer: Optimizer, ckpt: Checkpoint, cfg: TrainConfig, path: Path) -> int:
-    """Load a run's state to continue it; returns the next epoch. A different method/backbone is an error."""
-    saved = ckpt.train
-    if (saved.method, saved.model.backbone) != (cfg.method, cfg.model.backbone):
-        raise ValueError(f"{path}: trained as {saved.method}/{saved.model.backbone}, "
-                         f"not {cfg.method}/{cfg.model.backbone}; use a new --out or drop --resume")
+def restore(method: Method, optimizer: Optimizer, ckpt: Checkpoint) -> int:
+    """Load a run's state to continue it (its config was checked by `check_run_folder`); returns the next
+    epoch."""
     model_state = {f"model.{k}": v for k, v in ckpt.state_dict.items()}
     method.load_state_dict({**model_state, **ckpt.heads})
     optimizer.load_state_dict(ckpt.optimizer)
     return ckpt.epoch + 1
-
-
-def keep_metrics_before(path: Path, epoch: int) -> list[dict]:
-    """On resume, drop metrics lines of epochs that will be re-run (written after the last checkpoint)."""
-    if not path.exists():
-        return []
-    lines = [json.loads(s) for s in path.read_text().splitlines() if s.strip()]
-    kept = [m for m in lines if m["epoch"] < epoch]
-    with atomic_write(path, "w") as f:
-        f.writelines(json.dumps(m) + "\n" for m in kept)
-    return kept
-
-
-def append_metrics(path: Path, line: dict) -> None:
-    with open(path, "a") as f:
-        f.write(json.dumps(line) + "\n")
 
 
 def progress_bar(enabled: bool) -> Progress:
@@ -231,10 +210,13 @@ def fit(
     test_set: Dataset | None,
     device: str = "auto",
     resume: bool = False,
+    overwrite: bool = False,
     on_epoch_end: Callable[[dict], None] | None = None,
 ) -> list[dict]:
     """Train `cfg` on the given datasets into `out_dir`; returns all metrics lines (rank 0's view).
 
+    A folder that holds a run is continued only with `resume` (from its checkpoint, with a `cfg` that does not
+    contradict it; without a checkpoint the run starts over) and replaced only with `overwrite`.
     `test_set` None (only with a validation split) trains and selects without ever scoring the test split:
     a recipe search's runs."""
     check_config(cfg)
@@ -243,7 +225,9 @@ def fit(
     out = Path(out_dir)
     info, dev = distributed.setup(device)
     try:
-        return _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end)
+        check_run_folder(out, cfg, resume=resume, overwrite=overwrite)
+        distributed.barrier(info)  # every rank checked before rank 0 writes
+        return _fit(cfg, out, train_set, test_set, info, dev, resume, overwrite, on_epoch_end)
     finally:
         distributed.teardown(info)
 
@@ -265,7 +249,7 @@ def epoch_augmentation(cfg: TrainConfig, size: int,
     return partial(transforms, generator=generator)
 
 
-def _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end) -> list[dict]:
+def _fit(cfg, out, train_set, test_set, info, dev, resume, overwrite, on_epoch_end) -> list[dict]:
     geo = train_set.geometry
     train_set = place_frames(train_set, dev)  # its RGB-only and validation views share those frames
     val_set = train_set.validation() if cfg.data.val_fraction > 0 else None
@@ -274,9 +258,9 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end) -> list
                         input_shape=(geo.channels, geo.height, geo.width), width=cfg.model.width,
                         neuron=cfg.model.neuron, input_scale=cfg.model.input_scale)
     ckpt_path, metrics_path = out / CHECKPOINT, out / METRICS
-    resuming = resume and ckpt_path.exists()
+    resumed = read_checkpoint(ckpt_path) if resume and ckpt_path.exists() else None
     model = model.to(dev)
-    if cfg.model.init_rate > 0 and not resuming:  # on a GPU through the fast path (SpikingNet.run)
+    if cfg.model.init_rate > 0 and resumed is None:  # on a GPU through the fast path (SpikingNet.run)
         calibrate_rates(model, first_events(train_set, cfg.optim.batch_size).to(dev), cfg.model.init_rate)
     method = build_method(cfg.method, model, cfg.loss, geo.time_steps).to(dev)
     optimizer = torch.optim.AdamW([p for p in method.parameters() if p.requires_grad], lr=cfg.lr,
@@ -288,19 +272,22 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end) -> list
         teacher, record = obtain_teacher(cfg, train_set, out, info, dev)
         method.set_teacher(teacher)
         teacher_acc = {"teacher_train_acc": record["teacher_train_acc"]}
-    if resuming:
-        start = restore(method, optimizer, read_checkpoint(ckpt_path), cfg, ckpt_path)
+    if resumed is not None:
+        start = restore(method, optimizer, resumed)
     if info.main:
+        if overwrite:
+            clear_run(out)
         out.mkdir(parents=True, exist_ok=True)
         remove_leftovers(out)  # temp files of a crashed run of this folder
-        history = keep_metrics_before(metrics_path, start)
+        history = committed_history(out, resumed) if resumed is not None else []
+        write_metrics(metrics_path, history)  # repairs a line a crash kept out of it
         save_config(cfg, out / CONFIG)
     ddp_method = distributed.wrap(method, info, dev)
     rgb_set = None
     pass_length = len(epoch_sampler(cfg.data.sampler, train_set, info, seed=cfg.seed))
     run = plan(cfg, math.ceil(pass_length / cfg.optim.batch_size))
     run_cfg = replace(cfg, optim=replace(cfg.optim, epochs=run.epochs))  # lr schedule, curricula, bar
-    best = best_score(out) if resuming and cfg.eval.select == "best-val" else None
+    best = best_score(out) if resumed is not None and cfg.eval.select == "best-val" else None
     steps_done = history[-1].get("step", 0) if history else 0
     with progress_bar(info.main) as bar:
         for epoch in range(start, run.epochs):
@@ -332,17 +319,17 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, on_epoch_end) -> list
                     else:
                         line.update(evaluate(model, test_set, dev, cfg.optim.batch_size))
                 line["seconds"] = round(time.time() - started, 2)
+                history.append(line)
                 state = Checkpoint(
                     train=cfg, num_classes=len(train_set.classes), input_shape=model.input_shape,
                     time_steps=geo.time_steps, state_dict=model.state_dict(), epoch=epoch,
-                    class_names=list(train_set.classes), metrics=line, heads=head_state(method),
+                    class_names=list(train_set.classes), history=list(history), heads=head_state(method),
                     optimizer=optimizer.state_dict())
                 if cfg.eval.select == "best-val":
                     best = keep_if_best(out, state, line, best)
-                if scored:  # a resumed run re-trains the epochs after the last scored one
+                if scored:  # the epoch's commit point (run_folder.py); a resume re-trains unscored epochs
                     write_checkpoint(ckpt_path, state)
-                append_metrics(metrics_path, line)
-                history.append(line)
+                write_metrics(metrics_path, history)
                 write_curves(history, out / CURVES)
                 console.print(summary(line))
             distributed.barrier(info)

@@ -1,0 +1,114 @@
+"""A training run's folder: which files make a run, whether `fit` may write there, what `--resume` continues,
+and metrics.jsonl, which is always rebuilt from the checkpoint.
+
+The checkpoint is the commit point of an epoch: it holds every metrics line so far, is renamed into place
+(fsynced) first, and metrics.jsonl is rewritten from it after. A crash between the two leaves a checkpoint one
+line ahead of metrics.jsonl, never the reverse, and the next `--resume` rewrites metrics.jsonl from the
+checkpoint (a torn or missing last line included). A folder never shows a metrics line for an epoch whose
+weights were not saved.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from tmkt_common.atomic import atomic_write, fsync_folder
+from tmkt_common.errors import RunFolderError
+
+from ..checkpoint import CHECKPOINT, Checkpoint, read_checkpoint
+from ..config import TrainConfig, check_resume, load_config
+from .selection import BEST, FINAL
+
+METRICS = "metrics.jsonl"
+CONFIG = "config.toml"
+EVAL = "eval.json"
+RUN_FILES = (METRICS, EVAL, FINAL, BEST, CONFIG, CHECKPOINT)  # the order --overwrite removes them in
+
+
+def check_writable(folder: Path) -> None:
+    """A RunFolderError naming `folder` unless it is, or can be made, a folder this process can write to.
+    Probes the nearest existing folder with a temp file that is removed at once (nothing is left)."""
+    existing = next(p for p in (folder, *folder.parents) if p.exists() or p == p.parent)
+    if not existing.is_dir():
+        raise RunFolderError(f"{folder}: cannot be a folder, {existing} is a file")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise RunFolderError(f"{folder}: cannot write in {existing} ({exc.strerror or exc})") from exc
+
+
+def run_files(folder: Path) -> list[str]:
+    """The run files `folder` holds (none: no run there)."""
+    return [name for name in (CHECKPOINT, METRICS, CONFIG) if (folder / name).exists()]
+
+
+def recorded_config(folder: Path) -> tuple[TrainConfig, Path] | None:
+    """The config the run in `folder` was trained with, and the file it came from: the checkpoint's (what the
+    weights were trained with), else config.toml (a run that crashed before its first epoch ended)."""
+    if (folder / CHECKPOINT).exists():
+        return read_checkpoint(folder / CHECKPOINT).train, folder / CHECKPOINT
+    if (folder / CONFIG).exists():
+        return load_config(folder / CONFIG), folder / CONFIG
+    return None
+
+
+def check_run_folder(folder: Path, cfg: TrainConfig, *, resume: bool, overwrite: bool) -> None:
+    """Everything `fit` checks before it writes: `folder` writable; a run there is continued only with
+    `resume` (and a `cfg` that does not contradict it) and replaced only with `overwrite`."""
+    if resume and overwrite:
+        raise RunFolderError(f"{folder}: --resume and --overwrite contradict each other; choose one")
+    check_writable(folder)
+    held = run_files(folder)
+    if not held or overwrite:
+        return
+    if not resume:
+        raise RunFolderError(f"{folder}: holds a run ({', '.join(held)}); continue it with --resume, replace "
+                             "it with --overwrite, or choose another --out")
+    recorded = recorded_config(folder)
+    if recorded is not None:
+        check_resume(recorded[0], cfg, str(recorded[1]))
+
+
+def clear_run(folder: Path) -> None:
+    """Remove the run files of `folder` (--overwrite), checkpoint last: until it goes, the folder is the old
+    run (resume rebuilds metrics.jsonl and config.toml from it, a best-val run re-selects); after, no run.
+    Other files stay."""
+    for name in RUN_FILES:
+        (folder / name).unlink(missing_ok=True)
+    if folder.is_dir():
+        fsync_folder(folder)
+
+
+def write_metrics(path: Path, lines: list[dict]) -> None:
+    """metrics.jsonl as a whole, atomically (one JSON object per line)."""
+    with atomic_write(path, "w") as f:
+        f.writelines(json.dumps(line) + "\n" for line in lines)
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """metrics.jsonl's lines; a torn last line (a write cut short) is dropped, a bad line elsewhere is a
+    RunFolderError naming the file and line."""
+    texts = [t for t in path.read_text().splitlines() if t.strip()] if path.exists() else []
+    lines = []
+    for number, text in enumerate(texts, 1):
+        try:
+            line = json.loads(text)
+        except json.JSONDecodeError as exc:
+            if number == len(texts):
+                break
+            raise RunFolderError(f"{path}:{number}: not a metrics line ({exc.msg})") from exc
+        if not isinstance(line, dict) or not isinstance(line.get("epoch"), int):
+            raise RunFolderError(f"{path}:{number}: not a metrics line (no integer epoch)")
+        lines.append(line)
+    return lines
+
+
+def committed_history(folder: Path, ckpt: Checkpoint) -> list[dict]:
+    """The metrics lines of the epochs `ckpt` holds: its own record, or (a version 1-2 checkpoint, which kept
+    none) metrics.jsonl's lines up to its epoch."""
+    if len(ckpt.history) == ckpt.epoch + 1:
+        return list(ckpt.history)
+    return [line for line in read_metrics(folder / METRICS) if line["epoch"] <= ckpt.epoch]
