@@ -1,5 +1,6 @@
 """Start-up: importing tmkt (and SLAYER through it) leaves out lava-dl's object detection, which would import
-torchvision and torch._dynamo (seconds on every CLI start), yet that subpackage still works when used."""
+torchvision and torch._dynamo (seconds on every CLI start), yet that subpackage still works when used; and the
+export and sweep stack loads no numba (a GPU box may lack it: only the CPU kernels need it)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 PROBE = """
 import sys
-import tmkt_deploy.bridge, tmkt_deploy.export
+import tmkt_deploy.bridge, tmkt_deploy.export, tmkt_sweep.cli, tmkt_train.train.trainer
 from tmkt_train.models import build_model
 build_model("scnn", num_classes=10, input_shape=(2, 16, 16), width=0.0625)
-print("probe:", sorted(name for name in ("torchvision", "torch._dynamo") if name in sys.modules))
+print("probe:", sorted(name for name in ("torchvision", "torch._dynamo", "numba") if name in sys.modules))
 from lava.lib.dl.slayer import obd
 print("probe:", obd.bbox.utils.__name__, "torchvision" in sys.modules)
 """

@@ -23,9 +23,7 @@ from tmkt_common.graph import INPUT
 
 from ..ir import Cuba, Layer, Network, SigmaDelta, Synapse
 from ..loihi_params import lava_dense_weight, lif_params
-from .lif_kernel import lif_window
 from .neuron import LifState
-from .sdn_kernel import sdn_window
 from .synapse import FLOAT32_EXACT, SynapseOp
 
 
@@ -177,7 +175,11 @@ def check_stream_inputs(net: Network, inputs: np.ndarray | torch.Tensor) -> torc
     return x.to(torch.float64)
 
 def fire_window(layer: Layer, a_in: torch.Tensor) -> torch.Tensor:
-    """A layer without recurrence on CPU: its whole window (n, S, neurons) in one compiled loop (numba)."""
+    """A layer without recurrence on CPU: its whole window (n, S, neurons) in one compiled loop (numba,
+    imported here: a GPU box may lack it and never runs this)."""
+    from .lif_kernel import lif_window
+    from .sdn_kernel import sdn_window
+
     neuron, x = layer.neuron, a_in.numpy()
     mant = np.zeros(layer.num_neurons, np.int64) if layer.bias is None else layer.bias.reshape(-1)
     if isinstance(neuron, SigmaDelta):
