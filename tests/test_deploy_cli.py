@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -142,15 +141,20 @@ def test_out_under_a_file_is_one_line_for_every_command(checkpoint, tmp_path):
 def test_read_only_out_is_one_line(checkpoint, tmp_path, monkeypatch):
     """Checked before any work (the folder's access rights), and where a write is refused all the same."""
     import tmkt_common.atomic
-    import tmkt_common.cli
 
     locked = tmp_path / "locked"
     locked.mkdir()
-    real_access = os.access
-    monkeypatch.setattr(tmkt_common.cli.os, "access",
-                        lambda path, mode: Path(path) != locked and real_access(path, mode))
+    real_probe = tmkt_common.atomic.tempfile.TemporaryFile
+
+    def probe(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir) == locked:
+            raise PermissionError(13, "Permission denied", str(dir))
+        return real_probe(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tmkt_common.atomic.tempfile, "TemporaryFile", probe)
     for args in (["export", str(checkpoint)], ["report", str(tmp_path)], ["import-netx", str(checkpoint)]):
-        _one_error_line(runner.invoke(app, [*args, "--out", str(locked / "out")]), "locked", "not writable")
+        result = runner.invoke(app, [*args, "--out", str(locked / "out")])
+        _one_error_line(result, "locked", "cannot write in")
     monkeypatch.undo()
 
     def refuse(*args, dir=None, **kwargs):

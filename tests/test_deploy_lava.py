@@ -19,7 +19,7 @@ from lava.magma.core.run_configs import Loihi2SimCfg
 from lava.proc import io
 
 from tmkt_common.errors import LavaStalled, TargetUnavailable
-from tmkt_deploy.bridge import graded_frames, reference_spikes
+from tmkt_deploy.bridge import graded_frames, reference_tensors
 from tmkt_deploy.check import SpikeRecord, agreement
 from tmkt_deploy.interop.netx_writer import write_netx
 from tmkt_deploy.lava import SpikeDelay, build_graph, frames_to_stream
@@ -35,7 +35,8 @@ def reference(net, frames: np.ndarray) -> dict[str, np.ndarray]:
     """The quantized model's spikes for graded `frames`, fed as the raw frames that encode to them."""
     raw = torch.as_tensor(frames / net.input_scale, dtype=torch.float32)
     np.testing.assert_array_equal(graded_frames(net, raw), frames)
-    return reference_spikes(net, raw)
+    return {name: spikes.cpu().numpy().astype(np.int8)
+            for name, spikes in reference_tensors(net, raw).items()}
 
 
 def assert_exact(reference: dict[str, np.ndarray], deployed: dict[str, np.ndarray]) -> None:

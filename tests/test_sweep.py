@@ -5,6 +5,7 @@ clear errors."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +26,12 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 def smoke(tmp_path_factory) -> Path:
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("sweep")
+    start_method = multiprocessing.get_start_method(allow_none=True)
     result = runner.invoke(app, ["--grid", "cpu-smoke", "--out", str(out), "--device", "cpu",
                                  "--lava-samples", "1", "--jobs", "2"])
     assert result.exit_code == 0, result.output
+    # the pool's spawned children left the start method unset (Lava, imported later, sets its own)
+    assert multiprocessing.get_start_method(allow_none=True) == start_method
     return out
 
 

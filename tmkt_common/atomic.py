@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from .errors import FolderError
+
 
 def default_mode(directory: bool = False) -> int:
     """Permissions a new file (or folder) gets from `open` (`mkdir`) under the process umask."""
@@ -46,6 +48,21 @@ def fsync_folder(folder: Path) -> None:
         pass  # some file systems cannot fsync a folder; the rename itself is still atomic
     finally:
         os.close(fd)
+
+
+def check_writable(folder: str | os.PathLike) -> None:
+    """A FolderError naming `folder` unless it is, or can be made, a folder this process can write to. Probes
+    the nearest existing folder with a temp file, removed at once: os.access would not do (root passes it
+    for read-only mounts such as /sys)."""
+    folder = Path(folder)
+    existing = next(p for p in (folder, *folder.parents) if p.exists() or p == p.parent)
+    if not existing.is_dir():
+        raise FolderError(f"{folder}: cannot be a folder, {existing} is a file")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise FolderError(f"{folder}: cannot write in {existing} ({exc.strerror or exc})") from exc
 
 
 @contextmanager

@@ -11,6 +11,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, ProgressColumn
 
+from .atomic import check_writable
+from .errors import FolderError
+
 VERBOSE_ENV = "TMKT_VERBOSE"  # set: third-party import messages are shown (tmkt_common.lavadl)
 PIPED_WIDTH = 200  # columns for tables when output is not a terminal (rich's default, 80, squeezes them)
 
@@ -54,15 +57,11 @@ def one_line(exc: BaseException, source: str | os.PathLike | None = None) -> str
 
 
 def check_out(out: Path, option: str = "--out") -> None:
-    """Fail with one line, before any work, when folder `out` cannot be made: a file on its path, or its
-    nearest existing folder not writable."""
-    existing = out
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise fail(f"{option} {out}: {existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise fail(f"{option} {out}: {existing} is not writable")
+    """Fail with one line, before any work, when folder `out` cannot be made or written (check_writable)."""
+    try:
+        check_writable(out)
+    except FolderError as exc:
+        raise fail(f"{option} {exc}") from exc
 
 
 def verbose_callback(

@@ -59,6 +59,10 @@ class LavaStalled(TmktError, RuntimeError):
     """A Lava run made no progress within its timeout."""
 
 
-class RunFolderError(TmktError, ValueError):
+class FolderError(TmktError, ValueError):
+    """A folder a command must write that cannot be: a file on its path, or no right to write there."""
+
+
+class RunFolderError(FolderError):
     """A training run folder that cannot be written, or that holds a run the command would overwrite or
     contradict; names the folder and the option that would work."""

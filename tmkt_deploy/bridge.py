@@ -60,13 +60,6 @@ def reference_tensors(net: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.
     return {name: values[name] for name, _ in net.graph if has_neuron(net.nodes[name])}
 
 
-def reference_spikes(net: torch.nn.Module, x: torch.Tensor) -> dict[str, np.ndarray]:
-    """`reference_tensors` as int8 numpy arrays on the host."""
-    return {name: spikes.cpu().numpy().astype(np.int8) for name, spikes in reference_tensors(net, x).items()}
-
-
-
-
 @contextmanager
 def float_weights(net: torch.nn.Module) -> Iterator[None]:
     """Run `net` with its synapses' quantization pre-hooks off (the float model), then restore them."""

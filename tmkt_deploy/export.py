@@ -1,13 +1,13 @@
 """`tmkt-deploy export` / `run` as functions: checkpoint → IR (+ netx) → target → spike checks → files.
 
-An export folder holds everything a later `run` needs without the checkpoint or the data set:
-`ir/` (the integer IR), `network.net` (netx HDF5, sequential nets only), `samples.npz` (the graded test
-frames, labels, float-model predictions and the quantized model's spike record), and after a check
-`check.json` + `spikes.json`. Every target runs the batched emulator on all samples (the deployed accuracy on
-the whole test set); `loihi2-sim` also runs Lava's fixed-point simulation on the first `lava_samples` as the
-ground truth the emulator must reproduce, `lava-cpu` Lava's floating-point models, `nir` / `onnx` write the
-interop file (and the ONNX step graph is run and compared with the emulator). Targets are a registry: one
-line per target in `TARGETS`.
+An export folder holds everything a later `run` needs without the checkpoint or the data set: `ir/` (the
+integer IR), `network.net` (netx HDF5, sequential nets only), `samples.npz` (the graded test frames, labels,
+float-model predictions and the quantized model's spike record), and after a check `check.json`, `spikes.json`
+and `activity.npz` (per-neuron activity, for exact energy). Every checked target runs the batched emulator on
+all samples (the deployed accuracy on the whole test set); `loihi2-sim` also runs Lava's fixed-point
+simulation on the first `lava_samples` as the ground truth the emulator must reproduce, `lava-cpu` Lava's
+floating-point models, `nir` / `onnx` write the interop file (and the ONNX step graph is run and compared with
+the emulator). Targets are a registry: one line per target in `TARGETS`.
 
 An export or re-run writes into a staged folder that replaces the previous outputs only when it finished
 (`tmkt_common.atomic.staged_folder`): a failure leaves the folder as it was, never a new `ir/` without its
@@ -144,11 +144,6 @@ def load_job(directory: str | os.PathLike) -> ExportJob:
                      labels=arrays["labels"], float_pred=arrays["float_pred"], quantized=quantized)
 
 
-def _chunk(net: Network) -> int:
-    """Samples per ONNX pass so that every layer's spikes of a chunk stay within CHUNK_SPIKES."""
-    return max(1, CHUNK_SPIKES // (net.steps_per_sample() * sum(lay.num_neurons for lay in net.layers)))
-
-
 def run_emulator(job: ExportJob) -> tuple[SpikeRecord, dict[str, np.ndarray], ActivityRecord]:
     """The emulator on every sample, in one call (its batches, sized for the device, bound the memory; only
     output spikes, counts, digests and the per-neuron energy sums reach the host): its spike record, spikes
@@ -197,6 +192,11 @@ def write_nir_file(job: ExportJob) -> tuple[dict, SpikeRecord | None]:
     shifted = np.zeros((*theirs.shape[:-1], job.net.steps_per_sample()), dtype=np.uint8)
     shifted[..., latency:] = theirs
     return files, SpikeRecord.from_layers(job.net, {job.net.output: shifted})
+
+
+def _chunk(net: Network) -> int:
+    """Samples per ONNX pass so that every layer's spikes of a chunk stay within CHUNK_SPIKES."""
+    return max(1, CHUNK_SPIKES // (net.steps_per_sample() * sum(lay.num_neurons for lay in net.layers)))
 
 
 def run_onnx_file(job: ExportJob) -> tuple[dict, SpikeRecord | None]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from tmkt_common.cli import fail, make_console, one_line
+from tmkt_common.cli import check_out, fail, make_console, one_line
 
 app = typer.Typer(name="tmkt-sweep", rich_markup_mode="rich", add_completion=False)
 
@@ -45,6 +45,7 @@ def sweep(
              "--only": only,
              "--lava-samples": lava_samples, "--jobs": jobs, "--out": out}
     command = "tmkt-sweep " + " ".join(f"{k} {v}" for k, v in given.items() if v is not None)
+    check_out(out)
     try:
         rows = run_sweep(out, grid=grid, device=device, epochs=epochs, only=only, lava_samples=lava_samples,
                          table_only=table_only, command=command, jobs=jobs, seeds=seeds, steps=steps)

@@ -15,10 +15,12 @@ recipe-search run (`deploy = False`) records only that: it is trained and select
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import platform
 import shutil
 import sys
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -167,8 +169,6 @@ def _run_logged(spec: RunSpec, out_dir: str | os.PathLike, device: str, lava_sam
                 command: str | None, threads: int) -> dict:
     """`run_one` in a pool process: its share of the CPU threads, its output in runs/NAME/log.txt (the runs
     of a pool would otherwise interleave on one terminal)."""
-    import multiprocessing
-
     # Lava's message infrastructure sets the start method (fork) when imported and fails if one is set, as
     # it is in a spawned worker: unset it.
     multiprocessing.set_start_method(None, force=True)
@@ -185,16 +185,30 @@ def _run_logged(spec: RunSpec, out_dir: str | os.PathLike, device: str, lava_sam
         sys.stdout.flush(), sys.stderr.flush()
 
 
+@contextmanager
+def _start_method_kept():
+    """Leaves this process's multiprocessing start method as it was: starting a spawned child fixes it as a
+    side effect (the stdlib's spawn.get_preparation_data asks get_start_method()), and Lava, imported later
+    in this process (an export after the sweep), sets its own and fails with "context has already been
+    set"."""
+    before = multiprocessing.get_start_method(allow_none=True)
+    try:
+        yield
+    finally:
+        if before is None:
+            multiprocessing.set_start_method(None, force=True)
+
+
 def _run_pool(todo: list[RunSpec], out_dir: str | os.PathLike, *, device: str, lava_samples: int,
               command: str | None, jobs: int, console) -> list[str]:
     """`todo` over `jobs` spawned processes (small nets leave a GPU mostly idle: several runs share it);
     returns the names that finished. A failed run does not stop the others; it is reported at the end."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
-    from multiprocessing import get_context
 
     threads = max(1, (os.cpu_count() or 1) // jobs)
     ran, failed = [], []
-    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+    spawn = multiprocessing.get_context("spawn")
+    with _start_method_kept(), ProcessPoolExecutor(jobs, mp_context=spawn) as pool:
         futures = {pool.submit(_run_logged, spec, out_dir, device, lava_samples, command, threads): spec
                    for spec in todo}
         console.print(f"{len(todo)} run(s) on {jobs} processes ({threads} CPU threads each); "

@@ -20,8 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-import tomli
-
+from tmkt_common.documents import read_table
 from tmkt_common.errors import ProfileError
 
 KINDS = ("spec", "measured", "simulated", "estimated")
@@ -106,13 +105,7 @@ def load_profile(name_or_path: str | os.PathLike) -> Profile:
         path = profiles_dir() / f"{name_or_path}.toml"
         if not path.exists():
             raise ProfileError(f"no hardware profile named {str(name_or_path)!r}; known: {list_profiles()}")
-    elif not path.exists():
-        raise ProfileError(f"{path}: hardware profile file not found")
-    try:
-        doc = tomli.loads(path.read_text())
-    except tomli.TOMLDecodeError as e:
-        raise ProfileError(f"{path}: not valid TOML ({e})") from e
-    return parse_profile(doc, path)
+    return parse_profile(read_table(path, "TOML", ProfileError, "hardware profile file not found"), path)
 
 
 def parse_profile(doc: dict, path: Path) -> Profile:

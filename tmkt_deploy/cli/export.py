@@ -63,6 +63,6 @@ def run_target(work: Callable[[], CheckResult], strict: bool, out: Path, source:
     console = make_console()
     for table in check_tables(result):
         console.print(table)
-    console.print(f"wrote {out}/check.json and spikes.json")
+    console.print(f"wrote {out}/check.json, spikes.json and activity.npz")
     if strict and not result.exact:
         raise fail(f"--strict: spikes differ ({result.first_mismatch}); see {out}/check.json", code=1)

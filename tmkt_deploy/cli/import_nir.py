@@ -6,9 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import typer
-from rich.console import Console
 
-from tmkt_common.cli import fail
+from tmkt_common.cli import check_out, fail, make_console, one_line
 
 from . import app
 from .import_netx import layer_table, parse_shape
@@ -58,18 +57,19 @@ def import_nir(
             raise fail(f"{path}: no such file")
     if (out / "network.json").exists():
         raise fail(f"{out}: already holds an IR; choose a new --out")
+    check_out(out)
     try:
         imported = read_nir(file, time_steps=time_steps, input_scale=input_scale, dt=dt,
                             input_shape=parse_shape(input_shape))
         frames = probe_inputs(inputs, imported.net.input_shape, time_steps, samples, seed)
-    except ValueError as e:
-        raise fail(str(e)) from e
-    cost = quantisation_cost(imported, frames)
-    cost["inputs"] = str(inputs) if inputs else \
-        f"{samples} random samples, density {RANDOM_DENSITY}, seed {seed}"
-    imported.net.meta["quantisation"] = cost
-    imported.net.save(out)
-    console = Console()
+        cost = quantisation_cost(imported, frames)
+        cost["inputs"] = str(inputs) if inputs else \
+            f"{samples} random samples, density {RANDOM_DENSITY}, seed {seed}"
+        imported.net.meta["quantisation"] = cost
+        imported.net.save(out)
+    except (ValueError, KeyError, OSError) as e:
+        raise fail(one_line(e, file)) from e
+    console = make_console()
     console.print(layer_table(imported.net))
     console.print(f"quantisation vs the unquantised graph on {cost['inputs']}: output spikes equal "
                   f"{cost['output_spike_agreement']:.2%}, same class {cost['prediction_agreement']:.2%}")

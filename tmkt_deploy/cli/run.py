@@ -26,8 +26,9 @@ def run(
     inputs: Path = typer.Option(None, "--input", help=f"For an import-netx folder: {INPUT_HELP}"),
 ) -> None:
     """Check an export again (same IR, same saved samples): emulator on all, Lava on the first few;
-    rewrites check.json and spikes.json. For an [bold]import-netx[/] folder with [cyan]--input[/]: emulator on
-    all inputs, Lava on the first few, every layer compared value for value; writes nothing.
+    rewrites check.json, spikes.json and activity.npz. For an [bold]import-netx[/] folder with
+    [cyan]--input[/]: emulator on all inputs, Lava on the first few, every layer compared value for value;
+    writes nothing.
 
     Example: [cyan]tmkt-deploy run runs/scnn/deploy --lava-samples 16[/]."""
     if inputs is not None:

@@ -6,18 +6,22 @@ the pipeline), and resets a layer of latency l to zero state at step l of every 
 input of that sample arrives. So each layer computes, per sample, one P-step *window* starting at its own
 latency, from zero state, and inside windows a synapse source → target needs no time shift at all: a source
 spike at step t reaches the target at t + 1 + delay, and the IR lines every target's inputs up so that
-latency(target) = latency(source) + 1 + delay. A network has no recurrence, so each layer is computed for all
-P steps at once: its synapses run over every frame of their sources' windows in one conv/matmul (time folded
-into the batch), then its LIF registers are stepped through the window in one fused kernel (on CPU numba's,
-`lif_kernel`; on a GPU Triton's, `lif_triton`, or step by step in torch, `neuron`, where Lava's int32 wraps
-could matter). On a GPU convs are one im2col GEMM per chunk (`synapse.gemm_conv`) and batches are sized
-from its free memory, so a whole test set runs in one or a few batches. Spatial layers' currents and spikes
-live in channels-last memory (H, W, C: the layout oneDNN's convs read and write without reordering) behind
-PyTorch's logical (C, H, W) shape, and spikes are 0/1 (float32 on CPU, the type the next conv sums in).
+latency(target) = latency(source) + 1 + delay. A window-timed IR has no recurrence (`Network.validate`), so
+each layer is computed for all P steps at once: its synapses run over every frame of their sources' windows in
+one conv/matmul (time folded into the batch), then its LIF registers are stepped through the window in one
+fused kernel (on CPU numba's, `lif_kernel`; on a GPU Triton's, `lif_triton`, or step by step in torch,
+`neuron`, where Lava's int32 wraps could matter). On a GPU convs are one im2col GEMM per chunk
+(`synapse.gemm_conv`) and batches are sized from its free memory, so a whole test set runs in one or a few
+batches. Spatial layers' currents and spikes live in channels-last memory (H, W, C: the layout oneDNN's convs
+read and write without reordering) behind PyTorch's logical (C, H, W) shape, and spikes are 0/1 (float32 on
+CPU, the type the next conv sums in).
 
 Layout of the results: like `lava.simulate`, each layer's spikes on the sample's own P steps, masked
 (zero) before the layer's latency (there Lava shows the previous sample's tail); a layer's last `latency`
 window steps fall into the next sample's P steps and count in `spike_counts` only.
+
+A stream-timed IR (an imported netx network: free-running, recurrence allowed) runs in `stream.StreamRunner`
+instead, on the input's own steps.
 """
 
 from __future__ import annotations

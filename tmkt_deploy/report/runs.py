@@ -20,13 +20,13 @@ optional leading N), and a netx run's counts are messages (a graded or sigma-del
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tmkt_common.documents import read_table
 from tmkt_common.errors import RunError
 from tmkt_deploy.energy.records import ActivityRecord
 from tmkt_deploy.export_folder import ACTIVITY_FILE, CHECK_FILE, IR_DIR
@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from tmkt_deploy.interop.netx_import import NetxOptions
 
 ACCURACY_KEYS = ("float", "quantized", "deployed")
+
+
+MISSING = "missing (an export run directory holds ir/, check.json and spikes.json)"
 
 
 @dataclass(frozen=True)
@@ -49,18 +52,6 @@ class Run:
     samples: int
     accuracy: dict[str, float | None]
     agreement: float | None
-
-
-def _read_json(path: Path) -> dict:
-    if not path.exists():
-        raise RunError(f"{path}: missing (an export run directory holds ir/, check.json and spikes.json)")
-    try:
-        doc = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise RunError(f"{path}: not valid JSON ({e})") from e
-    if not isinstance(doc, dict):
-        raise RunError(f"{path}: expected a JSON object")
-    return doc
 
 
 def _fraction(value: object, where: str) -> float | None:
@@ -81,7 +72,7 @@ def load_export_run(run_dir: str | Path) -> Run:
     except (FileNotFoundError, ValueError, KeyError) as e:
         raise RunError(f"{run_dir / 'ir'}: {e}") from e
     check_path = run_dir / CHECK_FILE
-    check = _read_json(check_path)
+    check = read_table(check_path, "JSON", RunError, MISSING)
     accuracy_doc = check.get("accuracy")
     if not isinstance(accuracy_doc, dict):
         raise RunError(f"{check_path}: missing key 'accuracy' (an object with {list(ACCURACY_KEYS)})")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from tmkt_common.cli import err, fail
+from tmkt_common.cli import check_out, err, fail
 
 from . import app
 
@@ -28,6 +28,7 @@ def convert(
                    "if you trust where it came from")
     if new.exists() and new.resolve() == old.resolve():
         raise fail(f"{new}: write the converted checkpoint to a new file, not over {old}")
+    check_out(new.parent, "NEW")
     err.print(f"[yellow]warning:[/] unpickling {old} with torch.load(weights_only=False)")
     try:
         with warnings.catch_warnings():

@@ -6,12 +6,12 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from tmkt_common.atomic import atomic_write
+from tmkt_common.atomic import atomic_write, check_writable
 from tmkt_common.device import pick_device
 
 from ..checkpoint import load_model
 from ..data.build import build_datasets
-from .run_folder import EVAL, check_writable
+from .run_folder import EVAL
 from .selection import chosen_checkpoint
 from .trainer import evaluate
 

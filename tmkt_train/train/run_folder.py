@@ -11,10 +11,9 @@ weights were not saved.
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
-from tmkt_common.atomic import atomic_write, fsync_folder
+from tmkt_common.atomic import atomic_write, check_writable, fsync_folder
 from tmkt_common.errors import RunFolderError
 
 from ..checkpoint import CHECKPOINT, Checkpoint, read_checkpoint
@@ -25,19 +24,6 @@ METRICS = "metrics.jsonl"
 CONFIG = "config.toml"
 EVAL = "eval.json"
 RUN_FILES = (METRICS, EVAL, FINAL, BEST, CONFIG, CHECKPOINT)  # the order --overwrite removes them in
-
-
-def check_writable(folder: Path) -> None:
-    """A RunFolderError naming `folder` unless it is, or can be made, a folder this process can write to.
-    Probes the nearest existing folder with a temp file that is removed at once (nothing is left)."""
-    existing = next(p for p in (folder, *folder.parents) if p.exists() or p == p.parent)
-    if not existing.is_dir():
-        raise RunFolderError(f"{folder}: cannot be a folder, {existing} is a file")
-    try:
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as exc:
-        raise RunFolderError(f"{folder}: cannot write in {existing} ({exc.strerror or exc})") from exc
 
 
 def run_files(folder: Path) -> list[str]:
