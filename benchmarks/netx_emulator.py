@@ -27,9 +27,9 @@ import h5py
 import numpy as np
 import torch
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from tmkt_common.cli import make_console
 from tmkt_deploy.emulator import emulate
 from tmkt_deploy.interop.netx_import import NetxOptions, read_netx
 
@@ -155,7 +155,7 @@ def main(size: int = typer.Option(48, help="Input height = width."),
         exact = np.array_equal(emu_out[0], lava_out.reshape(emu_out[0].shape))
         table.add_row("cuba-input-conv", "tmkt Lava graph (netx's Input does not compile)", f"{lava_s:.3f}",
                       f"{emu_s:.5f}", f"{lava_s / emu_s:,.0f}x", str(exact))
-    Console().print(table)
+    make_console().print(table)
 
 
 if __name__ == "__main__":
