@@ -59,7 +59,7 @@ def small_net() -> Network:
 
 def test_sensitivity_readings_move_the_energy_the_way_they_say():
     net = small_net()
-    result = emulate(net, support.graded_frames((4, 2, 6, 6, 5), high=8))
+    result = emulate(net, support.graded_frames((4, 2, 6, 6, 5), high=8), activity=True)
     changed = sum(v.sum() for v in result.changed.values()) / 4
     spikes = {k: v / 4 for k, v in result.window_spikes.items()}
     activity = count_activity(net, spikes, active_updates=changed)
@@ -85,7 +85,7 @@ def test_changed_state_counts_agree_between_the_cpu_kernel_and_torch():
 
 def test_break_even_none_under_loihi2_names_idle_updates_and_exists_under_the_paper_convention():
     net = small_net()
-    result = emulate(net, support.graded_frames((4, 2, 6, 6, 5), high=8))
+    result = emulate(net, support.graded_frames((4, 2, 6, 6, 5), high=8), activity=True)
     activity = count_activity(net, {k: v / 4 for k, v in result.window_spikes.items()})
     none = break_even(load_profile("loihi2"), load_profile("ann-45nm"), activity)
     largest = max(none.fixed_j, key=none.fixed_j.get)

@@ -54,7 +54,7 @@ def backbone_b() -> Network:
 def emulated_activity(net: Network, samples: int = 8, seed: int = 0) -> ActivityRecord:
     """What an export records: the emulator's per-neuron counts on random graded frames."""
     frames = support.graded_frames((samples, *net.input_shape, net.time_steps), high=4, seed=seed)
-    return ActivityRecord.from_emulation(net, [emulate(net, frames)])
+    return ActivityRecord.from_emulation(net, [emulate(net, frames, activity=True)])
 
 
 def write_run(root: Path, net: Network, activity: ActivityRecord, tag: str, deployed: float = 0.5) -> Path:
@@ -211,7 +211,8 @@ def test_report_synops_equal_a_brute_force_count_with_activity_at_the_borders(tm
     net = backbone_a()
     frames = support.graded_frames((6, *net.input_shape, net.time_steps), density=0.9, high=200)
     frames[:, :, 1:-1, 1:-1, :] = 0
-    run = write_run(tmp_path, net, ActivityRecord.from_emulation(net, [emulate(net, frames)]), "border")
+    activity = ActivityRecord.from_emulation(net, [emulate(net, frames, activity=True)])
+    run = write_run(tmp_path, net, activity, "border")
     result = runner.invoke(app, ["report", str(run), "-p", "loihi2", "--out", str(tmp_path / "r")])
     assert result.exit_code == 0, result.output
     (doc,) = json.loads((tmp_path / "r" / "report.json").read_text())["backbones"]

@@ -47,7 +47,7 @@ def test_energy_term_counts_what_the_report_counts_on_the_same_batch(backbone):
     with torch.no_grad():
         out = model(x)
     net = quantize_net(model, name=backbone, time_steps=x.shape[-1])
-    record = ActivityRecord.from_emulation(net, [emulate(net, graded_frames(model, x))])
+    record = ActivityRecord.from_emulation(net, [emulate(net, graded_frames(model, x), activity=True)])
     profile = load_profile("loihi2")
     streaming = count_activity(net, record.mean_spikes("streaming"), steps=schedule_steps(net, "streaming"))
     isolated = count_activity(net, record.mean_spikes("isolated"))

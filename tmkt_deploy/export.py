@@ -149,8 +149,8 @@ def run_emulator(job: ExportJob) -> tuple[SpikeRecord, dict[str, np.ndarray], Ac
     output spikes, counts, digests and the per-neuron energy sums reach the host): its spike record, spikes
     per sample per layer (tail included) and the per-neuron counts exact energy needs."""
     net = job.net
-    result = emulate(net, job.frames, record=[net.output], digests=True, device=pick_device("auto"),
-                     progress=True)
+    result = emulate(net, job.frames, record=[net.output], digests=True, activity=True,
+                     device=pick_device("auto"), progress=True)
     activity = ActivityRecord.from_emulation(net, [result])
     return SpikeRecord(result.layer_spikes[net.output], result.layer_digests), result.spike_counts, activity
 

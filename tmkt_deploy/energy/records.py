@@ -35,7 +35,9 @@ class ActivityRecord:
 
     @classmethod
     def from_emulation(cls, net: Network, results: list[EmulatorResult]) -> ActivityRecord:
-        """From `emulate` results (EmulatorResult) of disjoint sample chunks."""
+        """From `emulate(..., activity=True)` results (EmulatorResult) of disjoint sample chunks."""
+        if any(not r.window_spikes for r in results):
+            raise ValueError("ActivityRecord needs emulate(..., activity=True): no per-neuron counts")
         t = net.time_steps
         spikes = {"isolated": {}, "streaming": {}}
         changed = {"isolated": {}, "streaming": {}}

@@ -113,7 +113,7 @@ def _emulated_run(net: Network, source: Path, inputs: np.ndarray) -> Run:
     """A network from another tool run by the emulator on `inputs`: spikes, no accuracies (no labels)."""
     from tmkt_deploy.emulator import emulate  # imports torch: only when such a file is reported
 
-    result = emulate(net, inputs, progress=True)
+    result = emulate(net, inputs, activity=True, progress=True)
     return Run(name=net.name, source=str(source), net=net,
                activity=ActivityRecord.from_emulation(net, [result]), samples=len(inputs),
                accuracy=dict.fromkeys(ACCURACY_KEYS), agreement=None)
