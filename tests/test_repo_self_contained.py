@@ -76,11 +76,12 @@ def test_no_file_refers_to_a_path_outside_the_repository():
 
 def test_the_scan_catches_each_kind_of_outside_path():
     test = Path("tests/test_x.py")
-    assert outside_references(test, 'REAL = Path(__file__).resolve().parents[2] / "shared"')
+    # sample lines naming a sibling folder of the checkout ("sibling"): the scan must flag each kind
+    assert outside_references(test, 'REAL = Path(__file__).resolve().parents[2] / "sibling"')
     assert outside_references(test, "ROOT = Path(__file__).parent.parent.parent")
-    assert outside_references(test, 'open("../shared/data/real-events/x.bin")')
-    assert outside_references(test, 'DATA = "/work/shared/data"')
-    assert outside_references(Path("docs/a.md"), "see [method](../../shared/docs/tmkt-method.md)")
+    assert outside_references(test, 'open("../sibling/data/x.bin")')
+    assert outside_references(test, 'DATA = "/work/sibling/data"')
+    assert outside_references(Path("docs/a.md"), "see [method](../../sibling/docs/method.md)")
     assert not outside_references(test, "ROOT = Path(__file__).resolve().parents[1]")
     assert not outside_references(test, "EXAMPLES = Path(__file__).resolve().parent.parent / 'examples'")
     assert not outside_references(Path("docs/a.md"), "see [README](../README.md)")
