@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 
 import torch
-from lava.lib.dl.slayer import block
 
+from ..lavadl import block
 from .graph import INPUT, SpikingNet
 from .residual import ResidualCuba
 

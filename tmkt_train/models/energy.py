@@ -15,18 +15,15 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from lava.lib.dl.slayer import block
-from lava.lib.dl.slayer import synapse as slayer_synapse
 
 from tmkt_common.energy_model import Connection, Profile, fanout, load_profile
+from tmkt_common.graph import pair
 
+from ..lavadl import block
+from ..lavadl import synapse as slayer_synapse
 from .graph import INPUT, SpikingNet
 
 UJ = 1e6  # joules → microjoules
-
-
-def _pair(values: tuple[int, ...]) -> tuple[int, int]:
-    return int(values[0]), int(values[1])
 
 
 def node_synapses(node: torch.nn.Module) -> list[torch.nn.Module]:
@@ -40,11 +37,11 @@ def connection(syn: torch.nn.Module, source_shape: tuple[int, ...],
     if isinstance(syn, slayer_synapse.Dense):
         return Connection("dense", source_shape, target_shape)
     if isinstance(syn, slayer_synapse.Pool):
-        kernel = _pair(syn.kernel_size)
+        kernel = pair(syn.kernel_size)
         return Connection("conv", source_shape, target_shape, kernel=kernel, stride=kernel,
                           groups=source_shape[0])
-    return Connection("conv", source_shape, target_shape, kernel=_pair(syn.weight.shape[2:4]),
-                      stride=_pair(syn.stride), padding=_pair(syn.padding), dilation=_pair(syn.dilation),
+    return Connection("conv", source_shape, target_shape, kernel=pair(syn.weight.shape[2:4]),
+                      stride=pair(syn.stride), padding=pair(syn.padding), dilation=pair(syn.dilation),
                       groups=int(syn.groups))
 
 
