@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from tmkt_common.atomic import atomic_write
-from tmkt_common.device import pick_device
+from tmkt_common.device import GPU_SHARE_ENV, pick_device
 from tmkt_train.config import TrainConfig
 from tmkt_train.train.selection import chosen_checkpoint, read_final
 
@@ -173,9 +173,11 @@ def _announce(console, result: dict) -> None:
 
 
 def _run_logged(spec: RunSpec, out_dir: str | os.PathLike, device: str, lava_samples: int,
-                command: str | None, threads: int) -> dict:
-    """`run_one` in a pool process: its share of the CPU threads, its output in runs/NAME/log.txt (the runs
-    of a pool would otherwise interleave on one terminal)."""
+                command: str | None, threads: int, jobs: int) -> dict:
+    """`run_one` in a pool process: its share of the CPU threads and of the GPU's memory (batch sizing:
+    tmkt_common.device.free_gpu_bytes), its output in runs/NAME/log.txt (the runs of a pool would otherwise
+    interleave on one terminal)."""
+    os.environ[GPU_SHARE_ENV] = str(1 / jobs)
     # Lava's message infrastructure sets the start method (fork) when imported and fails if one is set, as
     # it is in a spawned worker: unset it.
     multiprocessing.set_start_method(None, force=True)
@@ -243,7 +245,7 @@ def _run_pool(queue: _Queue, out_dir: str | os.PathLike, *, device: str, lava_sa
     with _start_method_kept(), ProcessPoolExecutor(jobs, mp_context=spawn) as pool:
         while True:
             for spec in queue.ready():
-                job = pool.submit(_run_logged, spec, out_dir, device, lava_samples, command, threads)
+                job = pool.submit(_run_logged, spec, out_dir, device, lava_samples, command, threads, jobs)
                 futures[job] = spec
             if not futures:
                 return ran, failed
