@@ -12,7 +12,7 @@ import torch
 from test_emulator_exact_sums import int64_sums
 
 from tmkt_deploy.check import SpikeRecord, predict_counts
-from tmkt_deploy.check.digest import pack_bits, spike_digests
+from tmkt_deploy.check.digest import pack_words, spike_digests
 from tmkt_deploy.emulator import EmulatorResult, WindowRunner, emulate, engine
 from tmkt_deploy.emulator import synapse as synapse_module
 from tmkt_deploy.ir import INPUT, Cuba, Layer, Network, Synapse
@@ -159,9 +159,11 @@ def test_digests_are_the_same_for_any_array_type_and_see_graded_values():
     assert got[1] != expected[1] and np.array_equal(got[[0, 2, 3]], expected[[0, 2, 3]])
 
 
-def test_device_bit_packing_is_numpys():
-    bits = torch.as_tensor(np.random.default_rng(1).random((3, 29)) < 0.5)
-    assert np.array_equal(pack_bits(bits).numpy(), np.packbits(bits.numpy(), axis=1))
+def test_word_packing_is_numpys_little_endian_packbits():
+    bits = torch.as_tensor(np.random.default_rng(1).random((3, 2, 129)) < 0.5)
+    expected = np.packbits(np.pad(bits.numpy(), ((0, 0), (0, 0), (0, 63))), axis=2, bitorder="little")
+    assert np.array_equal(pack_words(bits).numpy(), expected.view("<i8"))
+    assert torch.equal(pack_words(bits.float()[:, :, :128]), pack_words(bits[:, :, :128]))
 
 
 @pytest.mark.parametrize(("stride", "padding", "dilation", "kernel"),

@@ -39,7 +39,7 @@ import torch
 from tmkt_common.cli import progress as progress_bar
 from tmkt_common.device import free_gpu_bytes, pick_device
 
-from ..check.digest import spike_digests
+from ..check.digest import steps_first, window_digests
 from ..ir import INPUT, Layer, Network
 from ..loihi_params import ACT_SHIFT, UV_LIMIT, LifParams, lif_params
 from .neuron import LifState, wrap
@@ -66,8 +66,8 @@ class EmulatorResult:
     `output_spikes` (N, K, P) and `layer_spikes[name]` (N, *shape, P) are laid out as `lava.simulate`
     returns spikes: zero before the layer's latency. `spike_counts[name]` ((N,) int64) counts the layer's
     whole P-step window (its work per sample on the chip, tail included); `spike_counts["input"]` counts
-    nonzero graded input events. `layer_digests[name]` ((N,) `check.digest` digests of every layer's spikes
-    in that layout) when asked for. For exact energy counts, per neuron (shaped like the layer, int64, summed
+    nonzero graded input events. `layer_digests[name]` ((N,) int64 `check.digest` digests of every layer's
+    spikes in that layout, computed on the device) when asked for. For exact energy counts, per neuron (shaped like the layer, int64, summed
     over all N samples): `window_spikes` over the whole P-step window, `frame_spikes` over its first T steps
     (the steps that answer the sample's own frames: the streaming schedule's work); `changed[name]` (N, P)
     counts the layer's neurons whose state changed (a spike, or `u`/`v` moved) at each window step. These
@@ -122,16 +122,15 @@ def emulate(net: Network, inputs: np.ndarray | torch.Tensor, *, record: bool | I
 
     def run(start: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray], dict]:
         """One batch → its spike counts, its spikes in `simulate`'s layout (the output and `record`), its
-        digests (`digests`) and its per-neuron energy counts, each moved to the host once, digests packed and
-        energy counts summed on the device first."""
+        digests (`digests`) and its per-neuron energy counts, each moved to the host once, digests computed
+        and energy counts summed on the device first."""
         windows = runner(frames[start:start + batch].to(dev))
         counts = {name: window.counts.cpu().numpy() for name, window in windows.items()}
-        shifted = {name: _simulate_layout(net, name, windows[name].spikes) for name in needed}
-        kept = {name: shifted[name].cpu().numpy() for name in {*recorded, net.output}}
-        return counts, kept, {name: spike_digests(s) for name, s in shifted.items()} if digests else {}, \
+        kept = {name: _simulate_layout(net, name, windows[name].spikes).cpu().numpy()
+                for name in {*recorded, net.output}}
+        return counts, kept, {lay.name: _digests(net, lay.name, windows[lay.name].spikes)
+                              for lay in net.layers} if digests else {}, \
             _energy_counts(windows, frames.shape[-1]) if activity else NO_ACTIVITY
-
-    needed = [lay.name for lay in net.layers] if digests else list({*recorded, net.output})
 
     starts = range(0, len(frames), batch)
     workers = min(len(starts), torch.get_num_threads()) if dev.type == "cpu" else 1
@@ -350,6 +349,13 @@ def _simulate_layout(net: Network, name: str, window: torch.Tensor) -> torch.Ten
     out = torch.zeros_like(window, dtype=torch.uint8)
     out[:, latency:] = window[:, :window.shape[1] - latency]
     return out.movedim(1, -1)
+
+
+def _digests(net: Network, name: str, window: torch.Tensor) -> np.ndarray:
+    """`check.digest` digests (n,) of a layer's window (n, P, *shape) as `simulate` lays it out (shifted by
+    the latency), hashed on the window's device from its memory order without a copy."""
+    latency = net.latency(name)
+    return window_digests(steps_first(window)[:, :window.shape[1] - latency], latency).cpu().numpy()
 
 
 def _check_inputs(net: Network, inputs: np.ndarray | torch.Tensor) -> torch.Tensor:
