@@ -106,5 +106,6 @@ def test_a_rerun_refuses_spike_digests_of_an_older_format(run, tmp_path):
         arrays = {k: data[k] for k in data.files if k != "ref/digest_format"}  # as format 1 wrote it
     for older, marker in ((1, {}), (2, {"ref/digest_format": np.array(2)})):  # 2: blake2b (before format 3)
         np.savez_compressed(out / "samples.npz", **arrays, **marker)
-        with pytest.raises(ValueError, match=rf"samples\.npz: spike digests of format {older} .* export again"):
+        message = rf"samples\.npz: spike digests of format {older} .* export again"
+        with pytest.raises(ValueError, match=message):
             export.load_job(out)

@@ -59,7 +59,7 @@ def pack_words(bits: torch.Tensor) -> torch.Tensor:
     64k + b of a step in bit b of its word k; on the tensor's device."""
     n, steps, neurons = bits.shape
     words = -(-neurons // WORD_BITS)
-    bytes_ = bits.view(torch.uint8) if bits.dtype in (torch.bool, torch.uint8) else (bits != 0).view(torch.uint8)
+    bytes_ = (bits if bits.dtype in (torch.bool, torch.uint8) else bits != 0).view(torch.uint8)
     pad = words * WORD_BITS - neurons
     if pad or bytes_.stride(-1) != 1 or any(s % 8 for s in (*bytes_.stride()[:-1], bytes_.storage_offset())):
         bytes_ = torch.nn.functional.pad(bytes_, (0, pad)).contiguous()  # int64 words need aligned rows

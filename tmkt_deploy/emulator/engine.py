@@ -63,18 +63,18 @@ INT32_SAFE_INPUT = 1 << (24 - ACT_SHIFT)
 class EmulatorResult:
     """Spikes of one emulation, numpy on the CPU, time last, on each sample's `time_steps` = P = T + L steps.
 
-    `output_spikes` (N, K, P) and `layer_spikes[name]` (N, *shape, P) are laid out as `lava.simulate`
-    returns spikes: zero before the layer's latency. `spike_counts[name]` ((N,) int64) counts the layer's
-    whole P-step window (its work per sample on the chip, tail included); `spike_counts["input"]` counts
-    nonzero graded input events. `layer_digests[name]` ((N,) int64 `check.digest` digests of every layer's
-    spikes in that layout, computed on the device) when asked for. For exact energy counts, per neuron (shaped like the layer, int64, summed
-    over all N samples): `window_spikes` over the whole P-step window, `frame_spikes` over its first T steps
-    (the steps that answer the sample's own frames: the streaming schedule's work); `changed[name]` (N, P)
-    counts the layer's neurons whose state changed (a spike, or `u`/`v` moved) at each window step. These
-    are summed on the device, so only (neurons,) and (N, P) arrays reach the host. A stream-timed (netx)
-    network runs its S steps with no flush: `window_spikes` = `frame_spikes` = per-neuron messages (nonzero
-    outputs, graded ones included); its `changed` stays empty (not measured: sigma-delta and recurrent
-    layers have other state).
+    `output_spikes` (N, K, P) and `layer_spikes[name]` (N, *shape, P) are laid out as `lava.simulate` returns
+    spikes: zero before the layer's latency. `spike_counts[name]` ((N,) int64) counts the layer's whole P-step
+    window (its work per sample on the chip, tail included); `spike_counts["input"]` counts nonzero graded
+    input events. `layer_digests[name]` ((N,) int64 `check.digest` digests of every layer's spikes in that
+    layout, computed on the device) when asked for. For exact energy counts, per neuron (shaped like the
+    layer, int64, summed over all N samples): `window_spikes` over the whole P-step window, `frame_spikes`
+    over its first T steps (the steps that answer the sample's own frames: the streaming schedule's work);
+    `changed[name]` (N, P) counts the layer's neurons whose state changed (a spike, or `u`/`v` moved) at each
+    window step. These are summed on the device, so only (neurons,) and (N, P) arrays reach the host. A
+    stream-timed (netx) network runs its S steps with no flush: `window_spikes` = `frame_spikes` = per-neuron
+    messages (nonzero outputs, graded ones included); its `changed` stays empty (not measured: sigma-delta and
+    recurrent layers have other state).
     """
 
     output_spikes: np.ndarray
