@@ -225,11 +225,22 @@ def _intra_op_threads(threads: int) -> Iterator[None]:
 @dataclass
 class LayerWindow:
     """One layer's P-step window for a batch: spikes (n, P, *shape), spikes per sample (n,) and, for neuron
-    layers, neurons whose state changed per sample and step (n, P)."""
+    layers, neurons whose state changed per sample and step (n, P). `live_steps`: the steps that can hold
+    spikes, all later ones being empty (the input: its T frames of P), so synapses skip the rest."""
 
     spikes: torch.Tensor
     counts: torch.Tensor
     changed: torch.Tensor | None = None
+    live_steps: int | None = None
+
+    def live_frames(self) -> torch.Tensor:
+        """The live steps' frames (n · live_steps, *shape), in the window's memory order (a copy when steps
+        are skipped, a view otherwise)."""
+        spikes = self.spikes if self.live_steps is None else self.spikes[:, :self.live_steps]
+        if self.live_steps is None or spikes.ndim != 5:
+            return spikes.flatten(0, 1)
+        channels, height, width = spikes.shape[2:]
+        return spikes.permute(0, 1, 3, 4, 2).reshape(-1, height, width, channels).permute(0, 3, 1, 2)
 
 
 class WindowRunner:
@@ -249,7 +260,8 @@ class WindowRunner:
         channels, height, width = net.input_shape
         source = frames.new_zeros(n, steps, height, width, channels, dtype=SPIKE_DTYPE)
         source[:, :time_steps] = frames.permute(0, 4, 2, 3, 1)
-        windows = {INPUT: LayerWindow(source.permute(0, 1, 4, 2, 3), source.flatten(1).count_nonzero(dim=1))}
+        events = frames.reshape(n, -1).count_nonzero(dim=1)
+        windows = {INPUT: LayerWindow(source.permute(0, 1, 4, 2, 3), events, live_steps=time_steps)}
         max_spike = {INPUT: int(frames.max()) if frames.numel() else 0}
         for layer in net.layers:
             a_in = _neuron_major(self._layer_input(layer, windows, max_spike)).view(n, steps, -1)
@@ -265,8 +277,9 @@ class WindowRunner:
         ops = self.ops[layer.name]
         inputs = []
         for op in ops:  # shapes agree: the runner validated the IR
-            current = op.currents(windows[op.syn.source].spikes.flatten(0, 1), max_spike[op.syn.source])
-            inputs.append(current.view(len(current), *layer.shape))
+            window = windows[op.syn.source]
+            current = op.currents(window.live_frames(), max_spike[op.syn.source])
+            inputs.append(_zero_steps(current, *window.spikes.shape[:2]).view(-1, *layer.shape))
         if len(inputs) == 1:
             return inputs[0]
         bound = sum(op.bound(max_spike[op.syn.source]) for op in ops)
@@ -298,6 +311,19 @@ class WindowRunner:
             spikes = spikes.view(torch.bool)
             return spikes, spikes.flatten(1).sum(dim=1), changed
         return lif_steps(params, a_in, int32_safe)
+
+
+def _zero_steps(currents: torch.Tensor, n: int, steps: int) -> torch.Tensor:
+    """Currents of the first `len(currents) / n` steps of `n` windows (n · live, *shape) → (n · steps, *shape)
+    with zeros after them, in the same memory format (nothing to do when all steps are there)."""
+    live = len(currents) // n
+    if live == steps:
+        return currents
+    layout = torch.channels_last if currents.ndim == 4 else torch.contiguous_format
+    full = torch.empty((n * steps, *currents.shape[1:]), dtype=currents.dtype, device=currents.device,
+                       memory_format=layout).zero_()
+    full.view(n, steps, *currents.shape[1:])[:, :live] = currents.view(n, live, *currents.shape[1:])
+    return full
 
 
 def lif_steps(params: LifParams, a_in: torch.Tensor,
