@@ -96,11 +96,11 @@ def steps_first(spikes: torch.Tensor) -> torch.Tensor:
 def spike_digests(spikes: np.ndarray | torch.Tensor) -> np.ndarray:
     """One digest per sample of spikes (N, *shape, P) (numpy or torch, any dtype or device), as a numpy
     int64 array; computed on the tensor's device."""
-    x = steps_first(torch.as_tensor(spikes).movedim(-1, 1))
-    if x.dtype == torch.bool:
-        return window_digests(x).cpu().numpy()
-    graded = ((x != 0) & (x != 1)).flatten(1).any(dim=1) if x.numel() else torch.zeros(len(x), dtype=bool)
-    out = window_digests(x != 0)
-    for i in torch.nonzero(graded).flatten().tolist():  # rare: graded spikes hashed from their values
-        out[i] = _graded_digest(x[i])
+    x = torch.as_tensor(spikes)
+    bits = x if x.dtype == torch.bool else x != 0  # reordered as bytes, not as the caller's (float) values
+    out = window_digests(steps_first(bits.movedim(-1, 1)))
+    if x.dtype != torch.bool and x.numel():
+        graded = ((x != 0) & (x != 1)).reshape(len(x), -1).any(dim=1)
+        for i in torch.nonzero(graded).flatten().tolist():  # rare: graded spikes hashed from their values
+            out[i] = _graded_digest(steps_first(x[i:i + 1].movedim(-1, 1))[0])
     return out.cpu().numpy()
