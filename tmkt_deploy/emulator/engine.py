@@ -265,7 +265,8 @@ class WindowRunner:
         max_spike = {INPUT: int(frames.max()) if frames.numel() else 0}
         for layer in net.layers:
             a_in = _neuron_major(self._layer_input(layer, windows, max_spike)).view(n, steps, -1)
-            spikes, counts, changed = self._fire(self.params[layer.name], a_in)
+            bound = sum(op.bound(max_spike[op.syn.source]) for op in self.ops[layer.name])
+            spikes, counts, changed = self._fire(self.params[layer.name], a_in, bound)
             windows[layer.name] = LayerWindow(_logical(spikes, layer.shape), counts, changed)
             max_spike[layer.name] = 1
         return windows
@@ -290,21 +291,22 @@ class WindowRunner:
         return total if bound < 1 << 31 else wrap(total, 32)
 
     @staticmethod
-    def _fire(params: LifParams, a_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _fire(params: LifParams, a_in: torch.Tensor,
+              bound: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Spikes (n, P, neurons), spikes per sample and changed-state neurons per sample and step (n, P) of a
-        layer for its inputs (n, P, neurons): the fused numba kernel on CPU; on a GPU the fused Triton kernel
-        where the inputs are int32-safe (see `LifState`); else (or without numba / Triton) torch step by step,
-        with Lava's int32 wraps. All three count changed states exactly alike (the tests compare them)."""
+        layer for its inputs (n, P, neurons), |a_in| <= `bound`: the fused numba kernel on CPU; on a GPU the
+        fused Triton kernel where the inputs are int32-safe (see `LifState`: by the bound, else by the
+        inputs' range); else (or without numba / Triton) torch step by step, with Lava's int32 wraps. All
+        three count changed states exactly alike (the tests compare them)."""
         cpu_kernel = _kernel("lif_kernel") if a_in.device.type == "cpu" else None
         if cpu_kernel is not None:
             window = cpu_kernel.lif_window(params, a_in.numpy(), spike_dtype=np.float32)  # = SPIKE_DTYPE
             return torch.from_numpy(window.spikes), torch.from_numpy(window.counts), \
                 torch.from_numpy(window.changed)
-        if a_in.numel():
+        int32_safe = bound <= INT32_SAFE_INPUT or not a_in.numel()
+        if not int32_safe:  # the bound is loose: look at the inputs (a pass over them, and a sync)
             low, high = torch.aminmax(a_in)
             int32_safe = max(-float(low), float(high)) <= INT32_SAFE_INPUT
-        else:
-            int32_safe = True
         fused = _kernel("lif_triton") if a_in.is_cuda and int32_safe else None
         if fused is not None and abs(params.effective_bias) < UV_LIMIT:
             spikes, changed = fused.lif_window(params, a_in)
