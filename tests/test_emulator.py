@@ -195,3 +195,19 @@ def test_without_numba_the_cpu_gives_the_same_spikes(monkeypatch):
         assert np.array_equal(fused.layer_spikes[name], stepped.layer_spikes[name])
         assert np.array_equal(fused.spike_counts[name], stepped.spike_counts[name])
         assert np.array_equal(fused.layer_digests[name], stepped.layer_digests[name])
+
+
+@pytest.mark.parametrize("numba", [True, False])
+def test_activity_counts_are_the_windows_spike_sums(monkeypatch, numba):
+    """The energy report's per-neuron sums (float spikes in one GEMM on CPU, bool spikes per step without
+    numba or on a GPU) equal plain int64 sums of the windows, over all steps and over the frames' steps."""
+    net, x = small_net(), frames(samples=5)
+    windows = WindowRunner(net, torch.device("cpu"))(torch.as_tensor(x))
+    if not numba:
+        monkeypatch.setattr(engine, "_kernel", lambda name: None)
+    result = emulate(net, x, activity=True, batch_size=2)
+    assert set(result.window_spikes) == set(windows)
+    for name, window in windows.items():
+        spikes = (window.spikes != 0).to(torch.int64)
+        assert np.array_equal(result.window_spikes[name], spikes.sum(dim=(0, 1)).numpy()), name
+        assert np.array_equal(result.frame_spikes[name], spikes[:, :4].sum(dim=(0, 1)).numpy()), name
