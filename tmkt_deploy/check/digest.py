@@ -64,9 +64,11 @@ def pack_words(bits: torch.Tensor) -> torch.Tensor:
     if pad or bytes_.stride(-1) != 1 or any(s % 8 for s in (*bytes_.stride()[:-1], bytes_.storage_offset())):
         bytes_ = torch.nn.functional.pad(bytes_, (0, pad)).contiguous()  # int64 words need aligned rows
     octets = bytes_.view(torch.int64).view(n, steps, words, 8)  # 8 bytes of 0/1 per int64 (little-endian)
-    packed = _shr(octets * _BYTE_GATHER, 56)  # the 8 bytes' bits, byte b in bit b
-    shifts = torch.arange(0, 64, 8, dtype=torch.int64, device=bits.device)
-    return (packed << shifts).sum(dim=-1)  # disjoint bits: the sum is their OR
+    packed = octets * _BYTE_GATHER  # in place from here: one temporary the size of the spikes' bytes
+    packed >>= 56
+    packed &= 0xFF  # the 8 bytes' bits, byte b in bit b
+    packed <<= torch.arange(0, 64, 8, dtype=torch.int64, device=bits.device)
+    return packed.sum(dim=-1)  # disjoint bits: the sum is their OR
 
 
 def window_digests(bits: torch.Tensor, offset: int = 0) -> torch.Tensor:
