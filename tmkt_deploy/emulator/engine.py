@@ -444,8 +444,7 @@ def gpu_bytes_per_sample(net: Network, steps: int) -> int:
     """Peak GPU memory one sample of a batch needs (a generous estimate): every layer's spike window kept
     (bool) and shifted into the record layout (uint8); the widest layer's float32 currents twice (conv
     result, concatenation), its spikes, and the torch LIF's float64 registers and temporaries (where the
-    fused kernel cannot run). Conv chunk buffers are bounded by `synapse.CHUNK_ELEMENTS` (times
-    `GPU_CHUNK_FACTOR`)."""
+    fused kernel cannot run). Conv chunk buffers are bounded by `synapse.CHUNK_ELEMENTS`."""
     widest = max(layer.num_neurons for layer in net.layers)
     all_neurons = sum(layer.num_neurons for layer in net.layers) + int(np.prod(net.input_shape)) * 4
     return steps * (2 * all_neurons + 12 * widest) + 96 * widest

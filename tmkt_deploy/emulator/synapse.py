@@ -46,9 +46,6 @@ from .neuron import wrap
 
 # Frames per conv/matmul call: bounds the temporary float copies (elements of input or output).
 CHUNK_ELEMENTS = 1 << 24
-# On a GPU chunks are this many times larger: fewer, larger GEMMs and kernel launches (a 3x3 conv's float32
-# im2col buffer is then at most 9 * 4 * 2**26 bytes = 2.25 GiB, int8 a quarter of it).
-GPU_CHUNK_FACTOR = 4
 FLOAT32_EXACT = 1 << 24
 INT8_MAX = 127  # spikes and (scaled) weights up to this run through int8 GEMMs on a GPU
 # oneDNN computes float32 in float32 only in its default "strict" math mode (others allow bf16/tf32 inside).
@@ -192,8 +189,7 @@ class SynapseOp:
         dtype = torch.float32 if raw < FLOAT32_EXACT else torch.float64
         weight = self.weights[dtype]
         out_per_frame = len(weight) * (frames[0, 0].numel() if self.syn.kind == "conv" else 1)
-        limit = CHUNK_ELEMENTS * (GPU_CHUNK_FACTOR if frames.is_cuda else 1)
-        step = max(1, limit // max(1, frames[0].numel(), out_per_frame))
+        step = max(1, CHUNK_ELEMENTS // max(1, frames[0].numel(), out_per_frame))
         use_int8 = self.int8 is not None and dtype == torch.float32 and max_spike <= INT8_MAX
         with exact_kernels():
             parts = [frames[i:i + step] for i in range(0, len(frames), step)]
