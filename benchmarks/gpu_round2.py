@@ -16,7 +16,8 @@ Sections (targets of issue 21 in brackets):
    runs) and without [>= 2,000 samples/s], with the Triton LIF kernel and with the torch step fallback; CPU
    vs CUDA on a few samples, every layer's spikes, counts and digests, both CUDA paths [bit-exact]; a
    torch.profiler table of one export-like call (digests and activity) in emulator_profile.txt.
-3. pytest of the emulator and fast-path tests on this GPU (CPU↔CUDA agreement, SLAYER exactness).
+3. pytest of the emulator, digest and fast-path tests on this GPU (CPU↔CUDA agreement of spikes and digests,
+   SLAYER exactness).
 4. benchmarks/train_throughput.py for VGGSNN and ResNet-18 (`fast-spikingnet`, with its SLAYER spike check)
    [VGGSNN >= 5,500 samples/s, ResNet-18 >= 4,000 on an H200]; then, if time is left,
    benchmarks/trainer_end_to_end.py (2 epochs) [>= 2,500 pairs/s].
@@ -248,7 +249,8 @@ def section_emulator(export_dir: Path, exact_samples: int, out: Path) -> dict:
 
 def section_pytest(out: Path) -> dict:
     run = _run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-                "tests/test_emulator.py", "tests/test_emulator_triton.py", "tests/test_fast_cuba.py"],
+                "tests/test_emulator.py", "tests/test_emulator_triton.py", "tests/test_digest_format.py",
+                "tests/test_fast_cuba.py"],
                timeout=240)
     (out / "pytest_gpu.txt").write_text(run["stdout"] + run["stderr"])
     summary = [line for line in run["stdout"].splitlines() if " passed" in line or " failed" in line]
