@@ -104,6 +104,8 @@ def test_a_rerun_refuses_spike_digests_of_an_older_format(run, tmp_path):
     assert export.rerun(out, target="nir").exact
     with np.load(out / "samples.npz") as data:
         arrays = {k: data[k] for k in data.files if k != "ref/digest_format"}  # as format 1 wrote it
-    np.savez_compressed(out / "samples.npz", **arrays)
-    with pytest.raises(ValueError, match=r"samples\.npz: spike digests of format 1 .* export again"):
-        export.load_job(out)
+    for older, marker in ((1, {}), (2, {"ref/digest_format": np.array(2)})):  # 2: blake2b (before format 3)
+        np.savez_compressed(out / "samples.npz", **arrays, **marker)
+        message = rf"samples\.npz: spike digests of format {older} .* export again"
+        with pytest.raises(ValueError, match=message):
+            export.load_job(out)

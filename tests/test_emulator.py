@@ -12,7 +12,7 @@ import torch
 from test_emulator_exact_sums import int64_sums
 
 from tmkt_deploy.check import SpikeRecord, predict_counts
-from tmkt_deploy.check.digest import pack_bits, spike_digests
+from tmkt_deploy.check.digest import pack_words, spike_digests
 from tmkt_deploy.emulator import EmulatorResult, WindowRunner, emulate, engine
 from tmkt_deploy.emulator import synapse as synapse_module
 from tmkt_deploy.ir import INPUT, Cuba, Layer, Network, Synapse
@@ -159,9 +159,11 @@ def test_digests_are_the_same_for_any_array_type_and_see_graded_values():
     assert got[1] != expected[1] and np.array_equal(got[[0, 2, 3]], expected[[0, 2, 3]])
 
 
-def test_device_bit_packing_is_numpys():
-    bits = torch.as_tensor(np.random.default_rng(1).random((3, 29)) < 0.5)
-    assert np.array_equal(pack_bits(bits).numpy(), np.packbits(bits.numpy(), axis=1))
+def test_word_packing_is_numpys_little_endian_packbits():
+    bits = torch.as_tensor(np.random.default_rng(1).random((3, 2, 129)) < 0.5)
+    expected = np.packbits(np.pad(bits.numpy(), ((0, 0), (0, 0), (0, 63))), axis=2, bitorder="little")
+    assert np.array_equal(pack_words(bits).numpy(), expected.view("<i8"))
+    assert torch.equal(pack_words(bits.float()[:, :, :128]), pack_words(bits[:, :, :128]))
 
 
 @pytest.mark.parametrize(("stride", "padding", "dilation", "kernel"),
@@ -193,3 +195,19 @@ def test_without_numba_the_cpu_gives_the_same_spikes(monkeypatch):
         assert np.array_equal(fused.layer_spikes[name], stepped.layer_spikes[name])
         assert np.array_equal(fused.spike_counts[name], stepped.spike_counts[name])
         assert np.array_equal(fused.layer_digests[name], stepped.layer_digests[name])
+
+
+@pytest.mark.parametrize("numba", [True, False])
+def test_activity_counts_are_the_windows_spike_sums(monkeypatch, numba):
+    """The energy report's per-neuron sums (float spikes in one GEMM on CPU, bool spikes per step without
+    numba or on a GPU) equal plain int64 sums of the windows, over all steps and over the frames' steps."""
+    net, x = small_net(), frames(samples=5)
+    windows = WindowRunner(net, torch.device("cpu"))(torch.as_tensor(x))
+    if not numba:
+        monkeypatch.setattr(engine, "_kernel", lambda name: None)
+    result = emulate(net, x, activity=True, batch_size=2)
+    assert set(result.window_spikes) == set(windows)
+    for name, window in windows.items():
+        spikes = (window.spikes != 0).to(torch.int64)
+        assert np.array_equal(result.window_spikes[name], spikes.sum(dim=(0, 1)).numpy()), name
+        assert np.array_equal(result.frame_spikes[name], spikes[:, :4].sum(dim=(0, 1)).numpy()), name

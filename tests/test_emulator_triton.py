@@ -47,7 +47,8 @@ print("probe: ok")
 def test_triton_lif_kernel_gives_the_cpu_kernels_spikes():
     env = {**os.environ, "TRITON_INTERPRET": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, cwd=ROOT,
-                          timeout=600)
+    strict = ["-W", "error:Conversion of an array:DeprecationWarning"]  # numpy 2's error, on numpy 1.25+
+    done = subprocess.run([sys.executable, *strict, "-c", PROBE], capture_output=True, text=True, env=env,
+                          cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "probe: ok" in done.stdout

@@ -16,7 +16,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from typing import TextIO
 
 from tmkt_common.cli import verbose
-from tmkt_common.slayer_import import defer_slayer_detection
+from tmkt_common.slayer_import import defer_slayer_detection, defer_slayer_helpers
 
 NOISE = (
     "No CUDA runtime is found, using CUDA_HOME=",
@@ -36,14 +36,15 @@ def pass_on(text: str, stream: TextIO) -> None:
 
 def import_slayer():
     """lava.lib.dl.slayer, imported (once) without its import-time noise and with its object-detection
-    subpackage deferred until used (`slayer_import`)."""
+    subpackage, C++ extension builder and pyplot deferred until used (`slayer_import`; with `--verbose` only
+    the subpackage)."""
     defer_slayer_detection()
-    if verbose():
+    if verbose():  # everything SLAYER's import does and says (its helpers too)
         import lava.lib.dl.slayer as module
         return module
     out, err = io.StringIO(), io.StringIO()
     try:
-        with redirect_stdout(out), redirect_stderr(err):
+        with redirect_stdout(out), redirect_stderr(err), defer_slayer_helpers():
             import lava.lib.dl.slayer as module
     finally:
         pass_on(out.getvalue(), sys.stdout)

@@ -24,10 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tmkt_common.atomic import atomic_write, staged_folder
+from tmkt_common.atomic import staged_folder
 from tmkt_common.cli import progress as progress_bar
 from tmkt_common.device import free_gpu_bytes, pick_device
 from tmkt_common.errors import TargetUnavailable
+from tmkt_common.npz import write_npz
 
 from .check import CheckResult, SpikeRecord, accuracy, agreement, predict_counts
 from .emulator import emulate
@@ -109,9 +110,8 @@ def prepare(checkpoint: str | os.PathLike, out: str | os.PathLike, *, samples: i
             progress.advance(task, len(rows))
     job = ExportJob(net=net, out=out, frames=np.concatenate(frames), labels=np.array(labels),
                     float_pred=np.concatenate(float_pred), quantized=SpikeRecord.concat(records))
-    with atomic_write(out / SAMPLES_FILE) as f:
-        np.savez_compressed(f, frames=job.frames, labels=job.labels,
-                            float_pred=job.float_pred, **job.quantized.to_arrays("ref"))
+    write_npz(out / SAMPLES_FILE, {"frames": job.frames, "labels": job.labels, "float_pred": job.float_pred,
+                                   **job.quantized.to_arrays("ref")})
     return job
 
 

@@ -35,6 +35,7 @@ import numpy as np
 
 from tmkt_common.atomic import atomic_write
 from tmkt_common.graph import INPUT
+from tmkt_common.npz import write_npz
 
 IR_FORMAT = "tmkt-ir"
 IR_VERSION = 1
@@ -291,8 +292,7 @@ class Network:
                "input_shape": list(self.input_shape), "time_steps": self.time_steps, "output": self.output,
                "class_names": list(self.class_names), "input_bits": self.input_bits, "meta": self.meta,
                "timing": self.timing, "layers": layers}
-        with atomic_write(directory / "weights.npz") as f:
-            np.savez_compressed(f, **arrays)
+        write_npz(directory / "weights.npz", arrays)
         with atomic_write(directory / "network.json", "w") as f:
             json.dump(doc, f, indent=1)
         return directory

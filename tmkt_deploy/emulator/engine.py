@@ -39,7 +39,7 @@ import torch
 from tmkt_common.cli import progress as progress_bar
 from tmkt_common.device import free_gpu_bytes, pick_device
 
-from ..check.digest import spike_digests
+from ..check.digest import steps_first, window_digests
 from ..ir import INPUT, Layer, Network
 from ..loihi_params import ACT_SHIFT, UV_LIMIT, LifParams, lif_params
 from .neuron import LifState, wrap
@@ -63,18 +63,18 @@ INT32_SAFE_INPUT = 1 << (24 - ACT_SHIFT)
 class EmulatorResult:
     """Spikes of one emulation, numpy on the CPU, time last, on each sample's `time_steps` = P = T + L steps.
 
-    `output_spikes` (N, K, P) and `layer_spikes[name]` (N, *shape, P) are laid out as `lava.simulate`
-    returns spikes: zero before the layer's latency. `spike_counts[name]` ((N,) int64) counts the layer's
-    whole P-step window (its work per sample on the chip, tail included); `spike_counts["input"]` counts
-    nonzero graded input events. `layer_digests[name]` ((N,) `check.digest` digests of every layer's spikes
-    in that layout) when asked for. For exact energy counts, per neuron (shaped like the layer, int64, summed
-    over all N samples): `window_spikes` over the whole P-step window, `frame_spikes` over its first T steps
-    (the steps that answer the sample's own frames: the streaming schedule's work); `changed[name]` (N, P)
-    counts the layer's neurons whose state changed (a spike, or `u`/`v` moved) at each window step. These
-    are summed on the device, so only (neurons,) and (N, P) arrays reach the host. A stream-timed (netx)
-    network runs its S steps with no flush: `window_spikes` = `frame_spikes` = per-neuron messages (nonzero
-    outputs, graded ones included); its `changed` stays empty (not measured: sigma-delta and recurrent
-    layers have other state).
+    `output_spikes` (N, K, P) and `layer_spikes[name]` (N, *shape, P) are laid out as `lava.simulate` returns
+    spikes: zero before the layer's latency. `spike_counts[name]` ((N,) int64) counts the layer's whole P-step
+    window (its work per sample on the chip, tail included); `spike_counts["input"]` counts nonzero graded
+    input events. `layer_digests[name]` ((N,) int64 `check.digest` digests of every layer's spikes in that
+    layout, computed on the device) when asked for. For exact energy counts, per neuron (shaped like the
+    layer, int64, summed over all N samples): `window_spikes` over the whole P-step window, `frame_spikes`
+    over its first T steps (the steps that answer the sample's own frames: the streaming schedule's work);
+    `changed[name]` (N, P) counts the layer's neurons whose state changed (a spike, or `u`/`v` moved) at each
+    window step. These are summed on the device, so only (neurons,) and (N, P) arrays reach the host. A
+    stream-timed (netx) network runs its S steps with no flush: `window_spikes` = `frame_spikes` = per-neuron
+    messages (nonzero outputs, graded ones included); its `changed` stays empty (not measured: sigma-delta and
+    recurrent layers have other state).
     """
 
     output_spikes: np.ndarray
@@ -97,7 +97,7 @@ def emulate(net: Network, inputs: np.ndarray | torch.Tensor, *, record: bool | I
     `record`: True for every layer's spikes, or the names of the layers to keep. `digests`: a digest per
     sample of every layer's spikes (what a spike check compares; whole records of a test set would not fit
     in host memory). `activity`: the per-neuron spike sums and changed-state counts the energy report reads
-    (`window_spikes`, `frame_spikes`, `changed`; off by default: they cost half the CPU emulation of SCNN).
+    (`window_spikes`, `frame_spikes`, `changed`; off by default: ~8 % of the CPU emulation of SCNN).
     `device`: cpu, cuda or auto. `batch_size`: samples per pass (default: on CPU from a
     cache budget, on a GPU from its free memory). Results are identical for any batch size and device.
     `runner`: a `WindowRunner` built for `net` (it then sets the device), to convert the weights once for many
@@ -122,16 +122,15 @@ def emulate(net: Network, inputs: np.ndarray | torch.Tensor, *, record: bool | I
 
     def run(start: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray], dict]:
         """One batch → its spike counts, its spikes in `simulate`'s layout (the output and `record`), its
-        digests (`digests`) and its per-neuron energy counts, each moved to the host once, digests packed and
-        energy counts summed on the device first."""
+        digests (`digests`) and its per-neuron energy counts, each moved to the host once, digests computed
+        and energy counts summed on the device first."""
         windows = runner(frames[start:start + batch].to(dev))
         counts = {name: window.counts.cpu().numpy() for name, window in windows.items()}
-        shifted = {name: _simulate_layout(net, name, windows[name].spikes) for name in needed}
-        kept = {name: shifted[name].cpu().numpy() for name in {*recorded, net.output}}
-        return counts, kept, {name: spike_digests(s) for name, s in shifted.items()} if digests else {}, \
+        kept = {name: _simulate_layout(net, name, windows[name].spikes).cpu().numpy()
+                for name in {*recorded, net.output}}
+        return counts, kept, {lay.name: _digests(net, lay.name, windows[lay.name].spikes)
+                              for lay in net.layers} if digests else {}, \
             _energy_counts(windows, frames.shape[-1]) if activity else NO_ACTIVITY
-
-    needed = [lay.name for lay in net.layers] if digests else list({*recorded, net.output})
 
     starts = range(0, len(frames), batch)
     workers = min(len(starts), torch.get_num_threads()) if dev.type == "cpu" else 1
@@ -162,18 +161,34 @@ NO_ACTIVITY: dict[str, dict[str, np.ndarray]] = {"window": {}, "frame": {}, "cha
 def _energy_counts(windows: dict[str, LayerWindow], time_steps: int) -> dict[str, dict[str, np.ndarray]]:
     """Per-neuron spikes summed over a batch's samples, over the whole window and its first `time_steps`
     steps (int64, shaped like the layer); changed-state counts per sample and step."""
-    def per_neuron(spikes: torch.Tensor) -> np.ndarray:
-        # summed in the spikes' own float32 (exact: a neuron fires at most once per sample and step, far below
-        # 2^24 in a batch), then widened: an int64 sum would first copy the whole tensor to int64 (3.4x slower
-        # emulation of SCNN on CPU, measured)
-        return spikes.sum(dim=(0, 1)).to(torch.int64).cpu().numpy()
-
-    spikes = {name: w.spikes for name, w in windows.items()}
-    spikes[INPUT] = spikes[INPUT] != 0  # input events, not their payload
-    return {"window": {name: per_neuron(s) for name, s in spikes.items()},
-            "frame": {name: per_neuron(s[:, :time_steps]) for name, s in spikes.items()},
+    sums = {name: _neuron_sums(w.spikes != 0 if name == INPUT else w.spikes, time_steps)  # input: events
+            for name, w in windows.items()}
+    return {"window": {name: whole for name, (whole, _) in sums.items()},
+            "frame": {name: frame for name, (_, frame) in sums.items()},
             "changed": {name: w.changed.cpu().numpy().astype(np.int64) for name, w in windows.items()
                         if w.changed is not None}}
+
+
+def _neuron_sums(spikes: torch.Tensor, time_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """0/1 spikes (n, P, *shape) summed per neuron over the batch, over all P steps and over the first
+    `time_steps`: int64 arrays shaped like the layer, on the host. Read in memory order (n·P rows of neurons):
+    float spikes in one GEMM with two 0/1 step masks (exact: sums of ones far below 2**24; torch's sum over a
+    step slice of the window ran 20x slower on CPU, measured), bool ones (the GPU's) summed per step first."""
+    rows = steps_first(spikes)
+    n, steps, neurons = rows.shape
+    if rows.is_floating_point():
+        masks = torch.zeros(2, n, steps, dtype=rows.dtype, device=rows.device)
+        masks[0] = 1
+        masks[1, :, :time_steps] = 1
+        both = (masks.view(2, -1) @ rows.reshape(-1, neurons)).to(torch.int64)
+    else:
+        per_step = rows.sum(dim=0)
+        both = torch.stack([per_step.sum(dim=0), per_step[:time_steps].sum(dim=0)])
+    if spikes.ndim == 5:  # memory order (H, W, C) → the layer's (C, H, W)
+        channels, height, width = spikes.shape[2:]
+        both = both.view(2, height, width, channels).permute(0, 3, 1, 2)
+    both = both.cpu().numpy()
+    return both[0], both[1]
 
 
 def _emulate_stream(net: Network, inputs: np.ndarray | torch.Tensor, record: bool | Iterable[str],
@@ -226,11 +241,22 @@ def _intra_op_threads(threads: int) -> Iterator[None]:
 @dataclass
 class LayerWindow:
     """One layer's P-step window for a batch: spikes (n, P, *shape), spikes per sample (n,) and, for neuron
-    layers, neurons whose state changed per sample and step (n, P)."""
+    layers, neurons whose state changed per sample and step (n, P). `live_steps`: the steps that can hold
+    spikes, all later ones being empty (the input: its T frames of P), so synapses skip the rest."""
 
     spikes: torch.Tensor
     counts: torch.Tensor
     changed: torch.Tensor | None = None
+    live_steps: int | None = None
+
+    def live_frames(self) -> torch.Tensor:
+        """The live steps' frames (n · live_steps, *shape), in the window's memory order (a copy when steps
+        are skipped, a view otherwise)."""
+        spikes = self.spikes if self.live_steps is None else self.spikes[:, :self.live_steps]
+        if self.live_steps is None or spikes.ndim != 5:
+            return spikes.flatten(0, 1)
+        channels, height, width = spikes.shape[2:]
+        return spikes.permute(0, 1, 3, 4, 2).reshape(-1, height, width, channels).permute(0, 3, 1, 2)
 
 
 class WindowRunner:
@@ -250,11 +276,13 @@ class WindowRunner:
         channels, height, width = net.input_shape
         source = frames.new_zeros(n, steps, height, width, channels, dtype=SPIKE_DTYPE)
         source[:, :time_steps] = frames.permute(0, 4, 2, 3, 1)
-        windows = {INPUT: LayerWindow(source.permute(0, 1, 4, 2, 3), source.flatten(1).count_nonzero(dim=1))}
+        events = frames.reshape(n, -1).count_nonzero(dim=1)
+        windows = {INPUT: LayerWindow(source.permute(0, 1, 4, 2, 3), events, live_steps=time_steps)}
         max_spike = {INPUT: int(frames.max()) if frames.numel() else 0}
         for layer in net.layers:
             a_in = _neuron_major(self._layer_input(layer, windows, max_spike)).view(n, steps, -1)
-            spikes, counts, changed = self._fire(self.params[layer.name], a_in)
+            bound = sum(op.bound(max_spike[op.syn.source]) for op in self.ops[layer.name])
+            spikes, counts, changed = self._fire(self.params[layer.name], a_in, bound)
             windows[layer.name] = LayerWindow(_logical(spikes, layer.shape), counts, changed)
             max_spike[layer.name] = 1
         return windows
@@ -266,8 +294,9 @@ class WindowRunner:
         ops = self.ops[layer.name]
         inputs = []
         for op in ops:  # shapes agree: the runner validated the IR
-            current = op.currents(windows[op.syn.source].spikes.flatten(0, 1), max_spike[op.syn.source])
-            inputs.append(current.view(len(current), *layer.shape))
+            window = windows[op.syn.source]
+            current = op.currents(window.live_frames(), max_spike[op.syn.source])
+            inputs.append(_zero_steps(current, *window.spikes.shape[:2]).view(-1, *layer.shape))
         if len(inputs) == 1:
             return inputs[0]
         bound = sum(op.bound(max_spike[op.syn.source]) for op in ops)
@@ -278,27 +307,41 @@ class WindowRunner:
         return total if bound < 1 << 31 else wrap(total, 32)
 
     @staticmethod
-    def _fire(params: LifParams, a_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _fire(params: LifParams, a_in: torch.Tensor,
+              bound: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Spikes (n, P, neurons), spikes per sample and changed-state neurons per sample and step (n, P) of a
-        layer for its inputs (n, P, neurons): the fused numba kernel on CPU; on a GPU the fused Triton kernel
-        where the inputs are int32-safe (see `LifState`); else (or without numba / Triton) torch step by step,
-        with Lava's int32 wraps. All three count changed states exactly alike (the tests compare them)."""
+        layer for its inputs (n, P, neurons), |a_in| <= `bound`: the fused numba kernel on CPU; on a GPU the
+        fused Triton kernel where the inputs are int32-safe (see `LifState`: by the bound, else by the
+        inputs' range); else (or without numba / Triton) torch step by step, with Lava's int32 wraps. All
+        three count changed states exactly alike (the tests compare them)."""
         cpu_kernel = _kernel("lif_kernel") if a_in.device.type == "cpu" else None
         if cpu_kernel is not None:
             window = cpu_kernel.lif_window(params, a_in.numpy(), spike_dtype=np.float32)  # = SPIKE_DTYPE
             return torch.from_numpy(window.spikes), torch.from_numpy(window.counts), \
                 torch.from_numpy(window.changed)
-        if a_in.numel():
+        int32_safe = bound <= INT32_SAFE_INPUT or not a_in.numel()
+        if not int32_safe:  # the bound is loose: look at the inputs (a pass over them, and a sync)
             low, high = torch.aminmax(a_in)
             int32_safe = max(-float(low), float(high)) <= INT32_SAFE_INPUT
-        else:
-            int32_safe = True
         fused = _kernel("lif_triton") if a_in.is_cuda and int32_safe else None
         if fused is not None and abs(params.effective_bias) < UV_LIMIT:
             spikes, changed = fused.lif_window(params, a_in)
             spikes = spikes.view(torch.bool)
             return spikes, spikes.flatten(1).sum(dim=1), changed
         return lif_steps(params, a_in, int32_safe)
+
+
+def _zero_steps(currents: torch.Tensor, n: int, steps: int) -> torch.Tensor:
+    """Currents of the first `len(currents) / n` steps of `n` windows (n · live, *shape) → (n · steps, *shape)
+    with zeros after them, in the same memory format (nothing to do when all steps are there)."""
+    live = len(currents) // n
+    if live == steps:
+        return currents
+    layout = torch.channels_last if currents.ndim == 4 else torch.contiguous_format
+    full = torch.empty((n * steps, *currents.shape[1:]), dtype=currents.dtype, device=currents.device,
+                       memory_format=layout).zero_()
+    full.view(n, steps, *currents.shape[1:])[:, :live] = currents.view(n, live, *currents.shape[1:])
+    return full
 
 
 def lif_steps(params: LifParams, a_in: torch.Tensor,
@@ -350,6 +393,13 @@ def _simulate_layout(net: Network, name: str, window: torch.Tensor) -> torch.Ten
     out = torch.zeros_like(window, dtype=torch.uint8)
     out[:, latency:] = window[:, :window.shape[1] - latency]
     return out.movedim(1, -1)
+
+
+def _digests(net: Network, name: str, window: torch.Tensor) -> np.ndarray:
+    """`check.digest` digests (n,) of a layer's window (n, P, *shape) as `simulate` lays it out (shifted by
+    the latency), hashed on the window's device from its memory order without a copy."""
+    latency = net.latency(name)
+    return window_digests(steps_first(window)[:, :window.shape[1] - latency], latency).cpu().numpy()
 
 
 def _check_inputs(net: Network, inputs: np.ndarray | torch.Tensor) -> torch.Tensor:

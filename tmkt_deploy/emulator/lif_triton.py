@@ -26,8 +26,8 @@ def _decay(x, factor, SHIFT: tl.constexpr):
 
 
 @triton.jit
-def _lif_kernel(a_ptr, spike_ptr, changed_ptr, neurons, steps, s_n, s_t, s_m, o_n, o_t,
-                current_factor, voltage_factor, bias, vth,
+def _lif_kernel(a_ptr, spike_ptr, changed_ptr, neurons, s_n, s_t, s_m, o_n, o_t,
+                current_factor, voltage_factor, bias, vth, STEPS: tl.constexpr,
                 ACT: tl.constexpr, SHIFT: tl.constexpr, LIMIT: tl.constexpr, BLOCK_M: tl.constexpr):
     sample = tl.program_id(0).to(tl.int64)
     offs = (tl.program_id(1) * BLOCK_M + tl.arange(0, BLOCK_M)).to(tl.int64)
@@ -36,7 +36,7 @@ def _lif_kernel(a_ptr, spike_ptr, changed_ptr, neurons, steps, s_n, s_t, s_m, o_
     o_base = sample * o_n + offs
     u = tl.zeros([BLOCK_M], dtype=tl.int64)
     v = tl.zeros([BLOCK_M], dtype=tl.int64)
-    for t in range(steps):
+    for t in range(STEPS):
         a_in = tl.load(a_ptr + a_base + t * s_t, mask=mask, other=0.0).to(tl.int64)
         current = _decay(u, current_factor, SHIFT) + a_in * (1 << ACT)
         current = tl.where(current > LIMIT, current - 2 * LIMIT,
@@ -48,7 +48,7 @@ def _lif_kernel(a_ptr, spike_ptr, changed_ptr, neurons, steps, s_n, s_t, s_m, o_
         after = tl.where(fired, 0, voltage)
         busy = (fired | (current != u) | (after != v)) & mask
         block_busy = tl.sum(tl.reshape(busy.to(tl.int64), [1, BLOCK_M]), axis=1)  # 1-d: the interpreter's
-        tl.store(changed_ptr + (sample * steps + t) * tl.num_programs(1) + tl.program_id(1)  # reductions
+        tl.store(changed_ptr + (sample * STEPS + t) * tl.num_programs(1) + tl.program_id(1)  # reductions
                  + tl.arange(0, 1), block_busy)
         u = current
         v = after
@@ -66,9 +66,8 @@ def lif_window(params: LifParams, a_in: torch.Tensor,
     grid = (n, triton.cdiv(neurons, BLOCK))  # samples on the axis without a 65,535 limit
     changed = torch.zeros((n, steps, grid[1]), dtype=torch.int64, device=a_in.device)
     if spikes.numel():
-        _lif_kernel[grid](a_in, spikes, changed, neurons, steps, *a_in.stride(), spikes.stride(0),
-                          spikes.stride(1),
+        _lif_kernel[grid](a_in, spikes, changed, neurons, *a_in.stride(), spikes.stride(0), spikes.stride(1),
                           params.current_factor, params.voltage_factor, params.effective_bias,
-                          params.effective_vth, ACT=ACT_SHIFT, SHIFT=DECAY_SHIFT, LIMIT=UV_LIMIT,
+                          params.effective_vth, STEPS=steps, ACT=ACT_SHIFT, SHIFT=DECAY_SHIFT, LIMIT=UV_LIMIT,
                           BLOCK_M=BLOCK)
     return spikes, changed.sum(dim=2)

@@ -220,9 +220,10 @@ class SynapseOp:
         if len(x) * rows * cols <= 16:  # _int_mm wants more than 16 rows
             return self._sum(x.to(torch.float32), self.weights[torch.float32])
         try:
-            total = gemm_conv(x.to(torch.int8), weight, syn.stride, syn.padding, syn.dilation,
+            spikes = x.view(torch.int8) if x.dtype == torch.bool else x.to(torch.int8)  # 0/1 bytes: no copy
+            total = gemm_conv(spikes, weight, syn.stride, syn.padding, syn.dilation,
                               matmul=lambda cols, kernel: torch._int_mm(cols, kernel.t().contiguous().t()))
-            total = total.float() * scale if scale != 1 else total.float()
+            total = total * float(scale)  # int32 → float32 in one pass
             if not self.int8_checked:
                 same = torch.equal(total, self._sum(x.to(torch.float32), self.weights[torch.float32]))
                 if not same:

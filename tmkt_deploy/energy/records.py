@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tmkt_common.atomic import atomic_write
+from tmkt_common.npz import write_npz
 from tmkt_deploy.energy.synops import SCHEDULES
 from tmkt_deploy.ir import INPUT, Network
 
@@ -69,9 +69,7 @@ class ActivityRecord:
             arrays.update({f"{schedule}/spikes/{k}": np.asarray(v, np.int64)
                            for k, v in self.spikes[schedule].items()})
             arrays.update({f"{schedule}/changed/{k}": np.int64(v) for k, v in self.changed[schedule].items()})
-        with atomic_write(path) as f:
-            np.savez_compressed(f, **arrays)
-        return Path(path)
+        return write_npz(path, arrays)
 
     @classmethod
     def load(cls, path: str | os.PathLike, net: Network) -> ActivityRecord:

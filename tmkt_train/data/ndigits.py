@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from sklearn.datasets import load_digits
 
 from .framing import frame_events
 from .rgb import array_to_image, v_channel
@@ -38,6 +37,10 @@ def build_store(data_dir: Path | None, *, time_steps: int, size: int, limit: int
 
     `data_dir` is unused: the digits ship with scikit-learn.
     """
+    from sklearn.datasets import (
+        load_digits,  # here: scikit-learn takes seconds to import; cached stores skip it
+    )
+
     digits = load_digits()
     chosen = first_n_per_class(digits.target, limit)
     images, labels = digits.images[chosen], digits.target[chosen]

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from tmkt_common.atomic import atomic_write
 from tmkt_common.errors import DatasetError
+from tmkt_common.npz import write_npz
 
 STORE_FORMAT = 1
 
@@ -42,14 +42,9 @@ class FrameStore:
 
     def save(self, path: Path) -> None:
         """One `.npz`, written atomically so a crash never leaves a cache that looks complete."""
-        with atomic_write(path) as f:
-            np.savez_compressed(
-                f,
-                format=STORE_FORMAT,
-                classes=np.array(self.classes),
-                report=json.dumps(self.report),
-                **{name: getattr(self, name).numpy() for name in _TENSORS},
-            )
+        write_npz(path, {"format": STORE_FORMAT, "classes": np.array(self.classes),
+                         "report": json.dumps(self.report),
+                         **{name: getattr(self, name).numpy() for name in _TENSORS}})
 
     @property
     def frame_bytes(self) -> int:
