@@ -22,29 +22,38 @@ KIND_CODES = {"delta": 0, "sigma_delta": 1, "sigma": 2}
 def _sdn_window(a_in, kind, vth, bias, act_shift, state_exp, out, counts):
     samples, steps, neurons = a_in.shape
     top = np.int64(0)
+    sigma = np.zeros(neurons, np.int64)
+    act = np.zeros(neurons, np.int64)
+    residue = np.zeros(neurons, np.int64)
     for i in range(samples):
-        sigma = np.zeros(neurons, np.int64)
-        act = np.zeros(neurons, np.int64)
-        residue = np.zeros(neurons, np.int64)
+        sigma[:] = 0
+        act[:] = 0
+        residue[:] = 0
         count = 0
         for t in range(steps):
-            for j in range(neurons):
-                a = np.int64(a_in[i, t, j])
-                if kind == 2:
-                    sigma[j] += a
+            row, sent_row = a_in[i, t], out[i, t]
+            if kind == 2:  # the kind is tested once per row, so the neuron loops vectorise
+                for j in range(neurons):
+                    sigma[j] += np.int64(row[j])
                     value = sigma[j]
+                    sent_row[j] = value
+                    count += value != 0
+                    top = max(top, abs(value))
+                continue
+            for j in range(neurons):
+                a = np.int64(row[j])
+                if kind == 0:
+                    new = a << act_shift
                 else:
-                    if kind == 0:
-                        new = a << act_shift
-                    else:
-                        sigma[j] += a
-                        new = max(sigma[j] + bias[j], 0)
-                    delta = new - act[j] + residue[j]
-                    sent = delta if abs(delta) >= vth else 0
-                    residue[j] = delta - sent
-                    act[j] = new
-                    value = sent >> state_exp  # numpy's right_shift: floor
-                out[i, t, j] = value
+                    total = sigma[j] + a
+                    sigma[j] = total
+                    new = max(total + bias[j], 0)
+                delta = new - act[j] + residue[j]
+                sent = delta if abs(delta) >= vth else 0
+                residue[j] = delta - sent
+                act[j] = new
+                value = sent >> state_exp  # numpy's right_shift: floor
+                sent_row[j] = value
                 count += value != 0
                 top = max(top, abs(value))
         counts[i] = count

@@ -155,11 +155,21 @@ def _currents(op: SynapseOp, values: torch.Tensor, top: int, source_shape: tuple
     """The op on frames (M, neurons) in memory order → its currents (M, neurons) in memory order (views on
     the conv's channels-last input and output where it leaves them so)."""
     m = len(values)
+    if _channel_scale(op.syn) and op.row_sum * top < 1 << 23:  # exact in float32 and no 24-bit wrap
+        channels = source_shape[0]
+        return (values.view(m, -1, channels) * op.weights[torch.float32].view(channels)).view(m, -1)
     if op.syn.kind == "conv":
         channels, height, width = source_shape
         frames = values.reshape(m, height, width, channels).permute(0, 3, 1, 2)
         return op.currents(frames, top).permute(0, 2, 3, 1).reshape(m, -1)
     return op.currents(values.reshape(m, -1), top)
+
+
+def _channel_scale(syn: Synapse) -> bool:
+    """A 1x1 depthwise conv (netx's input layer scaling its input): one multiply per value, which oneDNN's
+    grouped conv does several times slower."""
+    return syn.kind == "conv" and syn.groups == len(syn.weight) and np.shape(syn.weight)[1:] == (1, 1, 1) \
+        and tuple(syn.stride) == (1, 1) and tuple(syn.padding) == (0, 0)
 
 
 class StreamRunner:
@@ -197,10 +207,16 @@ class StreamRunner:
         return self.logical(name, torch.count_nonzero(fired.values, dim=(0, 1)).view(1, 1, -1))[0, 0]
 
     def _input(self, frames: torch.Tensor) -> Fired:
-        """The input in memory order, in one copy: cast to 0/1 where every input synapse casts to bool."""
+        """The input in memory order, in one pass: cast to 0/1 where every input synapse casts to bool (on
+        CPU one compiled loop, `input_kernel`, imported here: a GPU box may lack numba)."""
         n, steps = len(frames), frames.shape[-1]
-        memory = frames.permute(0, 4, 2, 3, 1)
         binary = self.binary_input or frames.dtype == torch.bool
+        if frames.device.type == "cpu":
+            from .input_kernel import to_memory_order
+
+            values, counts, top = to_memory_order(frames.numpy(), binary)
+            return Fired(torch.from_numpy(values), top, torch.from_numpy(counts), binary)
+        memory = frames.permute(0, 4, 2, 3, 1)
         if binary and frames.dtype != torch.bool:
             memory = memory != 0
         top = 1 if binary else _largest(frames)
