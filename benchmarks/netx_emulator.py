@@ -9,12 +9,14 @@ Two networks built from lava-dl's own blocks (seeded random weights, one forward
   (`tmkt_deploy.lava.stream`: the processes netx builds, plus the input scale as a 1x1 Conv).
 
 Lava: `--lava-samples` samples streamed back to back (netx runs freely, so a stream of k samples is one run
-of k*S steps), steady state: the first step, which compiles and starts the graph, is excluded; seconds per
-sample = mean seconds per step * S. Emulator: all `--samples` samples (the same random draw; Lava's are the
-first k) in one `emulate` call as `run` and `report` make it (CPU, batches in parallel threads), the mean of
-`--repeats` calls after a warm-up call; per sample = that / samples. Both use the whole box (Lava: one OS
-process per Lava process; the emulator: `torch.get_num_threads()` threads). Prints seconds per sample, the
-speed-up, and whether the emulator's output equals Lava's on Lava's samples (every step, every value).
+of k*S steps); step 1, which compiles and starts the graph, runs alone and untimed, then each sample's S steps
+are one timed `run` call, and the fastest sample counts. Emulator: all `--samples` samples (one random draw;
+Lava's are its first k) in one `emulate` call as `run` and `report` make it (CPU, batches in parallel
+threads), the fastest of `--repeats` calls after a warm-up call, divided by the samples. Best-of on both
+sides: on a shared box it filters out the moments another job held the cores. Both use the whole box (Lava:
+an OS process per Lava process; the emulator: `torch.get_num_threads()` threads). Prints seconds per sample,
+the speed-up, and whether the emulator's output equals Lava's on Lava's first sample (every step, every value;
+later samples continue Lava's free run from the previous sample's state).
 
     python benchmarks/netx_emulator.py                      # 2x48x48 input, S=16 steps, 64 samples, 4 in Lava
     python benchmarks/netx_emulator.py --size 32 --steps 20 --samples 128
@@ -81,18 +83,21 @@ def cuba_input_conv(size: int, steps: int, folder: Path) -> Path:
 
 
 def timed_lava(source, sinks: dict, steps: int, samples: int) -> tuple[float, dict[str, np.ndarray]]:
-    """Seconds per sample of `steps` steps (steady state: step 1, which compiles, excluded) over a run of
-    `samples` samples, and the sinks' records."""
+    """Seconds per sample of `steps` steps over a run of `samples` samples, and the sinks' records. Step 1,
+    which compiles and starts the graph, runs alone and untimed; then each sample's steps run as one timed
+    `run` call and the fastest sample counts (best of, as for the emulator: on a shared box it filters out
+    the moments another job held the cores)."""
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
 
     cfg = Loihi2SimCfg(select_tag="fixed_pt")
-    total = steps * samples
     try:
         source.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
-        start = time.perf_counter()
-        source.run(condition=RunSteps(num_steps=total - 1), run_cfg=cfg)
-        per_step = (time.perf_counter() - start) / (total - 1)
+        per_step = float("inf")
+        for chunk in [steps - 1] + [steps] * (samples - 1):
+            start = time.perf_counter()
+            source.run(condition=RunSteps(num_steps=chunk), run_cfg=cfg)
+            per_step = min(per_step, (time.perf_counter() - start) / chunk)
         return per_step * steps, {name: sink.data.get() for name, sink in sinks.items()}
     finally:
         source.stop()
@@ -130,12 +135,15 @@ def our_lava(net, frames: np.ndarray) -> tuple[float, np.ndarray]:
 
 
 def emulator_seconds(net, frames: np.ndarray, repeats: int) -> tuple[float, np.ndarray]:
-    """Mean seconds per sample of `repeats` calls on all `frames` after a warm-up call, and the output."""
+    """Seconds per sample of the fastest of `repeats` calls on all `frames` after a warm-up call, and the
+    output."""
     emulate(net, frames[:2])  # warm-up: kernels, thread pools
-    start = time.perf_counter()
+    best = float("inf")
     for _ in range(repeats):
+        start = time.perf_counter()
         result = emulate(net, frames)
-    return (time.perf_counter() - start) / repeats / len(frames), result.output_spikes
+        best = min(best, time.perf_counter() - start)
+    return best / len(frames), result.output_spikes
 
 
 @app.command()
@@ -143,7 +151,7 @@ def main(size: int = typer.Option(48, help="Input height = width."),
          steps: int = typer.Option(16, help="Steps per sample."),
          samples: int = typer.Option(64, help="Samples the emulator runs in one call."),
          lava_samples: int = typer.Option(4, help="Samples Lava runs, streamed back to back."),
-         repeats: int = typer.Option(3, help="Emulator calls timed (after one warm-up call)."),
+         repeats: int = typer.Option(3, help="Emulator calls timed after a warm-up; the fastest counts."),
          seed: int = typer.Option(0)) -> None:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
