@@ -146,25 +146,27 @@ def test_input_layer_with_neurons(kind, tmp_path):
 
 
 def test_every_unsupported_feature_in_one_error(tmp_path):
-    """Pool, a neuron-less conv, RF neurons (complex weights) and an average layer: one error naming each,
-    exit 2, no files."""
+    """Pool, a neuron-less conv, both kinds of resonate-and-fire neurons netx builds (RF_PHASE → Lava RF,
+    RF_IZHIKEVICH → RF_IZ, complex weights) and an average layer: one error naming each, exit 2, no files."""
     torch.manual_seed(0)
     rf = {"threshold": 1.0, "period": 10, "decay": 0.1}
     blocks = [slayer.block.cuba.Conv(nm.CUBA, 2, 4, 3, padding=1), slayer.block.cuba.Pool(nm.CUBA, 2),
               slayer.block.cuba.Conv(nm.CUBA, 4, 4, 3, padding=1), slayer.block.cuba.Flatten(),
-              slayer.block.rf.Dense(rf, 64, 5), slayer.block.cuba.Dense(nm.CUBA, 5, 3)]
+              slayer.block.rf.Dense(rf, 64, 5), slayer.block.rf_iz.Dense(rf, 5, 4),
+              slayer.block.cuba.Dense(nm.CUBA, 4, 3)]
     path = tmp_path / "mixed.net"
     support.run_and_export_netx(blocks, torch.rand(1, 2, 8, 8, 4), path)
     with h5py.File(path, "a") as f:
         del f["layer/2/neuron"]
-        del f["layer/5/type"]
-        f["layer/5"].create_dataset("type", (1,), "S10", [b"average"])
+        del f["layer/6/type"]
+        f["layer/6"].create_dataset("type", (1,), "S10", [b"average"])
     with pytest.raises(UnsupportedError) as err:
         read_netx(path, input_shape=(2, 8, 8))
     message = str(err.value)
-    assert "4 unsupported feature(s)" in message
+    assert "5 unsupported feature(s)" in message
     for expected in ("layer 1 (pool)", "layer 2 (conv): conv without a neuron",
-                     "layer 4 (dense): complex weights", "layer 5 (average)"):
+                     "layer 4 (dense): complex weights with RF_PHASE neurons",
+                     "layer 5 (dense): complex weights with RF_IZHIKEVICH neurons", "layer 6 (average)"):
         assert expected in message
     result = CliRunner().invoke(app, ["import-netx", str(path), "--out", str(tmp_path / "ir"),
                                       "--input-shape", "2,8,8"])

@@ -19,8 +19,9 @@ read the layout it reads (h5py) and mirror its `create_*` methods parameter for 
   `sigma_output`), with netx's `spike_exp` argument, `state_exp = 6` and default 16 message bits.
 
 What netx itself refuses or cannot build (pool, convT, unpool, average, concat, dense_comp, conv without a
-neuron, RF/ADRF/ALIF neurons, which our emulator does not model) is collected over the whole file and
-raised as ONE `UnsupportedError` listing each layer (index, type, feature).
+neuron, ADRF/ALIF neurons), and the resonate-and-fire neurons netx builds but we do not model (RF_PHASE →
+Lava `RF`, RF_IZHIKEVICH → `RF_IZ`, with complex weights) is collected over the whole file and raised as ONE
+`UnsupportedError` listing each layer (index, type, feature).
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ NETX_STATE_EXP = 6
 NETX_MAX_DELAY = 62
 CUBA_TYPES = ("CUBA", "LOIHI")
 UNBUILT_TYPES = ("pool", "convT", "unpool", "average", "concat", "dense_comp")
+# netx builds RF_PHASE as lava.proc.rf.RF and other RF types as RF_IZ behind a ComplexDense (two Dense
+# synapses into the neuron's real and imaginary inputs; lava-nc 0.10 runs both in fixed_pt). Not imported yet:
+# the IR, our Lava graph and the energy model have no two-port (real, imaginary) neuron.
+RF_REFUSED = "netx's resonate-and-fire RF/RF_IZ behind a ComplexDense; tmkt does not model them"
 # netx's create_dense default neuron for a synapse-only block (note its `1 << 18 - 1` is 1 << 17)
 INTEGRATOR = {"type": "CUBA", "iDecay": 0, "vDecay": 4096, "vThMant": 1 << 17}
 
@@ -128,8 +133,7 @@ class _Reader:
             sd = "delta" if is_input else "sigma" if "sigma_output" in params else "sigma_delta"
             return SigmaDelta(kind=sd, vth_mant=vth, spike_exp=self.options.spike_exp,
                               state_exp=NETX_STATE_EXP, message_bits=int(16 if bits is None else bits))
-        feature = ("resonate-and-fire neurons (netx builds lava.proc.rf RF/RF_IZ; the tmkt emulator and "
-                   "energy model do not model them)") if "RF" in kind else \
+        feature = f"resonate-and-fire neurons {kind} ({RF_REFUSED})" if "RF" in kind else \
             f"neuron type {kind!r} (netx builds CUBA/LOIHI, SDNN and RF neurons only)"
         self.problems.add(where, feature)
         return None
@@ -213,8 +217,8 @@ class _Reader:
         from lava.lib.dl.netx.utils import optimize_weight_bits  # netx's own weight mapping
 
         if "weight/imag" in group:
-            self.problems.add(where, "complex weights (netx's ComplexDense for resonate-and-fire neurons, "
-                              "which the tmkt emulator and energy model do not model)")
+            kind = _text(_get(group["neuron"], "type", b"?")) if "neuron" in group else "no neuron"
+            self.problems.add(where, f"complex weights with {kind} neurons ({RF_REFUSED})")
             return
         if not isinstance(group.get("weight"), h5py.Dataset):
             self.problems.add(where, "no dense weights")
