@@ -17,10 +17,11 @@ from typer.testing import CliRunner
 
 from tmkt_deploy.cli import app
 from tmkt_deploy.emulator import emulate
-from tmkt_deploy.emulator.stream import fire_window, neuron_stepper
+from tmkt_deploy.emulator.stream import StreamRunner, fire_window, neuron_stepper
+from tmkt_deploy.emulator.synapse import exact_kernels
 from tmkt_deploy.interop import UnsupportedError
 from tmkt_deploy.interop.netx_import import NetxOptions, read_netx
-from tmkt_deploy.ir import Cuba, Network, SigmaDelta
+from tmkt_deploy.ir import Cuba, Layer, Network, SigmaDelta
 from tmkt_deploy.lava.stream import run_stream_lava
 
 RNG = np.random.default_rng(7)
@@ -78,13 +79,35 @@ def test_emulator_and_our_lava_equal_netx_on_every_layer(case):
     assert all(np.count_nonzero(t) for t in case["theirs"][:2])
 
 
+def _samples(imported: dict, n: int = 5) -> np.ndarray:
+    """`n` samples like the case's input (the first is it; the others: its steps rolled)."""
+    frames = imported["frames"]
+    return np.stack([np.roll(frames, i, axis=-1) for i in range(n)])
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_cuda_emulator_equals_cpu(imported):
-    net, frames = imported["net"], imported["frames"][None]
-    cpu = emulate(net, frames, record=True).layer_spikes
-    gpu = emulate(net, frames, record=True, device="cuda").layer_spikes
-    for name in cpu:
-        np.testing.assert_array_equal(gpu[name], cpu[name])
+    """The CUDA emulator (torch stepping, GPU convs) equals the CPU one, every layer, every step, batched."""
+    net, frames = imported["net"], _samples(imported)
+    cpu = emulate(net, frames, record=True, activity=True)
+    gpu = emulate(net, frames, record=True, activity=True, device="cuda")
+    for name in cpu.layer_spikes:
+        np.testing.assert_array_equal(gpu.layer_spikes[name], cpu.layer_spikes[name])
+    for name in cpu.spike_counts:
+        np.testing.assert_array_equal(gpu.spike_counts[name], cpu.spike_counts[name])
+        np.testing.assert_array_equal(gpu.window_spikes[name], cpu.window_spikes[name])
+
+
+def test_torch_path_equals_the_compiled_path(imported):
+    """The runner's torch path (what runs on a GPU: torch input layout, every layer stepped) equals its
+    compiled CPU path (numba input and neuron kernels) on every layer and count."""
+    net, frames = imported["net"], torch.as_tensor(_samples(imported))
+    with exact_kernels():
+        fast, stepped = (StreamRunner(net, torch.device("cpu"), compiled=compiled)(frames)
+                         for compiled in (True, False))
+    for name in fast:
+        np.testing.assert_array_equal(stepped[name].values.numpy(), fast[name].values.numpy())
+        np.testing.assert_array_equal(stepped[name].counts.numpy(), fast[name].counts.numpy())
 
 
 def test_torch_stepping_equals_the_compiled_kernels(imported):
@@ -228,3 +251,35 @@ def test_ir_round_trip_keeps_the_netx_features(imported, tmp_path):
         for sa, sb in zip(a.synapses, b.synapses, strict=True):
             assert sa.source == sb.source and sa.weight_bits == sb.weight_bits
             assert (sa.delays is None) == (sb.delays is None)
+
+
+@pytest.mark.parametrize("dtype", [torch.bool, torch.float32, torch.int64])
+@pytest.mark.parametrize("binary", [True, False])
+def test_input_kernel_equals_torch_layout(dtype, binary):
+    """The compiled input pass (memory order, Lava's bool cast, counts, float64 above 2**24) equals torch."""
+    from tmkt_deploy.emulator.input_kernel import to_memory_order
+
+    gen = torch.Generator().manual_seed(3)
+    frames = torch.randint(-3, 4, (3, 2, 4, 5, 6), generator=gen) * (1 << 24 if dtype == torch.int64 else 1)
+    frames = frames.to(dtype)
+    values, counts, top = to_memory_order(frames.numpy(), binary)
+    expected = frames.permute(0, 4, 2, 3, 1).reshape(3, 6, -1).to(torch.float64)
+    expected = (expected != 0).double() if binary or dtype == torch.bool else expected
+    assert values.dtype == (np.float64 if top >= 1 << 24 else np.float32)
+    np.testing.assert_array_equal(values, expected.numpy())
+    np.testing.assert_array_equal(counts, (expected != 0).flatten(1).sum(1).numpy())
+    assert top == int(expected.abs().max())
+
+
+@pytest.mark.parametrize("kind", ["delta", "sigma_delta", "sigma"])
+def test_sigma_delta_kernel_above_float32(kind):
+    """Outputs of 2**24 and more (float64 in the kernel) still equal the torch stepper's."""
+    layer = Layer(name="big", shape=(7,), neuron=SigmaDelta(kind=kind, vth_mant=3, spike_exp=0, state_exp=0),
+                  synapses=[], bias=np.arange(7, dtype=np.int32) - 3)
+    a_in = torch.randint(-1 << 26, 1 << 26, (2, 9, 7), generator=torch.Generator().manual_seed(4)).double()
+    stepper = neuron_stepper(layer, 2, torch.device("cpu"))
+    stepped = torch.stack([stepper.step(a_in[:, t], t + 1) for t in range(9)], dim=1)
+    fired = fire_window(layer, a_in)
+    assert fired.values.dtype == torch.float64 and fired.top == int(stepped.abs().max()) >= 1 << 24
+    np.testing.assert_array_equal(fired.values.numpy(), stepped.numpy())
+    np.testing.assert_array_equal(fired.counts.numpy(), (stepped != 0).flatten(1).sum(1).numpy())

@@ -175,11 +175,14 @@ def _channel_scale(syn: Synapse) -> bool:
 class StreamRunner:
     """Every layer's outputs over S free-running steps for batches of inputs, ops built once."""
 
-    def __init__(self, net: Network, device: torch.device) -> None:
+    def __init__(self, net: Network, device: torch.device, compiled: bool | None = None) -> None:
+        """`compiled`: the numba kernels for the input and non-recurrent layers (CPU only; default: on CPU);
+        else every layer steps in torch, as on a GPU."""
         net.validate()
         if net.timing != "stream":
             raise ValueError(f"{net.name}: StreamRunner runs timing='stream' networks (netx imports)")
         self.net, self.device = net, device
+        self.compiled = device.type == "cpu" if compiled is None else compiled
         self.ops = {lay.name: [(syn, delay_ops(syn, lay.name, net.shape_of(syn.source), lay.shape, device))
                                for syn in lay.synapses] for lay in net.layers}
         self.binary_input = all(syn.num_message_bits == 0 for lay in net.layers for syn in lay.synapses
@@ -211,7 +214,7 @@ class StreamRunner:
         CPU one compiled loop, `input_kernel`, imported here: a GPU box may lack numba)."""
         n, steps = len(frames), frames.shape[-1]
         binary = self.binary_input or frames.dtype == torch.bool
-        if frames.device.type == "cpu":
+        if self.compiled:
             from .input_kernel import to_memory_order
 
             values, counts, top = to_memory_order(frames.numpy(), binary)
@@ -246,12 +249,12 @@ class StreamRunner:
                 a_in[:, shift:] += current
         if not feeds:
             a_in.zero_()
-        if not recurrent and a_in.device.type == "cpu":
+        if not recurrent and self.compiled:
             return fire_window(layer, a_in)
         return self._stepped(layer, a_in.to(torch.float64), recurrent)
 
     def _stepped(self, layer: Layer, a_in: torch.Tensor, recurrent: list) -> Fired:
-        """A recurrent layer, or any layer on a GPU: its neurons stepped in torch."""
+        """A recurrent layer, or any layer without the compiled kernels (GPU): neurons stepped in torch."""
         n, steps = a_in.shape[:2]
         stepper = neuron_stepper(layer, n, self.device)
         binary = isinstance(layer.neuron, Cuba)
