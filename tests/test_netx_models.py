@@ -21,7 +21,7 @@ from tmkt_deploy.emulator.stream import StreamRunner, fire_window, neuron_steppe
 from tmkt_deploy.emulator.synapse import exact_kernels
 from tmkt_deploy.interop import UnsupportedError
 from tmkt_deploy.interop.netx_import import NetxOptions, read_netx
-from tmkt_deploy.ir import Cuba, Layer, Network, SigmaDelta
+from tmkt_deploy.ir import Cuba, Layer, Network, SigmaDelta, Synapse
 from tmkt_deploy.lava.stream import run_stream_lava
 
 RNG = np.random.default_rng(7)
@@ -283,3 +283,23 @@ def test_sigma_delta_kernel_above_float32(kind):
     assert fired.values.dtype == torch.float64 and fired.top == int(stepped.abs().max()) >= 1 << 24
     np.testing.assert_array_equal(fired.values.numpy(), stepped.numpy())
     np.testing.assert_array_equal(fired.counts.numpy(), (stepped != 0).flatten(1).sum(1).numpy())
+
+
+@pytest.mark.parametrize("kind", ["delta", "sigma_delta", "sigma"])
+def test_sigma_delta_int32_overflow_equals_lava(kind):
+    """Lava's sigma-delta registers and ports are numpy int32: sums beyond 2**31 wrap there, and so in our
+    kernel and torch stepper (a 24-bit graded input through a dense synapse overflows within a few steps)."""
+    weight = np.full((4, 6), 127, np.int32)
+    weight[1], weight[2, :3] = -127, 100
+    neuron = SigmaDelta(kind=kind, vth_mant=1, spike_exp=0, state_exp=0, message_bits=24)
+    layer = Layer(name="out", shape=(4,), neuron=neuron, bias=np.array([0, 5, -5, 1 << 10], np.int32),
+                  synapses=[Synapse(source="input", kind="dense", weight=weight, num_message_bits=24)])
+    net = Network(name="wrap", input_shape=(6, 1, 1), time_steps=nm.S, layers=[layer], output="out",
+                  timing="stream", input_bits=24)
+    frames = np.random.default_rng(0).integers(1 << 20, 1 << 23, (1, 6, 1, 1, nm.S))
+    lava = run_stream_lava(net, frames, record=["out"])["out"]
+    assert np.abs(lava).max() > 1 << 30  # the sums did wrap
+    np.testing.assert_array_equal(emulate(net, frames, record=True).layer_spikes["out"], lava)
+    with exact_kernels():
+        stepped = StreamRunner(net, torch.device("cpu"), compiled=False)(torch.as_tensor(frames))["out"]
+    np.testing.assert_array_equal(stepped.values.numpy().transpose(0, 2, 1), lava)

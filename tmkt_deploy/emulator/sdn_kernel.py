@@ -1,8 +1,10 @@
 """Lava's fixed-point sigma-delta neurons over a whole window, one compiled CPU loop (numba).
 
 Same arithmetic as `stream.SigmaDeltaState` (which steps in torch, for recurrent layers and GPUs) and as
-`lava.proc.sdn.models` (`PyDeltaModelFixed`, `PySigmaDeltaModelFixed` with ReLU, `PySigmaModelFixed`), in
-int64: every register is read and written once per step, instead of a dozen torch passes per step. The same
+`lava.proc.sdn.models` (`PyDeltaModelFixed`, `PySigmaDeltaModelFixed` with ReLU, `PySigmaModelFixed`), whose
+registers and ports are numpy int32: computed in int64 and wrapped to int32 after every numpy operation that
+could overflow there (equal to Lava's wrapping arithmetic). Every register is read and written once per step,
+instead of a dozen torch passes per step. The same
 loop counts each sample's messages (nonzero outputs) and the largest |output|, which the next synapse needs
 for its exactness bound, so neither costs another pass over the outputs.
 """
@@ -16,6 +18,16 @@ from ..ir import SigmaDelta
 from .synapse import FLOAT32_EXACT
 
 KIND_CODES = {"delta": 0, "sigma_delta": 1, "sigma": 2}
+
+
+INT32_HALF = np.int64(1 << 31)
+INT32_MASK = np.int64((1 << 32) - 1)
+
+
+@numba.njit(inline="always")
+def _wrap(x: np.int64) -> np.int64:
+    """numpy int32 overflow (Lava's registers and ports are int32)."""
+    return ((x + INT32_HALF) & INT32_MASK) - INT32_HALF
 
 
 @numba.njit(cache=True, nogil=True)
@@ -34,23 +46,23 @@ def _sdn_window(a_in, kind, vth, bias, act_shift, state_exp, out, counts):
             row, sent_row = a_in[i, t], out[i, t]
             if kind == 2:  # the kind is tested once per row, so the neuron loops vectorise
                 for j in range(neurons):
-                    sigma[j] += np.int64(row[j])
-                    value = sigma[j]
+                    value = _wrap(sigma[j] + _wrap(np.int64(row[j])))
+                    sigma[j] = value
                     sent_row[j] = value
                     count += value != 0
                     top = max(top, abs(value))
                 continue
             for j in range(neurons):
-                a = np.int64(row[j])
+                a = _wrap(np.int64(row[j]))  # the InPort's int32 sum
                 if kind == 0:
-                    new = a << act_shift
+                    new = _wrap(a << act_shift)
                 else:
-                    total = sigma[j] + a
+                    total = _wrap(sigma[j] + a)
                     sigma[j] = total
-                    new = max(total + bias[j], 0)
-                delta = new - act[j] + residue[j]
-                sent = delta if abs(delta) >= vth else 0
-                residue[j] = delta - sent
+                    new = max(_wrap(total + bias[j]), 0)
+                delta = _wrap(new - act[j] + residue[j])
+                sent = delta if _wrap(abs(delta)) >= vth else 0  # numpy: abs(-2**31) stays -2**31
+                residue[j] = _wrap(delta - sent)
                 act[j] = new
                 value = sent >> state_exp  # numpy's right_shift: floor
                 sent_row[j] = value

@@ -31,12 +31,15 @@ from tmkt_common.graph import INPUT
 
 from ..ir import Cuba, Layer, Network, SigmaDelta, Synapse
 from ..loihi_params import lava_dense_weight, lif_params
-from .neuron import LifState
+from .neuron import LifState, wrap
 from .synapse import FLOAT32_EXACT, SynapseOp
+
+INT32_MIN = -(1 << 31)
 
 
 class SigmaDeltaState:
-    """Lava's fixed-point Delta / SigmaDelta / Sigma registers for a batch, one step per `step`."""
+    """Lava's fixed-point Delta / SigmaDelta / Sigma registers for a batch, one step per `step`, with the
+    int32 overflow of Lava's numpy registers and ports."""
 
     def __init__(self, neuron: SigmaDelta, bias: torch.Tensor | float, batch: int, neurons: int,
                  device: torch.device) -> None:
@@ -49,17 +52,19 @@ class SigmaDeltaState:
 
     def step(self, a_in: torch.Tensor, lava_step: int = 0) -> torch.Tensor:
         n = self.neuron
+        a_in = wrap(a_in, 32)  # the InPort's int32 sum
         if n.kind == "sigma":
-            self.sigma = self.sigma + a_in
+            self.sigma = wrap(self.sigma + a_in, 32)
             return self.sigma
         if n.kind == "delta":
-            act = a_in * (1 << (n.spike_exp + n.state_exp))
+            act = wrap(a_in * (1 << (n.spike_exp + n.state_exp)), 32)
         else:
-            self.sigma = self.sigma + a_in
-            act = torch.clamp_min(self.sigma + self.bias, 0)  # netx builds SigmaDelta with ReLU
-        delta = act - self.act + self.residue
-        s_out = torch.where(delta.abs() >= self.vth, delta, torch.zeros_like(delta))
-        self.residue = delta - s_out
+            self.sigma = wrap(self.sigma + a_in, 32)
+            act = torch.clamp_min(wrap(self.sigma + self.bias, 32), 0)  # netx builds SigmaDelta with ReLU
+        delta = wrap(act - self.act + self.residue, 32)
+        magnitude = torch.where(delta == INT32_MIN, delta, delta.abs())  # numpy: abs(-2**31) is -2**31
+        s_out = torch.where(magnitude >= self.vth, delta, torch.zeros_like(delta))
+        self.residue = wrap(delta - s_out, 32)
         self.act = act
         return torch.floor(s_out / (1 << n.state_exp))  # numpy right_shift: floor
 
