@@ -2,9 +2,9 @@
 
 Same arithmetic as `stream.SigmaDeltaState` (which steps in torch, for recurrent layers and GPUs) and as
 `lava.proc.sdn.models` (`PyDeltaModelFixed`, `PySigmaDeltaModelFixed` with ReLU, `PySigmaModelFixed`), whose
-registers and ports are numpy int32: computed in int64 and wrapped to int32 after every numpy operation that
-could overflow there (equal to Lava's wrapping arithmetic). Every register is read and written once per step,
-instead of a dozen torch passes per step. The same
+registers and ports are numpy int32: here too every register is int32 and every result is cast back to int32
+(numba widens int32 sums; the cast wraps them as numpy does). Every register is read and written once per
+step, instead of a dozen torch passes per step, and the neuron loop vectorises over 32-bit lanes. The same
 loop counts each sample's messages (nonzero outputs) and the largest |output|, which the next synapse needs
 for its exactness bound, so neither costs another pass over the outputs.
 """
@@ -20,23 +20,15 @@ from .synapse import FLOAT32_EXACT
 KIND_CODES = {"delta": 0, "sigma_delta": 1, "sigma": 2}
 
 
-INT32_HALF = np.int64(1 << 31)
-INT32_MASK = np.int64((1 << 32) - 1)
-
-
-@numba.njit(inline="always")
-def _wrap(x: np.int64) -> np.int64:
-    """numpy int32 overflow (Lava's registers and ports are int32)."""
-    return ((x + INT32_HALF) & INT32_MASK) - INT32_HALF
-
-
 @numba.njit(cache=True, nogil=True)
 def _sdn_window(a_in, kind, vth, bias, act_shift, state_exp, out, counts):
     samples, steps, neurons = a_in.shape
     top = np.int64(0)
-    sigma = np.zeros(neurons, np.int64)
-    act = np.zeros(neurons, np.int64)
-    residue = np.zeros(neurons, np.int64)
+    sigma = np.zeros(neurons, np.int32)
+    act = np.zeros(neurons, np.int32)
+    residue = np.zeros(neurons, np.int32)
+    bias, vth, zero = bias.astype(np.int32), np.int32(vth), np.int32(0)
+    act_shift, state_exp = np.int32(act_shift), np.int32(state_exp)
     for i in range(samples):
         sigma[:] = 0
         act[:] = 0
@@ -46,28 +38,28 @@ def _sdn_window(a_in, kind, vth, bias, act_shift, state_exp, out, counts):
             row, sent_row = a_in[i, t], out[i, t]
             if kind == 2:  # the kind is tested once per row, so the neuron loops vectorise
                 for j in range(neurons):
-                    value = _wrap(sigma[j] + _wrap(np.int64(row[j])))
+                    value = np.int32(sigma[j] + np.int32(np.int64(row[j])))
                     sigma[j] = value
                     sent_row[j] = value
                     count += value != 0
-                    top = max(top, abs(value))
+                    top = max(top, abs(np.int64(value)))
                 continue
             for j in range(neurons):
-                a = _wrap(np.int64(row[j]))  # the InPort's int32 sum
+                a = np.int32(np.int64(row[j]))  # the InPort's int32 sum
                 if kind == 0:
-                    new = _wrap(a << act_shift)
+                    new = np.int32(a << act_shift)
                 else:
-                    total = _wrap(sigma[j] + a)
+                    total = np.int32(sigma[j] + a)
                     sigma[j] = total
-                    new = max(_wrap(total + bias[j]), 0)
-                delta = _wrap(new - act[j] + residue[j])
-                sent = delta if _wrap(abs(delta)) >= vth else 0  # numpy: abs(-2**31) stays -2**31
-                residue[j] = _wrap(delta - sent)
+                    new = max(np.int32(total + bias[j]), zero)
+                delta = np.int32(new - act[j] + residue[j])
+                sent = delta if np.int32(abs(delta)) >= vth else zero  # numpy: abs(-2**31) stays -2**31
+                residue[j] = np.int32(delta - sent)
                 act[j] = new
                 value = sent >> state_exp  # numpy's right_shift: floor
                 sent_row[j] = value
                 count += value != 0
-                top = max(top, abs(value))
+                top = max(top, abs(np.int64(value)))
         counts[i] = count
     return top
 
