@@ -160,9 +160,6 @@ def _currents(op: SynapseOp, values: torch.Tensor, top: int, source_shape: tuple
     """The op on frames (M, neurons) in memory order → its currents (M, neurons) in memory order (views on
     the conv's channels-last input and output where it leaves them so)."""
     m = len(values)
-    if _channel_scale(op.syn) and op.row_sum * top < 1 << 23:  # exact in float32 and no 24-bit wrap
-        channels = source_shape[0]
-        return (values.view(m, -1, channels) * op.weights[torch.float32].view(channels)).view(m, -1)
     if op.syn.kind == "conv":
         channels, height, width = source_shape
         frames = values.reshape(m, height, width, channels).permute(0, 3, 1, 2)
@@ -170,11 +167,15 @@ def _currents(op: SynapseOp, values: torch.Tensor, top: int, source_shape: tuple
     return op.currents(values.reshape(m, -1), top)
 
 
-def _channel_scale(syn: Synapse) -> bool:
-    """A 1x1 depthwise conv (netx's input layer scaling its input): one multiply per value, which oneDNN's
-    grouped conv does several times slower."""
-    return syn.kind == "conv" and syn.groups == len(syn.weight) and np.shape(syn.weight)[1:] == (1, 1, 1) \
-        and tuple(syn.stride) == (1, 1) and tuple(syn.padding) == (0, 0)
+def _scalar_scale(op: SynapseOp, top: int) -> float | None:
+    """The weight of a 1x1 depthwise conv with one weight for all channels (netx's input layer scaling its
+    input), where its products are exact in float32 and below Lava's 24-bit wrap: one multiply per value,
+    which oneDNN's grouped conv does several times slower; else None."""
+    syn, weight = op.syn, np.asarray(op.syn.weight)
+    if syn.kind != "conv" or syn.groups != len(weight) or weight.shape[1:] != (1, 1, 1) \
+            or tuple(syn.stride) != (1, 1) or tuple(syn.padding) != (0, 0) or op.row_sum * top >= 1 << 23:
+        return None
+    return float(weight.flat[0]) if (weight == weight.flat[0]).all() else None
 
 
 class StreamRunner:
@@ -245,10 +246,15 @@ class StreamRunner:
         bound = sum(op.bound(top) for _, op, _, top, _ in feeds)
         a_in = torch.empty(n, steps, layer.num_neurons, dtype=_value_dtype(bound), device=self.device)
         for i, (shift, op, values, top, source) in enumerate(feeds):
+            if i == 0:
+                a_in[:, :shift].zero_()
+            scale = _scalar_scale(op, top) if i == 0 else None
+            if scale is not None:  # scaled straight into a_in
+                torch.mul(values.view(n, steps, -1)[:, :steps - shift], scale, out=a_in[:, shift:])
+                continue
             current = _currents(op, values.flatten(0, 1), top, self.net.shape_of(source))
             current = current.view(n, steps, -1)[:, :steps - shift]  # every step's sum, the last ones unused
             if i == 0:
-                a_in[:, :shift].zero_()
                 a_in[:, shift:].copy_(current)
             else:
                 a_in[:, shift:] += current
