@@ -1,12 +1,14 @@
 """lava-dl netx networks: our batched emulator vs Lava's fixed_pt run of the same file, same process.
 
-Two networks built from lava-dl's own blocks (seeded random weights, one forward pass, `export_hdf5`):
+Three networks built from lava-dl's own blocks (seeded random weights, one forward pass, `export_hdf5`):
 - `sdnn-conv`: sigma-delta Conv(2→8, s2) → Conv(8→16, s2) → Flatten → Dense(→32) → Output(→10), graded input;
   the baseline is netx's own `hdf5.Network` in Lava;
 - `cuba-input-conv`: CUBA Input layer with neurons (scale, bias) → Conv(2→8, s2) → Conv(8→16, s2) → Flatten →
   Dense(→10), binary input; netx's Lava graph of an Input block with neurons does not compile in lava-nc 0.10
   (its input port is left unconnected), so the baseline is our Lava graph of the same IR
-  (`tmkt_deploy.lava.stream`: the processes netx builds, plus the input scale as a 1x1 Conv).
+  (`tmkt_deploy.lava.stream`: the processes netx builds, plus the input scale as a 1x1 Conv);
+- `cuba-conv`: the same without the Input block, against netx's own `hdf5.Network` (the like-for-like check
+  of that baseline).
 
 Lava: `--lava-samples` samples streamed back to back (netx runs freely, so a stream of k samples is one run
 of k*S steps); step 1, which compiles and starts the graph, runs alone and untimed, then each sample's S steps
@@ -65,20 +67,24 @@ def sdnn_conv(size: int, steps: int, folder: Path) -> Path:
     return export(blocks, torch.rand(1, 2, size, size, steps), folder / "sdnn-conv.net")
 
 
-def cuba_input_conv(size: int, steps: int, folder: Path) -> Path:
+def cuba_conv(size: int, steps: int, folder: Path, input_layer: bool) -> Path:
+    """The CUBA conv net, with or without an Input block with neurons (scale 2, bias) in front."""
     from lava.lib.dl import slayer
 
     cu = slayer.block.cuba
     side = (size + 1) // 2
     side = (side + 1) // 2
-    blocks = [cu.Input(CUBA, weight=2, bias=0.25),
-              cu.Conv(CUBA, 2, 8, 3, padding=1, stride=2, weight_scale=3),
+    blocks = [cu.Conv(CUBA, 2, 8, 3, padding=1, stride=2, weight_scale=3),
               cu.Conv(CUBA, 8, 16, 3, padding=1, stride=2, weight_scale=3), cu.Flatten(),
               cu.Dense(CUBA, 16 * side * side, 10, weight_scale=3)]
-    path = export(blocks, torch.rand(1, 2, size, size, steps), folder / "cuba-input-conv.net")
-    with h5py.File(path, "a") as f:  # SLAYER's Input block writes its shape only when it saw one
-        if "shape" not in f["layer/0"]:
-            f["layer/0"].create_dataset("shape", data=np.array([2, size, size]))
+    if input_layer:
+        blocks.insert(0, cu.Input(CUBA, weight=2, bias=0.25))
+    path = export(blocks, torch.rand(1, 2, size, size, steps),
+                  folder / ("cuba-input-conv.net" if input_layer else "cuba-conv.net"))
+    if input_layer:
+        with h5py.File(path, "a") as f:  # SLAYER's Input block writes its shape only when it saw one
+            if "shape" not in f["layer/0"]:
+                f["layer/0"].create_dataset("shape", data=np.array([2, size, size]))
     return path
 
 
@@ -159,26 +165,33 @@ def main(size: int = typer.Option(48, help="Input height = width."),
                         "torch threads")
     for col in ("network", "Lava baseline", "Lava s/sample", "emulator s/sample", "speed-up", "bit-exact"):
         table.add_column(col)
+
+    def row(name: str, baseline: str, lava: tuple[float, np.ndarray],
+            emulated: tuple[float, np.ndarray]) -> None:
+        (lava_s, lava_out), (emu_s, emu_out) = lava, emulated
+        exact = np.array_equal(emu_out[0], lava_out.reshape(emu_out[0].shape))
+        table.add_row(name, baseline, f"{lava_s:.3f}", f"{emu_s:.5f}", f"{lava_s / emu_s:,.0f}x", str(exact))
+
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         graded = ((rng.random((samples, 2, size, size, steps)) < 0.3)
                   * rng.integers(-3000, 6000, (samples, 2, size, size, steps))).astype(np.int32)
         net = read_netx(sdnn_conv(size, steps, folder), input_shape=(2, size, size), time_steps=steps,
                         options=NetxOptions(input_message_bits=16))
-        lava_s, lava_out = netx_lava(folder / "sdnn-conv.net", graded[:lava_samples],
-                                     {"input_shape": (size, size, 2), "input_message_bits": 16})
-        emu_s, emu_out = emulator_seconds(net, graded, repeats)
-        exact = np.array_equal(emu_out[0], lava_out.reshape(emu_out[0].shape))
-        table.add_row("sdnn-conv", "netx hdf5.Network", f"{lava_s:.3f}", f"{emu_s:.5f}",
-                      f"{lava_s / emu_s:,.0f}x", str(exact))
+        row("sdnn-conv", "netx hdf5.Network",
+            netx_lava(folder / "sdnn-conv.net", graded[:lava_samples],
+                      {"input_shape": (size, size, 2), "input_message_bits": 16}),
+            emulator_seconds(net, graded, repeats))
 
         binary = rng.random((samples, 2, size, size, steps)) < 0.2
-        net = read_netx(cuba_input_conv(size, steps, folder), time_steps=steps)
-        lava_s, lava_out = our_lava(net, binary[:lava_samples])
-        emu_s, emu_out = emulator_seconds(net, binary, repeats)
-        exact = np.array_equal(emu_out[0], lava_out.reshape(emu_out[0].shape))
-        table.add_row("cuba-input-conv", "tmkt Lava graph (netx's Input does not compile)", f"{lava_s:.3f}",
-                      f"{emu_s:.5f}", f"{lava_s / emu_s:,.0f}x", str(exact))
+        net = read_netx(cuba_conv(size, steps, folder, input_layer=True), time_steps=steps)
+        row("cuba-input-conv", "tmkt Lava graph (netx's Input does not compile)",
+            our_lava(net, binary[:lava_samples]), emulator_seconds(net, binary, repeats))
+        net = read_netx(cuba_conv(size, steps, folder, input_layer=False), input_shape=(2, size, size),
+                        time_steps=steps)
+        row("cuba-conv (no input layer)", "netx hdf5.Network",
+            netx_lava(folder / "cuba-conv.net", binary[:lava_samples], {"input_shape": (size, size, 2)}),
+            emulator_seconds(net, binary, repeats))
     make_console().print(table)
 
 
