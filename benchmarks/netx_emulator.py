@@ -18,10 +18,11 @@ threads), the fastest of `--repeats` calls after a warm-up call, divided by the 
 sides: on a shared box it filters out the moments another job held the cores. Both use the whole box (Lava:
 an OS process per Lava process; the emulator: `torch.get_num_threads()` threads). Prints seconds per sample,
 the speed-up, and whether the emulator's output equals Lava's on Lava's first sample (every step, every value;
-later samples continue Lava's free run from the previous sample's state).
+later samples continue Lava's free run from the previous sample's state); exits 1 where it does not.
 
     python benchmarks/netx_emulator.py                      # 2x48x48 input, S=16 steps, 64 samples, 4 in Lava
     python benchmarks/netx_emulator.py --size 32 --steps 20 --samples 128
+    python benchmarks/netx_emulator.py --device cuda --samples 1024        # the CUDA emulator
 """
 
 from __future__ import annotations
@@ -140,14 +141,14 @@ def our_lava(net, frames: np.ndarray) -> tuple[float, np.ndarray]:
     return seconds, ir_order(net, net.output, got[net.output])[..., :steps]
 
 
-def emulator_seconds(net, frames: np.ndarray, repeats: int) -> tuple[float, np.ndarray]:
+def emulator_seconds(net, frames: np.ndarray, repeats: int, device: str) -> tuple[float, np.ndarray]:
     """Seconds per sample of the fastest of `repeats` calls on all `frames` after a warm-up call, and the
     output."""
-    emulate(net, frames[:2])  # warm-up: kernels, thread pools
+    emulate(net, frames[:2], device=device)  # warm-up: kernels, thread pools
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        result = emulate(net, frames)
+        result = emulate(net, frames, device=device)
         best = min(best, time.perf_counter() - start)
     return best / len(frames), result.output_spikes
 
@@ -158,18 +159,22 @@ def main(size: int = typer.Option(48, help="Input height = width."),
          samples: int = typer.Option(64, help="Samples the emulator runs in one call."),
          lava_samples: int = typer.Option(4, help="Samples Lava runs, streamed back to back."),
          repeats: int = typer.Option(3, help="Emulator calls timed after a warm-up; the fastest counts."),
+         device: str = typer.Option("cpu", help="Emulator device: cpu, cuda or auto."),
          seed: int = typer.Option(0)) -> None:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    table = Table(title=f"netx networks, 2x{size}x{size} input, {steps} steps, {torch.get_num_threads()} "
-                        "torch threads")
+    table = Table(title=f"netx networks, 2x{size}x{size} input, {steps} steps, emulator on {device} "
+                        f"({torch.get_num_threads()} torch threads)")
     for col in ("network", "Lava baseline", "Lava s/sample", "emulator s/sample", "speed-up", "bit-exact"):
         table.add_column(col)
+
+    inexact: list[str] = []
 
     def row(name: str, baseline: str, lava: tuple[float, np.ndarray],
             emulated: tuple[float, np.ndarray]) -> None:
         (lava_s, lava_out), (emu_s, emu_out) = lava, emulated
         exact = np.array_equal(emu_out[0], lava_out.reshape(emu_out[0].shape))
+        inexact.extend([] if exact else [name])
         table.add_row(name, baseline, f"{lava_s:.3f}", f"{emu_s:.5f}", f"{lava_s / emu_s:,.0f}x", str(exact))
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -181,18 +186,22 @@ def main(size: int = typer.Option(48, help="Input height = width."),
         row("sdnn-conv", "netx hdf5.Network",
             netx_lava(folder / "sdnn-conv.net", graded[:lava_samples],
                       {"input_shape": (size, size, 2), "input_message_bits": 16}),
-            emulator_seconds(net, graded, repeats))
+            emulator_seconds(net, graded, repeats, device))
 
         binary = rng.random((samples, 2, size, size, steps)) < 0.2
         net = read_netx(cuba_conv(size, steps, folder, input_layer=True), time_steps=steps)
         row("cuba-input-conv", "tmkt Lava graph (netx's Input does not compile)",
-            our_lava(net, binary[:lava_samples]), emulator_seconds(net, binary, repeats))
+            our_lava(net, binary[:lava_samples]), emulator_seconds(net, binary, repeats, device))
         net = read_netx(cuba_conv(size, steps, folder, input_layer=False), input_shape=(2, size, size),
                         time_steps=steps)
         row("cuba-conv (no input layer)", "netx hdf5.Network",
             netx_lava(folder / "cuba-conv.net", binary[:lava_samples], {"input_shape": (size, size, 2)}),
-            emulator_seconds(net, binary, repeats))
-    make_console().print(table)
+            emulator_seconds(net, binary, repeats, device))
+    console = make_console()
+    console.print(table)
+    if inexact:
+        console.print(f"emulator output differs from Lava's on: {', '.join(inexact)}")
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":
