@@ -72,9 +72,9 @@ class EmulatorResult:
     (the steps that answer the sample's own frames: the streaming schedule's work); `changed[name]` (N, P)
     counts the layer's neurons whose state changed (a spike, or `u`/`v` moved) at each window step. These
     are summed on the device, so only (neurons,) and (N, P) arrays reach the host. A stream-timed (netx)
-    network runs its S steps with no flush: `window_spikes` = `frame_spikes` = per-neuron messages (nonzero
-    outputs, graded ones included); its `changed` stays empty (not measured: sigma-delta and recurrent
-    layers have other state).
+    network runs its S steps with no flush: with `activity`, `window_spikes` = `frame_spikes` = per-neuron
+    messages (nonzero outputs, graded ones included); its `changed` stays empty (not measured: sigma-delta
+    and recurrent layers have other state).
     """
 
     output_spikes: np.ndarray
