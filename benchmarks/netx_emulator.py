@@ -13,12 +13,13 @@ Three networks built from lava-dl's own blocks (seeded random weights, one forwa
 Lava: `--lava-samples` samples streamed back to back (netx runs freely, so a stream of k samples is one run
 of k*S steps); step 1, which compiles and starts the graph, runs alone and untimed, then each sample's S steps
 are one timed `run` call, and the fastest sample counts. Emulator: all `--samples` samples (one random draw;
-Lava's are its first k) in one `emulate` call as `run` and `report` make it (CPU, batches in parallel
-threads), the fastest of `--repeats` calls after a warm-up call, divided by the samples. Best-of on both
-sides: on a shared box it filters out the moments another job held the cores. Both use the whole box (Lava:
-an OS process per Lava process; the emulator: `torch.get_num_threads()` threads). Prints seconds per sample,
-the speed-up, and whether the emulator's output equals Lava's on Lava's first sample (every step, every value;
-later samples continue Lava's free run from the previous sample's state); exits 1 where it does not.
+Lava's are its first k) in one `emulate(..., activity=True)` call as `report --netx` makes it (per-neuron
+message counts included; CPU, batches in parallel threads), the fastest of `--repeats` calls after a warm-up
+call, divided by the samples. Best-of on both sides: on a shared box it filters out the moments another job
+held the cores. Both use the whole box (Lava: an OS process per Lava process; the emulator:
+`torch.get_num_threads()` threads). Prints seconds per sample, the speed-up, and whether the emulator's
+output equals Lava's on Lava's first sample (every step, every value; later samples continue Lava's free run
+from the previous sample's state); exits 1 where it does not.
 
     python benchmarks/netx_emulator.py                      # 2x48x48 input, S=16 steps, 64 samples, 4 in Lava
     python benchmarks/netx_emulator.py --size 32 --steps 20 --samples 128
@@ -148,7 +149,7 @@ def emulator_seconds(net, frames: np.ndarray, repeats: int, device: str) -> tupl
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        result = emulate(net, frames, device=device)
+        result = emulate(net, frames, activity=True, device=device)  # as `report --netx` runs it
         best = min(best, time.perf_counter() - start)
     return best / len(frames), result.output_spikes
 

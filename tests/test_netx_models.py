@@ -100,14 +100,16 @@ def test_cuda_emulator_equals_cpu(imported):
 
 def test_torch_path_equals_the_compiled_path(imported):
     """The runner's torch path (what runs on a GPU: torch input layout, every layer stepped) equals its
-    compiled CPU path (numba input and neuron kernels) on every layer and count."""
+    compiled CPU path (numba input and neuron kernels) on every layer, count and per-neuron message count."""
     net, frames = imported["net"], torch.as_tensor(_samples(imported))
+    runners = [StreamRunner(net, torch.device("cpu"), compiled=compiled) for compiled in (True, False)]
     with exact_kernels():
-        fast, stepped = (StreamRunner(net, torch.device("cpu"), compiled=compiled)(frames)
-                         for compiled in (True, False))
+        fast, stepped = (runner(frames) for runner in runners)
     for name in fast:
         np.testing.assert_array_equal(stepped[name].values.numpy(), fast[name].values.numpy())
         np.testing.assert_array_equal(stepped[name].counts.numpy(), fast[name].counts.numpy())
+        np.testing.assert_array_equal(runners[1].messages(name, stepped[name]).numpy(),
+                                      runners[0].messages(name, fast[name]).numpy())
 
 
 def test_torch_stepping_equals_the_compiled_kernels(imported):
@@ -262,12 +264,13 @@ def test_input_kernel_equals_torch_layout(dtype, binary):
     gen = torch.Generator().manual_seed(3)
     frames = torch.randint(-3, 4, (3, 2, 4, 5, 6), generator=gen) * (1 << 24 if dtype == torch.int64 else 1)
     frames = frames.to(dtype)
-    values, counts, top = to_memory_order(frames.numpy(), binary)
+    values, counts, messages, top = to_memory_order(frames.numpy(), binary)
     expected = frames.permute(0, 4, 2, 3, 1).reshape(3, 6, -1).to(torch.float64)
     expected = (expected != 0).double() if binary or dtype == torch.bool else expected
     assert values.dtype == (np.float64 if top >= 1 << 24 else np.float32)
     np.testing.assert_array_equal(values, expected.numpy())
     np.testing.assert_array_equal(counts, (expected != 0).flatten(1).sum(1).numpy())
+    np.testing.assert_array_equal(messages, (expected != 0).sum(dim=(0, 1)).numpy())
     assert top == int(expected.abs().max())
 
 
@@ -283,6 +286,7 @@ def test_sigma_delta_kernel_above_float32(kind):
     assert fired.values.dtype == torch.float64 and fired.top == int(stepped.abs().max()) >= 1 << 24
     np.testing.assert_array_equal(fired.values.numpy(), stepped.numpy())
     np.testing.assert_array_equal(fired.counts.numpy(), (stepped != 0).flatten(1).sum(1).numpy())
+    np.testing.assert_array_equal(fired.messages.numpy(), (stepped != 0).sum(dim=(0, 1)).numpy())
 
 
 @pytest.mark.parametrize("kind", ["delta", "sigma_delta", "sigma"])

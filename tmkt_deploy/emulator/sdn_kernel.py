@@ -5,8 +5,8 @@ Same arithmetic as `stream.SigmaDeltaState` (which steps in torch, for recurrent
 registers and ports are numpy int32: here too every register is int32 and every result is cast back to int32
 (numba widens int32 sums; the cast wraps them as numpy does). Every register is read and written once per
 step, instead of a dozen torch passes per step, and the neuron loop vectorises over 32-bit lanes. The same
-loop counts each sample's messages (nonzero outputs) and the largest |output|, which the next synapse needs
-for its exactness bound, so neither costs another pass over the outputs.
+loop counts messages (nonzero outputs) per sample and per neuron and finds the largest |output| (the next
+synapse's exactness bound), so none of these costs another pass over the outputs.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ KIND_CODES = {"delta": 0, "sigma_delta": 1, "sigma": 2}
 
 
 @numba.njit(cache=True, nogil=True)
-def _sdn_window(a_in, kind, vth, bias, act_shift, state_exp, out, counts):
+def _sdn_window(a_in, kind, vth, bias, act_shift, state_exp, out, counts, messages):
     samples, steps, neurons = a_in.shape
     top = np.int64(0)
     sigma = np.zeros(neurons, np.int32)
@@ -42,6 +42,7 @@ def _sdn_window(a_in, kind, vth, bias, act_shift, state_exp, out, counts):
                     sigma[j] = value
                     sent_row[j] = value
                     count += value != 0
+                    messages[j] += value != 0
                     top = max(top, abs(np.int64(value)))
                 continue
             for j in range(neurons):
@@ -59,24 +60,27 @@ def _sdn_window(a_in, kind, vth, bias, act_shift, state_exp, out, counts):
                 value = sent >> state_exp  # numpy's right_shift: floor
                 sent_row[j] = value
                 count += value != 0
+                messages[j] += value != 0
                 top = max(top, abs(np.int64(value)))
         counts[i] = count
     return top
 
 
 def sdn_window(neuron: SigmaDelta, a_in: np.ndarray,
-               bias_mant: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+               bias_mant: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """The neurons from zero state through integer inputs `a_in` (n, steps, neurons), `bias_mant` per neuron
     (Lava scales it by 2**(spike_exp + state_exp)) → outputs (n, steps, neurons) as float32 where all are
-    below 2**24 (exact; the type the next conv sums in), else float64; messages per sample (n,); the
-    largest |output|."""
+    below 2**24 (exact; the type the next conv sums in), else float64; messages (nonzero outputs) per sample
+    (n,) and per neuron (neurons,); the largest |output|."""
     shift = neuron.spike_exp + neuron.state_exp
     args = (a_in, np.int64(KIND_CODES[neuron.kind]), np.int64(neuron.vth_mant << shift),
             bias_mant.astype(np.int64) << shift, np.int64(shift), np.int64(neuron.state_exp))
     counts = np.empty(len(a_in), dtype=np.int64)
+    messages = np.zeros(a_in.shape[-1], dtype=np.int64)
     out = np.empty(a_in.shape, dtype=np.float32)
-    top = int(_sdn_window(*args, out, counts))
+    top = int(_sdn_window(*args, out, counts, messages))
     if top >= FLOAT32_EXACT:  # rare: outputs float32 cannot hold, run again into float64
         out = np.empty(a_in.shape, dtype=np.float64)
-        _sdn_window(*args, out, counts)
-    return out, counts, top
+        messages[:] = 0
+        _sdn_window(*args, out, counts, messages)
+    return out, counts, messages, top
