@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from tmkt_sweep import build_grid
 from tmkt_sweep.cli import app
+from tmkt_sweep.grid import Reference
 from tmkt_sweep.runner import result_path
 
 runner = CliRunner()
@@ -61,7 +62,7 @@ def test_rerun_skips_finished_runs(smoke):
     before = [f.stat().st_mtime_ns for f in files]
     result = runner.invoke(app, ["--grid", "cpu-smoke", "--out", str(smoke), "--device", "cpu"])
     assert result.exit_code == 0, result.output
-    assert "skipping 4 run(s)" in result.output
+    assert "skipped 4 run(s)" in result.output
     assert [f.stat().st_mtime_ns for f in files] == before
 
 
@@ -143,11 +144,38 @@ def test_energy_grid_budgets_are_fractions_of_the_same_seeds_unregularised_energ
     spec = next(r for r in runs if r.name == "vggsnn-tmkt-dvs10-e50-s2")
     assert spec.reference.name == "vggsnn-tmkt-dvs10-e-free-s2" and spec.settings.epochs == 20
     assert (spec.settings.width, spec.settings.size, spec.settings.batch_size) == (0.5, 48, 32)
-    cfg = spec.config(reference_uj=40_000.0)
+    cfg = spec.config(Reference(40_000.0, "/runs/free/checkpoint.pt"))
     assert cfg.loss.energy_budget_uj == 20_000.0 and cfg.loss.energy == pytest.approx(2 / 20_000)
-    assert spec.reference.config().loss.energy == 0
+    # a fine-tune of the reference's checkpoint, half as long, at its learning rate
+    free = spec.reference.config()
+    assert free.loss.energy == 0 and not free.model.init_from
+    assert cfg.model.init_from == "/runs/free/checkpoint.pt" and cfg.optim.epochs == 10
+    assert cfg.optim.lr_per_1024 == free.optim.lr_per_1024
     with pytest.raises(ValueError, match="e-free-s2"):
         spec.config()
+
+
+@pytest.mark.lava
+def test_energy_smoke_grid_fine_tunes_each_budget_from_its_reference(tmp_path):
+    """The energy pipeline end to end on tiny CPU runs: budgeted runs wait for their reference, start from
+    its deployed checkpoint, and the frontier table is written."""
+    result = runner.invoke(app, ["--grid", "energy-cpu-smoke", "--out", str(tmp_path), "--device", "cpu",
+                                 "--lava-samples", "0", "--jobs", "2"])
+    assert result.exit_code == 0, result.output
+    specs = build_grid("energy-cpu-smoke")
+    docs = {s.name: json.loads(result_path(tmp_path, s).read_text()) for s in specs}
+    free = next(s for s in specs if not s.budget)
+    checkpoint = str((tmp_path / "runs" / free.name / "train" / "checkpoint.pt").resolve())
+    for spec in specs:
+        doc = docs[spec.name]
+        assert doc["check"]["exact"] and doc["energy_j"] > 0
+        if spec.budget:
+            assert doc["config"]["model"]["init_from"] == checkpoint
+            assert doc["energy_budget_uj"] == pytest.approx(spec.budget * docs[free.name]["train_energy_uj"])
+    assert (tmp_path / "results.md").exists() and "budget" in (tmp_path / "results.md").read_text()
+    again = runner.invoke(app, ["--grid", "energy-cpu-smoke", "--out", str(tmp_path), "--device", "cpu",
+                                "--lava-samples", "0"])
+    assert again.exit_code == 0 and f"skipped {len(specs)} run(s)" in again.output
 
 
 def _fake_result(backbone: str, budget: float, seed: int, acc: float, loihi2_uj: float) -> dict:
@@ -172,7 +200,12 @@ def test_frontier_marks_pareto_points_and_states_the_goal():
     assert rows[0.5]["deployed_acc"] == {"mean": pytest.approx(89.5), "std": 0.0}
     said = "\n".join(verdicts(list(rows.values())))
     assert "reached by budget 0.5" in said and "never beats it" in said
-    assert "**45.000 ± 0.000**" in render_markdown(list(rows.values()))
+    # paired per seed with the same seed's unregularised run: -0.5 points on both seeds (interval of width 0)
+    assert rows[0.5]["acc_vs_free"]["mean"] == pytest.approx(-0.5) and rows[0.5]["acc_vs_free"]["n"] == 2
+    assert rows[0.5]["loihi2_ratio"]["mean"] == pytest.approx(0.45) and "acc_vs_free" not in rows[0.0]
+    assert "paired accuracy change -0.5 points" in said
+    markdown = render_markdown(list(rows.values()))
+    assert "**45.000 ± 0.000**" in markdown and "| -0.5 [-0.5, -0.5] | 45% |" in markdown
     assert render_png(list(rows.values()))[:4] == b"\x89PNG"
 
 
@@ -184,10 +217,11 @@ def test_an_unfinished_run_trained_with_other_settings_is_stale(tmp_path):
 
     spec = build_grid("cpu-smoke")[0]
     run_dir = tmp_path / "runs" / spec.name
-    assert unfinished_changes(run_dir, spec) == []
+    assert unfinished_changes(run_dir, spec, None) == []
     cfg = spec.config()
     save_config(cfg, run_dir / "train" / "config.toml")  # crashed before its first epoch ended
-    assert unfinished_changes(run_dir, spec) == []
+    assert unfinished_changes(run_dir, spec, None) == []
     cfg.optim.epochs += 1
     save_config(cfg, run_dir / "train" / "config.toml")
-    assert unfinished_changes(run_dir, spec) == [f"optim.epochs: {cfg.optim.epochs} → {cfg.optim.epochs - 1}"]
+    assert unfinished_changes(run_dir, spec, None) == [
+        f"optim.epochs: {cfg.optim.epochs} → {cfg.optim.epochs - 1}"]

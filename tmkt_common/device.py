@@ -47,10 +47,20 @@ def pick_device(preference: str = "auto") -> torch.device:
     return torch.device("cuda", index)
 
 
+GPU_SHARE_ENV = "TMKT_GPU_SHARE"  # share of the GPU's memory this process sizes its batches for
+
+
 def free_gpu_bytes(device: torch.device) -> int:
     """Bytes a new batch can use on CUDA `device`: the driver's free memory plus what torch's caching
-    allocator holds unused (the driver counts that as taken)."""
+    allocator holds unused (the driver counts that as taken), capped at `$TMKT_GPU_SHARE` of the GPU's
+    memory less this process's allocations when set: processes sharing a GPU (a sweep's pool sets it to
+    1/jobs) each see the free memory of the moment and would otherwise all size for it at once."""
+    import os
+
     import torch
 
-    free, _ = torch.cuda.mem_get_info(device.index)  # index None: the current device
-    return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+    free, total = torch.cuda.mem_get_info(device.index)  # index None: the current device
+    allocated = torch.cuda.memory_allocated(device)
+    usable = free + torch.cuda.memory_reserved(device) - allocated
+    share = os.environ.get(GPU_SHARE_ENV)
+    return usable if not share else max(0, min(usable, int(float(share) * total) - allocated))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tmkt_common.atomic import atomic_write
 
+from .paired import paired_difference
 from .table import load_results, mean_std, seed_stats
 
 CHIPS = ("loihi2", "loihi1", "snn-45nm-paper")
@@ -46,7 +47,24 @@ def frontier_rows(results: list[dict]) -> list[dict]:
         peers = [r for r in rows if r["backbone"] == row["backbone"]]
         row["pareto"] = {p: not any(_dominates(o, row, p) for o in peers) for p in row["energy_uj"]
                          if p in CHIPS}
+        free = next((groups[r["group"]] for r in peers if r["budget"] == 0), None)
+        if row["budget"] and free is not None:
+            row.update(_paired_with_free(groups[row["group"]], free))
     return rows
+
+
+def _paired_with_free(runs: list[dict], free: list[dict]) -> dict:
+    """Per seed against the same seed's unregularised run (a budgeted run fine-tunes that run's weights):
+    the deployed-accuracy difference in points with its 95 % t interval, and the Loihi 2 energy ratio."""
+    def by_seed(group: list[dict], value) -> dict[int, float]:
+        return {r["seed"]: value(r) for r in group}
+
+    acc = by_seed(runs, lambda r: 100 * r["accuracy"]["deployed"])
+    energy = by_seed(runs, lambda r: r["energy_by_profile_j"]["loihi2"][SCHEDULE])
+    free_energy = by_seed(free, lambda r: r["energy_by_profile_j"]["loihi2"][SCHEDULE])
+    ratios = [energy[s] / free_energy[s] for s in sorted(energy.keys() & free_energy.keys())]
+    return {"acc_vs_free": paired_difference(acc, by_seed(free, lambda r: 100 * r["accuracy"]["deployed"])),
+            "loihi2_ratio": seed_stats(ratios) if ratios else None}
 
 
 def _dominates(a: dict, b: dict, profile: str) -> bool:
@@ -73,6 +91,9 @@ def verdicts(rows: list[dict]) -> list[str]:
               and r["deployed_acc"]["mean"] >= a0 - GOAL_POINTS]
         best = min(mine, key=loihi2)
         said = f"reached by budget {min(ok, key=loihi2)['budget']:g}" if ok else "NOT reached"
+        if ok and (paired := min(ok, key=loihi2).get("acc_vs_free")):
+            said += (f" (paired accuracy change {paired['mean']:+.1f} points, 95 % t interval "
+                     f"[{paired['low']:+.1f}, {paired['high']:+.1f}] over {paired['n']} seeds)")
         lines.append(f"- {backbone}: unregularised {e0:,.4g} µJ at {a0:.1f} %; goal (≤ {GOAL_ENERGY:.0%} "
                      f"energy, ≥ {a0 - GOAL_POINTS:.1f} %) {said}; lowest energy {loihi2(best):,.4g} µJ "
                      f"({loihi2(best) / e0:.0%}) at {best['deployed_acc']['mean']:.1f} %")
@@ -88,17 +109,23 @@ def verdicts(rows: list[dict]) -> list[str]:
 def render_markdown(rows: list[dict]) -> str:
     chips = [p for p in CHIPS if rows and p in rows[0]["energy_uj"]]
     anns = [p for p in ANNS if rows and p in rows[0]["energy_uj"]]
-    header = ["backbone", "budget", "seeds", "epochs", "deployed acc %", "spike-exact",
+    header = ["backbone", "budget", "seeds", "epochs", "deployed acc %", "Δ acc vs budget 0 [95 % CI]",
+              "loihi2 energy vs budget 0", "spike-exact",
               *(f"{p} µJ{' *' if p in chips else ''}" for p in (*chips, *anns))]
     lines = ["# Accuracy–energy frontier (TMKT, ndigits 10 % DVS; mean ± std over seeds)", "",
              f"Energy per inference, schedule `{SCHEDULE}` (T + latency steps); budget = fraction of the "
-             "same seed's unregularised training-time (streaming) Loihi 2 energy, 0 = unregularised. "
+             "same seed's unregularised training-time (streaming) Loihi 2 energy, 0 = unregularised; a "
+             "budgeted run fine-tunes that run, so Δ acc (deployed, points) and the energy ratio are paired "
+             "per seed, with a 95 % Student-t interval. "
              "`*` chip profiles: a bold value is a Pareto point of its backbone on that profile. ANN "
              "columns are reference lines (no spikes).", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
+        paired, ratio = r.get("acc_vs_free"), r.get("loihi2_ratio")
         cells = [r["backbone"], f"{r['budget']:g}", ",".join(map(str, r["seeds"])), str(r["epochs"]),
-                 mean_std(r["deployed_acc"], 1), "yes" if r["exact"] else "**NO**"]
+                 mean_std(r["deployed_acc"], 1),
+                 f"{paired['mean']:+.1f} [{paired['low']:+.1f}, {paired['high']:+.1f}]" if paired else "",
+                 f"{ratio['mean']:.0%}" if ratio else "", "yes" if r["exact"] else "**NO**"]
         for p in (*chips, *anns):
             text = mean_std(r["energy_uj"][p], 3)
             cells.append(f"**{text}**" if r["pareto"].get(p) else text)

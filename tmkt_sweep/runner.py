@@ -27,11 +27,11 @@ from pathlib import Path
 import torch
 
 from tmkt_common.atomic import atomic_write
-from tmkt_common.device import pick_device
+from tmkt_common.device import GPU_SHARE_ENV, pick_device
 from tmkt_train.config import TrainConfig
-from tmkt_train.train.selection import read_final
+from tmkt_train.train.selection import chosen_checkpoint, read_final
 
-from .grid import RunSpec
+from .grid import Reference, RunSpec
 from .pipeline import train_and_deploy, train_only
 
 RESULT = "result.json"
@@ -80,19 +80,23 @@ def energy_of_deployment(deploy_dir: Path) -> dict:
             "train_energy_uj": backbone["schedules"]["streaming"]["energy_j"][ENERGY_PROFILE]["total"] * 1e6}
 
 
-def reference_energy(out_dir: str | os.PathLike, spec: RunSpec) -> float | None:
-    """µJ per sample of `spec`'s unregularised reference run (None: not budgeted, or no result yet)."""
+def reference_of(out_dir: str | os.PathLike, spec: RunSpec) -> Reference | None:
+    """`spec`'s unregularised reference run's energy and deployed checkpoint (None: not budgeted, or no
+    result yet)."""
     if spec.reference is None:
         return None
     path = result_path(out_dir, spec.reference)
-    return json.loads(path.read_text())["train_energy_uj"] if path.exists() else None
+    if not path.exists():
+        return None
+    checkpoint = chosen_checkpoint(path.parent / "train").resolve()
+    return Reference(json.loads(path.read_text())["train_energy_uj"], str(checkpoint))
 
 
 def run_one(spec: RunSpec, out_dir: str | os.PathLike, *, device: str = "auto", lava_samples: int = 4,
             command: str | None = None) -> dict:
     """Train, export, check and estimate `spec` into OUT/runs/NAME; returns the result document."""
     run_dir = Path(out_dir) / "runs" / spec.name
-    cfg = spec.config(reference_energy(out_dir, spec))
+    cfg = spec.config(reference_of(out_dir, spec))
     dev = pick_device(device)
     result = {
         "format": RESULT_FORMAT, "version": 1,
@@ -135,22 +139,25 @@ def _leaves(doc: dict, prefix: str = "") -> dict:
     return out
 
 
-def config_changes(saved: dict, spec: RunSpec, reference_uj: float | None = None) -> list[str]:
+def config_changes(saved: dict, spec: RunSpec, reference: Reference | None = None) -> list[str]:
     """Config keys whose saved value differs from what `spec` trains with now ("optim.epochs: 30 → 60").
-    A key the saved config lacks (a knob added since) counts as its default: defaults keep old behaviour."""
-    now = _leaves(json.loads(json.dumps(asdict(spec.config(reference_uj)))))
+    A key the saved config lacks (a knob added since) counts as its default: defaults keep old behaviour.
+    `model.init_from` is where the reference's checkpoint lies, not a setting (the budget follows the
+    reference's result), so a moved sweep folder is not trained again."""
+    now = _leaves(json.loads(json.dumps(asdict(spec.config(reference)))))
     was = {**_leaves(json.loads(json.dumps(asdict(TrainConfig())))), **_leaves(saved)}
     return [f"{k}: {was.get(k)!r} → {now.get(k)!r}" for k in sorted(now.keys() | was.keys())
-            if was.get(k) != now.get(k)]
+            if was.get(k) != now.get(k) and k != "model.init_from"]
 
 
-def unfinished_changes(run_dir: Path, spec: RunSpec) -> list[str]:
+def unfinished_changes(run_dir: Path, spec: RunSpec, reference: Reference | None) -> list[str]:
     """config_changes of an interrupted run's training (no result yet) against `spec`: a grid run resumes
     only what it would train from scratch (the trainer's --resume rules would allow more epochs)."""
     from tmkt_train.train.run_folder import recorded_config
 
     recorded = recorded_config(run_dir / "train")
-    return [] if recorded is None else config_changes(json.loads(json.dumps(asdict(recorded[0]))), spec)
+    return [] if recorded is None else config_changes(json.loads(json.dumps(asdict(recorded[0]))), spec,
+                                                      reference)
 
 
 def _announce(console, result: dict) -> None:
@@ -166,9 +173,11 @@ def _announce(console, result: dict) -> None:
 
 
 def _run_logged(spec: RunSpec, out_dir: str | os.PathLike, device: str, lava_samples: int,
-                command: str | None, threads: int) -> dict:
-    """`run_one` in a pool process: its share of the CPU threads, its output in runs/NAME/log.txt (the runs
-    of a pool would otherwise interleave on one terminal)."""
+                command: str | None, threads: int, jobs: int) -> dict:
+    """`run_one` in a pool process: its share of the CPU threads and of the GPU's memory (batch sizing:
+    tmkt_common.device.free_gpu_bytes), its output in runs/NAME/log.txt (the runs of a pool would otherwise
+    interleave on one terminal)."""
+    os.environ[GPU_SHARE_ENV] = str(1 / jobs)
     # Lava's message infrastructure sets the start method (fork) when imported and fails if one is set, as
     # it is in a spawned worker: unset it.
     multiprocessing.set_start_method(None, force=True)
@@ -199,71 +208,108 @@ def _start_method_kept():
             multiprocessing.set_start_method(None, force=True)
 
 
-def _run_pool(todo: list[RunSpec], out_dir: str | os.PathLike, *, device: str, lava_samples: int,
-              command: str | None, jobs: int, console) -> list[str]:
-    """`todo` over `jobs` spawned processes (small nets leave a GPU mostly idle: several runs share it);
-    returns the names that finished. A failed run does not stop the others; it is reported at the end."""
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+class _Queue:
+    """The grid's runs in order, each released once its reference (if it is in the grid) has finished,
+    so a budgeted run starts as soon as its own reference is done rather than after every reference."""
+
+    def __init__(self, runs: list[RunSpec], out_dir: str | os.PathLike, console, done: dict[str, list[str]]):
+        self.waiting, self.running = list(runs), set()
+        self.out_dir, self.console, self.done = out_dir, console, done
+
+    def ready(self) -> list[RunSpec]:
+        """Runs whose reference is neither waiting nor running, less those already up to date (which
+        release their own dependents at once); [] once nothing is left to start."""
+        todo: list[RunSpec] = []
+        while not todo:
+            blocked = {spec.name for spec in self.waiting} | self.running
+            free = [s for s in self.waiting if s.reference is None or s.reference.name not in blocked]
+            if not free:
+                break
+            self.waiting = [s for s in self.waiting if s not in free]
+            todo = [s for s in free if not _up_to_date(s, self.out_dir, self.console, self.done)]
+        self.running.update(s.name for s in todo)
+        return todo
+
+
+def _run_pool(queue: _Queue, out_dir: str | os.PathLike, *, device: str, lava_samples: int,
+              command: str | None, jobs: int, console) -> tuple[list[str], list[str]]:
+    """The queue's runs over `jobs` spawned processes (small nets leave a GPU mostly idle: several runs
+    share it); returns the names that finished and the failures. A failed run does not stop the others."""
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    ran, failed = [], []
+    ran, failed, futures = [], [], {}
     spawn = multiprocessing.get_context("spawn")
+    console.print(f"up to {jobs} runs at once ({threads} CPU threads each); "
+                  f"logs in {Path(out_dir) / 'runs'}/NAME/{LOG}")
     with _start_method_kept(), ProcessPoolExecutor(jobs, mp_context=spawn) as pool:
-        futures = {pool.submit(_run_logged, spec, out_dir, device, lava_samples, command, threads): spec
-                   for spec in todo}
-        console.print(f"{len(todo)} run(s) on {jobs} processes ({threads} CPU threads each); "
-                      f"logs in {Path(out_dir) / 'runs'}/NAME/{LOG}")
-        for future in as_completed(futures):
-            spec = futures[future]
-            try:
-                _announce(console, future.result())
-                ran.append(spec.name)
-            except Exception as exc:  # noqa: BLE001 -- reported below with the run's log
-                failed.append(f"{spec.name} ({type(exc).__name__}: {exc}; see runs/{spec.name}/{LOG})")
-                console.print(f"[red]{failed[-1]}[/]")
-    if failed:
-        raise RuntimeError(f"{len(failed)} run(s) failed: " + "; ".join(failed))
-    return ran
+        while True:
+            for spec in queue.ready():
+                job = pool.submit(_run_logged, spec, out_dir, device, lava_samples, command, threads, jobs)
+                futures[job] = spec
+            if not futures:
+                return ran, failed
+            finished, _ = wait(futures, return_when=FIRST_COMPLETED)
+            for future in finished:
+                spec = futures.pop(future)
+                queue.running.discard(spec.name)
+                try:
+                    _announce(console, future.result())
+                    ran.append(spec.name)
+                except Exception as exc:  # noqa: BLE001 -- reported at the end with the run's log
+                    failed.append(f"{spec.name} ({type(exc).__name__}: {exc}; see runs/{spec.name}/{LOG})")
+                    console.print(f"[red]{failed[-1]}[/]")
+
+
+def _up_to_date(spec: RunSpec, out_dir: str | os.PathLike, console, done: dict[str, list[str]]) -> bool:
+    """Whether `spec` has a result trained with its current settings (listed in done["skipped"]); a result
+    or an unfinished training with other settings is deleted, to be trained again."""
+    path = result_path(out_dir, spec)
+    reference = reference_of(out_dir, spec)
+    if spec.budget and reference is None:  # its reference failed: it fails too, naming it (run_one)
+        return False
+    if path.exists():
+        changed = config_changes(json.loads(path.read_text())["config"], spec, reference)
+        if not changed:
+            done["skipped"].append(spec.name)
+            return True
+        console.print(f"[yellow]{spec.name}: its result was trained with other settings "
+                      f"({', '.join(changed)}); deleting {path.parent} and training it again[/]")
+        shutil.rmtree(path.parent)
+    elif changed := unfinished_changes(path.parent, spec, reference):
+        console.print(f"[yellow]{spec.name}: its unfinished training used other settings "
+                      f"({', '.join(changed)}); deleting {path.parent} and training it again[/]")
+        shutil.rmtree(path.parent)
+    return False
 
 
 def run_grid(runs: list[RunSpec], out_dir: str | os.PathLike, *, device: str = "auto", lava_samples: int = 4,
              command: str | None = None, jobs: int = 1) -> dict[str, list[str]]:
-    """Every run of `runs` whose result file is missing, one at a time or over `jobs` processes; returns
-    the names run and skipped."""
+    """Every run of `runs` without an up-to-date result, one at a time or over `jobs` processes; a budgeted
+    run after its unregularised reference (it needs that result). Returns the names run and skipped; failed
+    runs do not stop the others and are raised together at the end."""
     from tmkt_common.cli import make_console
 
     if jobs < 1:
         raise ValueError(f"--jobs must be at least 1, got {jobs}")
     console = make_console(stderr=True)
     done: dict[str, list[str]] = {"ran": [], "skipped": []}
-    todo = []
-    for spec in runs:
-        path = result_path(out_dir, spec)
-        reference = reference_energy(out_dir, spec)
-        if path.exists() and (spec.reference is None or reference is not None):
-            changed = config_changes(json.loads(path.read_text())["config"], spec, reference)
-            if not changed:
-                done["skipped"].append(spec.name)
-                continue
-            console.print(f"[yellow]{spec.name}: its result was trained with other settings "
-                          f"({', '.join(changed)}); deleting {path.parent} and training it again[/]")
-            shutil.rmtree(path.parent)
-        elif changed := unfinished_changes(path.parent, spec):
-            console.print(f"[yellow]{spec.name}: its unfinished training used other settings "
-                          f"({', '.join(changed)}); deleting {path.parent} and training it again[/]")
-            shutil.rmtree(path.parent)
-        todo.append(spec)
+    queue = _Queue(runs, out_dir, console, done)
+    if jobs > 1:
+        ran, failed = _run_pool(queue, out_dir, device=device, lava_samples=lava_samples, command=command,
+                                jobs=jobs, console=console)
+        done["ran"] += ran
+    else:
+        failed = []
+        while todo := queue.ready():
+            for spec in todo:
+                console.rule(f"[bold]{spec.name}[/] ({len(done['ran']) + 1})")
+                _announce(console, run_one(spec, out_dir, device=device, lava_samples=lava_samples,
+                                           command=command))
+                queue.running.discard(spec.name)
+                done["ran"].append(spec.name)
     if done["skipped"]:
-        console.print(f"skipping {len(done['skipped'])} run(s) with a result.json already")
-    # budgeted runs need their unregularised reference's energy: references first
-    for phase in ([s for s in todo if not s.budget], [s for s in todo if s.budget]):
-        if jobs > 1 and len(phase) > 1:
-            done["ran"] += _run_pool(phase, out_dir, device=device, lava_samples=lava_samples,
-                                     command=command, jobs=min(jobs, len(phase)), console=console)
-            continue
-        for spec in phase:
-            console.rule(f"[bold]{spec.name}[/] ({len(done['ran']) + 1}/{len(todo)})")
-            _announce(console, run_one(spec, out_dir, device=device, lava_samples=lava_samples,
-                                       command=command))
-            done["ran"].append(spec.name)
+        console.print(f"skipped {len(done['skipped'])} run(s) with an up-to-date result.json")
+    if failed:
+        raise RuntimeError(f"{len(failed)} run(s) failed: " + "; ".join(failed))
     return done

@@ -124,6 +124,7 @@ class ModelConfig:
     input_scale: float = 8.0  # graded-spike payload per data unit (see tmkt_train.models.graph.encode_input)
     neuron: dict = field(default_factory=dict)  # overrides of tmkt_train.models.neuron.DEFAULT_NEURON
     init_rate: float = 0.02  # data-driven init: each layer fires at least this rate (0 = off); calibrate.py
+    init_from: str = ""  # checkpoint of the same network to start from (a fine-tune); train/warm_start.py
 
 
 @dataclass

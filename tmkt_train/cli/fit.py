@@ -35,7 +35,8 @@ def resolve_config(config: Path | None, preset: str | None = None, base: TrainCo
     where = {"dataset": cfg.data, "data_dir": cfg.data, "cache_dir": cfg.data, "dvs_fraction": cfg.data,
              "val_fraction": cfg.data, "augment": cfg.data, "backbone": cfg.model, "width": cfg.model,
              "epochs": cfg.optim, "steps": cfg.optim, "select": cfg.eval, "method": cfg, "seed": cfg,
-             "energy": cfg.loss, "energy_budget_uj": cfg.loss, "energy_profile": cfg.loss}
+             "energy": cfg.loss, "energy_budget_uj": cfg.loss, "energy_profile": cfg.loss,
+             "init_from": cfg.model}
     for key, value in overrides.items():
         if value is not None:
             setattr(where[key], key, str(value) if isinstance(value, Path) else value)
@@ -104,6 +105,10 @@ def fit(
     energy_profile: str = typer.Option(
         None, "--energy-profile", help="hw_profiles name pricing the term ([loss] energy_profile). "
                                        "Default: loihi2."),
+    init_from: Path = typer.Option(
+        None, "--init-from", exists=True, dir_okay=False,
+        help="Start from this checkpoint's weights (same backbone, width and data shape; fresh optimiser): "
+             "fine-tune a trained run, e.g. down to an --energy-budget ([model] init_from)."),
     resume: bool = typer.Option(
         False, "--resume", help="Continue the run in OUT from its checkpoint with its recorded settings "
                                 "(options may add --epochs or give --data-dir/--cache-dir, nothing else)."),
@@ -125,7 +130,8 @@ def fit(
                              epochs=epochs, steps=steps, select=select, seed=seed, width=width,
                              data_dir=data_dir, cache_dir=cache_dir, dvs_fraction=dvs_fraction,
                              val_fraction=val_fraction, augment=augment, energy=energy_weight,
-                             energy_budget_uj=energy_budget, energy_profile=energy_profile)
+                             energy_budget_uj=energy_budget, energy_profile=energy_profile,
+                             init_from=init_from)
         check_run_folder(out, cfg, resume=resume, overwrite=overwrite)  # before anything is built or written
         main_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 logs
         board = TensorBoardLog(out) if tensorboard and main_rank else None

@@ -38,6 +38,7 @@ from .curves import CURVES, write_curves
 from .run_folder import CONFIG, METRICS, check_run_folder, clear_run, committed_history, write_metrics
 from .sampling import epoch_sampler
 from .selection import best_score, chosen_path, keep_if_best, write_final
+from .warm_start import warm_start
 
 SHOW_EVERY = 20  # steps between loss readings for the progress bar
 TOP_K = 5  # the papers report top-1 and top-5
@@ -260,9 +261,12 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, overwrite, on_epoch_e
     ckpt_path, metrics_path = out / CHECKPOINT, out / METRICS
     resumed = read_checkpoint(ckpt_path) if resume and ckpt_path.exists() else None
     model = model.to(dev)
-    if cfg.model.init_rate > 0 and resumed is None:  # on a GPU through the fast path (SpikingNet.run)
+    warm = resumed is None and bool(cfg.model.init_from)
+    if cfg.model.init_rate > 0 and resumed is None and not warm:  # on a GPU: the fast path (SpikingNet.run)
         calibrate_rates(model, first_events(train_set, cfg.optim.batch_size).to(dev), cfg.model.init_rate)
     method = build_method(cfg.method, model, cfg.loss, geo.time_steps).to(dev)
+    if warm:
+        warm_start(method, cfg, len(train_set.classes), (geo.channels, geo.height, geo.width), geo.time_steps)
     optimizer = torch.optim.AdamW([p for p in method.parameters() if p.requires_grad], lr=cfg.lr,
                                   weight_decay=cfg.optim.weight_decay)
     start, history, teacher_acc = 0, [], {}
