@@ -23,6 +23,7 @@ from the previous sample's state); exits 1 where it does not.
 
     python benchmarks/netx_emulator.py                      # 2x48x48 input, S=16 steps, 64 samples, 4 in Lava
     python benchmarks/netx_emulator.py --size 32 --steps 20 --samples 128
+    python benchmarks/netx_emulator.py --threads 1                         # one core (a busy shared box)
     python benchmarks/netx_emulator.py --device cuda --samples 1024        # the CUDA emulator
 """
 
@@ -161,7 +162,10 @@ def main(size: int = typer.Option(48, help="Input height = width."),
          lava_samples: int = typer.Option(4, help="Samples Lava runs, streamed back to back."),
          repeats: int = typer.Option(3, help="Emulator calls timed after a warm-up; the fastest counts."),
          device: str = typer.Option("cpu", help="Emulator device: cpu, cuda or auto."),
+         threads: int = typer.Option(0, help="torch threads = emulator batches in parallel (0: torch's)."),
          seed: int = typer.Option(0)) -> None:
+    if threads:
+        torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     table = Table(title=f"netx networks, 2x{size}x{size} input, {steps} steps, emulator on {device} "
