@@ -4,6 +4,7 @@ end (import-netx, run, report) on each file."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import h5py
@@ -24,6 +25,8 @@ from tmkt_deploy.interop.netx_import import NetxOptions, read_netx
 from tmkt_deploy.ir import Cuba, Layer, Network, SigmaDelta, Synapse
 from tmkt_deploy.lava.stream import run_stream_lava
 
+# the compiled CPU kernels (a GPU box may lack numba: there the emulator steps in torch on CPU as well)
+needs_numba = pytest.mark.skipif(importlib.util.find_spec("numba") is None, reason="numba not installed")
 RNG = np.random.default_rng(7)
 BINARY_CONV_INPUT = (RNG.random((2, 8, 8, nm.S)) < 0.5).astype(np.float32)  # (C, H, W, S), float spikes
 GRADED_DENSE_INPUT = support.graded_frames((6, 1, 1, nm.S), density=0.5, high=6, seed=8)
@@ -98,6 +101,7 @@ def test_cuda_emulator_equals_cpu(imported):
         np.testing.assert_array_equal(gpu.window_spikes[name], cpu.window_spikes[name])
 
 
+@needs_numba
 def test_torch_path_equals_the_compiled_path(imported):
     """The runner's torch path (what runs on a GPU: torch input layout, every layer stepped) equals its
     compiled CPU path (numba input and neuron kernels) on every layer, count and per-neuron message count."""
@@ -112,6 +116,7 @@ def test_torch_path_equals_the_compiled_path(imported):
                                       runners[0].messages(name, fast[name]).numpy())
 
 
+@needs_numba
 def test_torch_stepping_equals_the_compiled_kernels(imported):
     """The torch steppers (recurrent layers, CUDA) and the numba window kernels (CPU) agree on every layer's
     neurons, biases and reset schedule, for random integer inputs."""
@@ -255,6 +260,7 @@ def test_ir_round_trip_keeps_the_netx_features(imported, tmp_path):
             assert (sa.delays is None) == (sb.delays is None)
 
 
+@needs_numba
 @pytest.mark.parametrize("dtype", [torch.bool, torch.float32, torch.int64])
 @pytest.mark.parametrize("binary", [True, False])
 def test_input_kernel_equals_torch_layout(dtype, binary):
@@ -275,6 +281,7 @@ def test_input_kernel_equals_torch_layout(dtype, binary):
 
 
 @pytest.mark.parametrize("kind", ["delta", "sigma_delta", "sigma"])
+@needs_numba
 def test_sigma_delta_kernel_above_float32(kind):
     """Outputs of 2**24 and more (float64 in the kernel) still equal the torch stepper's."""
     layer = Layer(name="big", shape=(7,), neuron=SigmaDelta(kind=kind, vth_mant=3, spike_exp=0, state_exp=0),

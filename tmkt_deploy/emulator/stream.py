@@ -22,6 +22,7 @@ copy and a neuron kernel reads the result as it lies; dense weights are permuted
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 
 import numpy as np
@@ -184,13 +185,15 @@ class StreamRunner:
     """Every layer's outputs over S free-running steps for batches of inputs, ops built once."""
 
     def __init__(self, net: Network, device: torch.device, compiled: bool | None = None) -> None:
-        """`compiled`: the numba kernels for the input and non-recurrent layers (CPU only; default: on CPU);
-        else every layer steps in torch, as on a GPU."""
+        """`compiled`: the numba kernels for the input and non-recurrent layers (CPU only; default: on CPU
+        where numba is installed, which a GPU box may lack); else every layer steps in torch, as on a GPU."""
         net.validate()
         if net.timing != "stream":
             raise ValueError(f"{net.name}: StreamRunner runs timing='stream' networks (netx imports)")
         self.net, self.device = net, device
-        self.compiled = device.type == "cpu" if compiled is None else compiled
+        if compiled is None:
+            compiled = device.type == "cpu" and importlib.util.find_spec("numba") is not None
+        self.compiled = compiled
         self.ops = {lay.name: [(syn, delay_ops(syn, lay.name, net.shape_of(syn.source), lay.shape, device))
                                for syn in lay.synapses] for lay in net.layers}
         self.binary_input = all(syn.num_message_bits == 0 for lay in net.layers for syn in lay.synapses
