@@ -138,7 +138,7 @@ def test_a_result_trained_with_other_settings_is_stale():
 
 def test_energy_grid_budgets_are_fractions_of_the_same_seeds_unregularised_energy():
     runs = build_grid("energy")
-    assert len({r.name for r in runs}) == len(runs) == 3 * 5 * 3  # backbones × (free + 4 budgets) × seeds
+    assert len({r.name for r in runs}) == len(runs) == 3 * 6 * 3  # backbones × (free, ft, 4 budgets) × seeds
     first_budgeted = next(i for i, r in enumerate(runs) if r.budget)
     assert all(not r.budget for r in runs[:first_budgeted]) and all(r.budget for r in runs[first_budgeted:])
     spec = next(r for r in runs if r.name == "vggsnn-tmkt-dvs10-e50-s2")
@@ -153,6 +153,10 @@ def test_energy_grid_budgets_are_fractions_of_the_same_seeds_unregularised_energ
     assert cfg.optim.lr_per_1024 == free.optim.lr_per_1024
     with pytest.raises(ValueError, match="e-free-s2"):
         spec.config()
+    control = next(r for r in runs if r.name == "vggsnn-tmkt-dvs10-e-ft-s2")  # the fine-tune alone
+    same = control.config(Reference(40_000.0, "/runs/free/checkpoint.pt"))
+    assert same.loss.energy == 0 and same.model.init_from == cfg.model.init_from
+    assert same.optim == cfg.optim
 
 
 @pytest.mark.lava
@@ -194,18 +198,25 @@ def test_frontier_marks_pareto_points_and_states_the_goal():
     results = [_fake_result("scnn", 0.0, s, 0.90, 100.0) for s in (0, 1)]
     results += [_fake_result("scnn", 0.5, s, 0.895, 45.0) for s in (0, 1)]  # goal: ≤ 50 %, ≤ 1 point lower
     results += [_fake_result("scnn", 0.7, s, 0.85, 60.0) for s in (0, 1)]  # dominated by budget 0.5
+    results += [_fake_result("scnn", 1.0, s, 0.90, 95.0) for s in (0, 1)]  # the fine-tune alone
     rows = {r["budget"]: r for r in frontier_rows(results)}
     pareto = {budget: row["pareto"]["loihi2"] for budget, row in rows.items()}
-    assert pareto == {0.0: True, 0.5: True, 0.7: False}
+    assert pareto == {0.0: False, 1.0: True, 0.5: True, 0.7: False}
     assert rows[0.5]["deployed_acc"] == {"mean": pytest.approx(89.5), "std": 0.0}
     said = "\n".join(verdicts(list(rows.values())))
+    assert "against the same fine-tune without the energy term" in said
     assert "reached by budget 0.5" in said and "never beats it" in said
-    # paired per seed with the same seed's unregularised run: -0.5 points on both seeds (interval of width 0)
-    assert rows[0.5]["acc_vs_free"]["mean"] == pytest.approx(-0.5) and rows[0.5]["acc_vs_free"]["n"] == 2
-    assert rows[0.5]["loihi2_ratio"]["mean"] == pytest.approx(0.45) and "acc_vs_free" not in rows[0.0]
+    # paired per seed with the same seed's unregularised run and fine-tune alone: -0.5 points on both seeds
+    vs = rows[0.5]["vs"]
+    assert vs["free"]["acc"]["mean"] == pytest.approx(-0.5) and vs["free"]["acc"]["n"] == 2
+    assert vs["free"]["loihi2_ratio"]["mean"] == pytest.approx(0.45)
+    assert vs["ft"]["loihi2_ratio"]["mean"] == pytest.approx(45 / 95)
+    assert "vs" not in rows[0.0] and set(rows[1.0]["vs"]) == {"free"}
     assert "paired accuracy change -0.5 points" in said
     markdown = render_markdown(list(rows.values()))
-    assert "**45.000 ± 0.000**" in markdown and "| -0.5 [-0.5, -0.5] | 45% |" in markdown
+    assert "**45.000 ± 0.000**" in markdown
+    assert "| -0.5 [-0.5, -0.5] | -0.5 [-0.5, -0.5] | 45% | 47% |" in markdown
+    assert "| scnn | fine-tune only |" in markdown
     assert render_png(list(rows.values()))[:4] == b"\x89PNG"
 
 

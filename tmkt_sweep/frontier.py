@@ -5,7 +5,8 @@ deployed accuracy (the bit-exact emulator on the whole test set) and µJ per inf
 (the report's `isolated` schedule, the one Lava runs; `streaming` is in results.json); the ANN profiles are
 reference lines (their energy does not depend on spikes); Pareto points (no other point of the backbone is
 both cheaper and more accurate) are marked. The verdict per backbone is issue 15's goal: a budget with
-≤ 50 % of the unregularised Loihi 2 energy at ≤ 1 point lower deployed accuracy.
+≤ 50 % of the Loihi 2 energy at ≤ 1 point lower deployed accuracy, against the same fine-tune without the
+energy term (equal training) where the grid has it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from tmkt_common.atomic import atomic_write
 
+from .grid import FINETUNE_ONLY
 from .paired import paired_difference
 from .table import load_results, mean_std, seed_stats
 
@@ -47,23 +49,29 @@ def frontier_rows(results: list[dict]) -> list[dict]:
         peers = [r for r in rows if r["backbone"] == row["backbone"]]
         row["pareto"] = {p: not any(_dominates(o, row, p) for o in peers) for p in row["energy_uj"]
                          if p in CHIPS}
-        free = next((groups[r["group"]] for r in peers if r["budget"] == 0), None)
-        if row["budget"] and free is not None:
-            row.update(_paired_with_free(groups[row["group"]], free))
+        for base, budget in (("free", 0.0), ("ft", FINETUNE_ONLY)):
+            base_runs = next((groups[r["group"]] for r in peers if r["budget"] == budget), None)
+            if row["budget"] not in (0.0, budget) and base_runs is not None:
+                row.setdefault("vs", {})[base] = _paired(groups[row["group"]], base_runs)
     return rows
 
 
-def _paired_with_free(runs: list[dict], free: list[dict]) -> dict:
-    """Per seed against the same seed's unregularised run (a budgeted run fine-tunes that run's weights):
-    the deployed-accuracy difference in points with its 95 % t interval, and the Loihi 2 energy ratio."""
+def _paired(runs: list[dict], base: list[dict]) -> dict:
+    """Per seed against the same seed's run of `base` (the unregularised run a budgeted run fine-tunes, or
+    that fine-tune without the energy term): the deployed-accuracy difference in points with its 95 % t
+    interval, and the Loihi 2 energy ratio."""
     def by_seed(group: list[dict], value) -> dict[int, float]:
         return {r["seed"]: value(r) for r in group}
 
-    acc = by_seed(runs, lambda r: 100 * r["accuracy"]["deployed"])
-    energy = by_seed(runs, lambda r: r["energy_by_profile_j"]["loihi2"][SCHEDULE])
-    free_energy = by_seed(free, lambda r: r["energy_by_profile_j"]["loihi2"][SCHEDULE])
-    ratios = [energy[s] / free_energy[s] for s in sorted(energy.keys() & free_energy.keys())]
-    return {"acc_vs_free": paired_difference(acc, by_seed(free, lambda r: 100 * r["accuracy"]["deployed"])),
+    def acc(r: dict) -> float:
+        return 100 * r["accuracy"]["deployed"]
+
+    def energy(r: dict) -> float:
+        return r["energy_by_profile_j"]["loihi2"][SCHEDULE]
+
+    mine, theirs = by_seed(runs, energy), by_seed(base, energy)
+    ratios = [mine[s] / theirs[s] for s in sorted(mine.keys() & theirs.keys())]
+    return {"acc": paired_difference(by_seed(runs, acc), by_seed(base, acc)),
             "loihi2_ratio": seed_stats(ratios) if ratios else None}
 
 
@@ -77,55 +85,73 @@ def _loihi2(row: dict) -> float:
     return row["energy_uj"]["loihi2"]["mean"]
 
 
+def budget_label(budget: float) -> str:
+    return "fine-tune only" if budget == FINETUNE_ONLY else f"{budget:g}"
+
+
 def verdicts(rows: list[dict]) -> list[str]:
-    """Per backbone: whether some budget reaches ≤ 50 % of the unregularised Loihi 2 energy within 1 point."""
+    """Per backbone: whether some budget reaches ≤ 50 % of the Loihi 2 energy within 1 point of accuracy,
+    against the fine-tune without the energy term (equal training) when the grid has it, else against the
+    unregularised run; the paired interval of that comparison; and whether the chip beats an ANN."""
     loihi2, lines = _loihi2, []
     for backbone in sorted({r["backbone"] for r in rows}):
         mine = [r for r in rows if r["backbone"] == backbone]
         free = next((r for r in mine if r["budget"] == 0), None)
-        if free is None:
+        ft = next((r for r in mine if r["budget"] == FINETUNE_ONLY), None)
+        base, key = (ft, "ft") if ft is not None else (free, "free")
+        if base is None:
             lines.append(f"- {backbone}: no unregularised run, no verdict")
             continue
-        e0, a0 = loihi2(free), free["deployed_acc"]["mean"]
-        ok = [r for r in mine if r["budget"] and loihi2(r) <= GOAL_ENERGY * e0
+        e0, a0 = loihi2(base), base["deployed_acc"]["mean"]
+        ok = [r for r in mine if r["budget"] not in (0.0, FINETUNE_ONLY) and loihi2(r) <= GOAL_ENERGY * e0
               and r["deployed_acc"]["mean"] >= a0 - GOAL_POINTS]
         best = min(mine, key=loihi2)
         said = f"reached by budget {min(ok, key=loihi2)['budget']:g}" if ok else "NOT reached"
-        if ok and (paired := min(ok, key=loihi2).get("acc_vs_free")):
+        if ok and (paired := min(ok, key=loihi2).get("vs", {}).get(key, {}).get("acc")):
             said += (f" (paired accuracy change {paired['mean']:+.1f} points, 95 % t interval "
                      f"[{paired['low']:+.1f}, {paired['high']:+.1f}] over {paired['n']} seeds)")
-        lines.append(f"- {backbone}: unregularised {e0:,.4g} µJ at {a0:.1f} %; goal (≤ {GOAL_ENERGY:.0%} "
-                     f"energy, ≥ {a0 - GOAL_POINTS:.1f} %) {said}; lowest energy {loihi2(best):,.4g} µJ "
-                     f"({loihi2(best) / e0:.0%}) at {best['deployed_acc']['mean']:.1f} %")
+        against = "the same fine-tune without the energy term" if key == "ft" else "the unregularised run"
+        lines.append(f"- {backbone}: against {against}, {e0:,.4g} µJ at {a0:.1f} %: goal "
+                     f"(≤ {GOAL_ENERGY:.0%} energy, ≥ {a0 - GOAL_POINTS:.1f} %) {said}; "
+                     f"lowest energy {loihi2(best):,.4g} µJ ({loihi2(best) / e0:.0%}) "
+                     f"at {best['deployed_acc']['mean']:.1f} %")
         for ann in ANNS:
-            if ann in free["energy_uj"]:
-                e_ann = free["energy_uj"][ann]["mean"]
-                below = [r["budget"] for r in mine if loihi2(r) < e_ann]
+            if ann in base["energy_uj"]:
+                e_ann = base["energy_uj"][ann]["mean"]
+                below = [budget_label(r["budget"]) for r in mine if loihi2(r) < e_ann]
                 how = f"beats it at budget(s) {below}" if below else "never beats it"
                 lines.append(f"  - vs {ann} ({e_ann:,.4g} µJ): Loihi 2 {how}")
     return lines
+
+
+def _interval(paired: dict | None) -> str:
+    return f"{paired['mean']:+.1f} [{paired['low']:+.1f}, {paired['high']:+.1f}]" if paired else ""
 
 
 def render_markdown(rows: list[dict]) -> str:
     chips = [p for p in CHIPS if rows and p in rows[0]["energy_uj"]]
     anns = [p for p in ANNS if rows and p in rows[0]["energy_uj"]]
     header = ["backbone", "budget", "seeds", "epochs", "deployed acc %", "Δ acc vs budget 0 [95 % CI]",
-              "loihi2 energy vs budget 0", "spike-exact",
+              "Δ acc vs fine-tune only [95 % CI]", "loihi2 energy vs budget 0", "vs fine-tune only",
+              "spike-exact",
               *(f"{p} µJ{' *' if p in chips else ''}" for p in (*chips, *anns))]
     lines = ["# Accuracy–energy frontier (TMKT, ndigits 10 % DVS; mean ± std over seeds)", "",
              f"Energy per inference, schedule `{SCHEDULE}` (T + latency steps); budget = fraction of the "
              "same seed's unregularised training-time (streaming) Loihi 2 energy, 0 = unregularised; a "
-             "budgeted run fine-tunes that run, so Δ acc (deployed, points) and the energy ratio are paired "
-             "per seed, with a 95 % Student-t interval. "
+             "budgeted run fine-tunes that run, and `fine-tune only` is the same fine-tune without the "
+             "energy term (equal training); Δ acc (deployed, points) and energy ratios are paired per seed, "
+             "with a 95 % Student-t interval. "
              "`*` chip profiles: a bold value is a Pareto point of its backbone on that profile. ANN "
              "columns are reference lines (no spikes).", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
-        paired, ratio = r.get("acc_vs_free"), r.get("loihi2_ratio")
-        cells = [r["backbone"], f"{r['budget']:g}", ",".join(map(str, r["seeds"])), str(r["epochs"]),
+        vs = r.get("vs", {})
+        cells = [r["backbone"], budget_label(r["budget"]), ",".join(map(str, r["seeds"])), str(r["epochs"]),
                  mean_std(r["deployed_acc"], 1),
-                 f"{paired['mean']:+.1f} [{paired['low']:+.1f}, {paired['high']:+.1f}]" if paired else "",
-                 f"{ratio['mean']:.0%}" if ratio else "", "yes" if r["exact"] else "**NO**"]
+                 *(_interval(vs.get(base, {}).get("acc")) for base in ("free", "ft")),
+                 *(f"{vs[base]['loihi2_ratio']['mean']:.0%}" if vs.get(base, {}).get("loihi2_ratio") else ""
+                   for base in ("free", "ft")),
+                 "yes" if r["exact"] else "**NO**"]
         for p in (*chips, *anns):
             text = mean_std(r["energy_uj"][p], 3)
             cells.append(f"**{text}**" if r["pareto"].get(p) else text)

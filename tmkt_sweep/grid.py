@@ -29,7 +29,8 @@ it was trained with:
   costs ENERGY_GAIN of loss, whatever the backbone's scale). The unregularised runs go first; a budgeted run
   fine-tunes its reference's deployed checkpoint (`model.init_from`) for `ENERGY_FINETUNE` of its epochs
   at `ENERGY_FINETUNE_LR` × its learning rate, so budget and reference of one seed differ only by the
-  fine-tune and their accuracy difference is paired. (Trained from scratch under the budget, the H100's
+  fine-tune and their accuracy difference is paired; `FINETUNE_ONLY` is the same fine-tune without the
+  energy term, the equal-training control. (Trained from scratch under the budget, the H100's
   first frontier lost 6-10 points on SCNN and collapsed VGGSNN at 25 %: results/energy-h100.)
 - `energy-cpu-smoke` (CI): the same pipeline on SCNN at `cpu-smoke` size, 1 seed, 2 budgets.
 
@@ -63,6 +64,9 @@ EVIDENCE_SEEDS = (0, 1, 2, 3, 4)
 DVS_FRACTION = 0.1
 FRACTIONS = (0.05, 0.1, 0.25, 0.5, 1.0)
 ENERGY_BUDGETS = (0.7, 0.5, 0.35, 0.25)  # fractions of the unregularised run's energy
+# The control: the same fine-tune without the energy term (a budget of 100 %, named "-e-ft"), so a budget's
+# accuracy is compared with equal training, not with its shorter-trained reference.
+FINETUNE_ONLY = 1.0
 ENERGY_GAIN = 2.0  # not tuned: on CPU toy runs (6 epochs) gain 1 moved the energy by only ~5-10 %
 # A budgeted run's fine-tune: half the reference's epochs at its learning rate. On CPU (SCNN width 0.5,
 # 32x32, seed 0) a third of the epochs at 0.3 x the lr kept the accuracy but moved the training-time energy
@@ -121,7 +125,8 @@ class RunSpec:
     def group(self) -> str:
         """The run's name without the seed: runs of one group are averaged in the table."""
         variant = "" if self.variant == FULL else f"-{self.variant}"
-        energy = "" if self.budget is None else f"-e{self.budget * 100:g}" if self.budget else "-e-free"
+        energy = ("" if self.budget is None else "-e-free" if not self.budget
+                  else "-e-ft" if self.budget == FINETUNE_ONLY else f"-e{self.budget * 100:g}")
         return f"{self.backbone}-{self.method}{variant}-dvs{self.dvs_fraction * 100:g}{energy}"
 
     @property
@@ -153,8 +158,9 @@ class RunSpec:
             if reference is None or reference.energy_uj <= 0:
                 raise ValueError(f"{self.name}: its budget is a fraction of {self.reference.name}'s energy, "
                                  "which has no result yet")
-            cfg.loss.energy_budget_uj = self.budget * reference.energy_uj
-            cfg.loss.energy = ENERGY_GAIN / cfg.loss.energy_budget_uj
+            if self.budget != FINETUNE_ONLY:
+                cfg.loss.energy_budget_uj = self.budget * reference.energy_uj
+                cfg.loss.energy = ENERGY_GAIN / cfg.loss.energy_budget_uj
             cfg.model.init_from = reference.checkpoint
             cfg.optim.epochs = max(1, round(cfg.optim.epochs * ENERGY_FINETUNE))
             cfg.optim.lr_per_1024 *= ENERGY_FINETUNE_LR
@@ -240,9 +246,10 @@ ENERGY_SETTINGS = {name: replace(s, epochs=ENERGY_EPOCHS[name]) for name, s in G
 
 
 def energy_grid() -> list[RunSpec]:
-    """Each backbone × (unregularised + ENERGY_BUDGETS) × 3 seeds, unregularised runs first."""
+    """Each backbone × (unregularised + the fine-tune alone + ENERGY_BUDGETS) × 3 seeds, unregularised
+    runs first."""
     return [RunSpec(b, "tmkt", DVS_FRACTION, s, ENERGY_SETTINGS[b], studies=(STUDY_ENERGY,), budget=f)
-            for f in (0.0, *ENERGY_BUDGETS) for b in BACKBONES for s in SEEDS]
+            for f in (0.0, FINETUNE_ONLY, *ENERGY_BUDGETS) for b in BACKBONES for s in SEEDS]
 
 
 def energy_smoke_grid() -> list[RunSpec]:

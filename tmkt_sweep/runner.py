@@ -177,7 +177,7 @@ def _run_logged(spec: RunSpec, out_dir: str | os.PathLike, device: str, lava_sam
     """`run_one` in a pool process: its share of the CPU threads and of the GPU's memory (batch sizing:
     tmkt_common.device.free_gpu_bytes), its output in runs/NAME/log.txt (the runs of a pool would otherwise
     interleave on one terminal)."""
-    os.environ[GPU_SHARE_ENV] = str(1 / jobs)
+    os.environ.setdefault(GPU_SHARE_ENV, str(1 / jobs))  # a share set by the caller wins
     # Lava's message infrastructure sets the start method (fork) when imported and fails if one is set, as
     # it is in a spawned worker: unset it.
     multiprocessing.set_start_method(None, force=True)
