@@ -81,6 +81,22 @@ def sdnn_file(path: Path) -> Path:
     return path
 
 
+def rf_iz_file(path: Path) -> Path:
+    """Resonate-and-fire Izhikevich neurons (netx: RF_IZ behind a ComplexDense): Dense → Dense, the second
+    block's real and imaginary weights stored 1-D (netx reshapes them together)."""
+    torch.manual_seed(3)
+    rf = {"threshold": 0.5, "period": 7, "decay": 0.05}
+    blocks = [slayer.block.rf_iz.Dense(rf, 12, 8, weight_scale=4),
+              slayer.block.rf_iz.Dense(rf, 8, 5, weight_scale=4)]
+    support.run_and_export_netx(blocks, (torch.rand(1, 12, S) > 0.5).float(), path)
+    with h5py.File(path, "a") as f:
+        for part in ("real", "imag"):
+            flat = f[f"layer/1/weight/{part}"][()].ravel()
+            del f[f"layer/1/weight/{part}"]
+            f["layer/1/weight"].create_dataset(part, data=flat)
+    return path
+
+
 def input_layer_file(path: Path, kind: str) -> Path:
     """An input layer with its own neurons (scale 2, bias for CUBA) → Dense, CUBA or sigma-delta."""
     torch.manual_seed(4)

@@ -18,11 +18,11 @@ from typer.testing import CliRunner
 
 from tmkt_deploy.cli import app
 from tmkt_deploy.emulator import emulate
-from tmkt_deploy.emulator.stream import StreamRunner, fire_window, neuron_stepper
+from tmkt_deploy.emulator.stream import StreamRunner, fire_resonators, fire_window, neuron_stepper
 from tmkt_deploy.emulator.synapse import exact_kernels
 from tmkt_deploy.interop import UnsupportedError
 from tmkt_deploy.interop.netx_import import NetxOptions, read_netx
-from tmkt_deploy.ir import Cuba, Layer, Network, SigmaDelta, Synapse
+from tmkt_deploy.ir import Cuba, Layer, Network, Resonator, SigmaDelta, Synapse
 from tmkt_deploy.lava.stream import run_stream_lava
 
 # the compiled CPU kernels (a GPU box may lack numba: there the emulator steps in torch on CPU as well)
@@ -31,6 +31,7 @@ RNG = np.random.default_rng(7)
 BINARY_CONV_INPUT = (RNG.random((2, 8, 8, nm.S)) < 0.5).astype(np.float32)  # (C, H, W, S), float spikes
 GRADED_DENSE_INPUT = support.graded_frames((6, 1, 1, nm.S), density=0.5, high=6, seed=8)
 SDNN_INPUT = support.graded_frames((2, 6, 6, nm.S), density=0.6, low=-4000, high=8000, seed=9)
+RF_INPUT = (RNG.random((12, 1, 1, nm.S)) < 0.5).astype(np.float32)
 
 # file builder, netx.hdf5.Network arguments, our options, input (IR layout, one sample)
 CASES = {
@@ -42,6 +43,7 @@ CASES = {
                    GRADED_DENSE_INPUT),
     "sdnn": (nm.sdnn_file, {"input_shape": (6, 6, 2), "input_message_bits": 16},
              NetxOptions(input_message_bits=16), SDNN_INPUT),
+    "rf_iz": (nm.rf_iz_file, {}, NetxOptions(), RF_INPUT),
 }
 
 
@@ -122,10 +124,13 @@ def test_torch_stepping_equals_the_compiled_kernels(imported):
     neurons, biases and reset schedule, for random integer inputs."""
     gen = torch.Generator().manual_seed(5)
     for layer in imported["net"].layers:
-        a_in = torch.randint(-400, 400, (3, 12, layer.num_neurons), generator=gen).to(torch.float64)
+        ports = 2 if isinstance(layer.neuron, Resonator) else 1  # real and imaginary inputs
+        a_in = torch.randint(-400, 400, (ports, 3, 12, layer.num_neurons), generator=gen).to(torch.float64)
         stepper = neuron_stepper(layer, 3, torch.device("cpu"))
-        stepped = torch.stack([stepper.step(a_in[:, t], t + 1) for t in range(12)], dim=1)
-        np.testing.assert_array_equal(stepped.numpy(), fire_window(layer, a_in).values.numpy())
+        stepped = torch.stack([stepper.step(a_in[:, :, t].squeeze(0), t + 1) for t in range(12)], dim=1)
+        fired = fire_resonators(layer, *a_in) if ports == 2 else fire_window(layer, a_in[0])
+        np.testing.assert_array_equal(stepped.numpy(), fired.values.numpy())
+        assert ports == 1 or stepped.any()
 
 
 def test_what_netx_builds_is_in_the_ir(imported):
@@ -148,6 +153,10 @@ def test_what_netx_builds_is_in_the_ir(imported):
     elif imported["name"] == "cuba_dense":
         assert net.layers[0].bias.tolist() == list(range(-10, 22, 4))
         assert net.layers[2].neuron == Cuba(i_decay=0, v_decay=4096, vth_mant=1 << 17, bias_exp=6)
+    elif imported["name"] == "rf_iz":
+        assert all(isinstance(lay.neuron, Resonator) and lay.bias is None for lay in net.layers)
+        assert [[s.port for s in lay.synapses] for lay in net.layers] == [["real", "imag"]] * 2
+        assert net.layers[1].synapses[1].weight.shape == (5, 8)  # the 1-D imaginary weights, reshaped
     else:
         assert [lay.neuron.kind for lay in net.layers] == ["sigma_delta", "sigma_delta", "sigma"]
 
@@ -176,8 +185,8 @@ def test_input_layer_with_neurons(kind, tmp_path):
 
 
 def test_every_unsupported_feature_in_one_error(tmp_path):
-    """Pool, a neuron-less conv, both kinds of resonate-and-fire neurons netx builds (RF_PHASE → Lava RF,
-    RF_IZHIKEVICH → RF_IZ, complex weights) and an average layer: one error naming each, exit 2, no files."""
+    """Pool, a neuron-less conv, RF_PHASE neurons (netx: Lava RF behind complex weights; RF_IZHIKEVICH next
+    to it is imported) and an average layer: one error naming each, exit 2, no files."""
     torch.manual_seed(0)
     rf = {"threshold": 1.0, "period": 10, "decay": 0.1}
     blocks = [slayer.block.cuba.Conv(nm.CUBA, 2, 4, 3, padding=1), slayer.block.cuba.Pool(nm.CUBA, 2),
@@ -193,10 +202,9 @@ def test_every_unsupported_feature_in_one_error(tmp_path):
     with pytest.raises(UnsupportedError) as err:
         read_netx(path, input_shape=(2, 8, 8))
     message = str(err.value)
-    assert "5 unsupported feature(s)" in message
+    assert "4 unsupported feature(s)" in message and "layer 5" not in message
     for expected in ("layer 1 (pool)", "layer 2 (conv): conv without a neuron",
-                     "layer 4 (dense): complex weights with RF_PHASE neurons",
-                     "layer 5 (dense): complex weights with RF_IZHIKEVICH neurons", "layer 6 (average)"):
+                     "layer 4 (dense): complex weights with RF_PHASE neurons", "layer 6 (average)"):
         assert expected in message
     result = CliRunner().invoke(app, ["import-netx", str(path), "--out", str(tmp_path / "ir"),
                                       "--input-shape", "2,8,8"])
@@ -256,7 +264,7 @@ def test_ir_round_trip_keeps_the_netx_features(imported, tmp_path):
     for a, b in zip(net.layers, back.layers, strict=True):
         assert (a.bias is None) == (b.bias is None) and (a.bias is None or np.array_equal(a.bias, b.bias))
         for sa, sb in zip(a.synapses, b.synapses, strict=True):
-            assert sa.source == sb.source and sa.weight_bits == sb.weight_bits
+            assert sa.source == sb.source and sa.weight_bits == sb.weight_bits and sa.port == sb.port
             assert (sa.delays is None) == (sb.delays is None)
 
 
@@ -314,3 +322,25 @@ def test_sigma_delta_int32_overflow_equals_lava(kind):
     with exact_kernels():
         stepped = StreamRunner(net, torch.device("cpu"), compiled=False)(torch.as_tensor(frames))["out"]
     np.testing.assert_array_equal(stepped.values.numpy().transpose(0, 2, 1), lava)
+
+
+def test_ir_refuses_an_imaginary_port_without_resonators(imported):
+    """Only resonate-and-fire neurons have an imaginary input; they take no recurrence."""
+    net = imported["net"]
+    layer = net.layers[-1]
+    syn = layer.synapses[-1]
+    port = syn.port
+    syn.port = "real" if port == "imag" else "imag"
+    try:
+        if isinstance(layer.neuron, Resonator):
+            layer.synapses.append(Synapse(source=layer.name, kind="dense",
+                                          weight=np.zeros((layer.num_neurons,) * 2, np.int32)))
+            with pytest.raises(ValueError, match="resonate-and-fire neurons with recurrence"):
+                net.validate()
+            layer.synapses.pop()
+        else:
+            with pytest.raises(ValueError, match="only resonate-and-fire neurons have an imaginary input"):
+                net.validate()
+    finally:
+        syn.port = port
+    net.validate()

@@ -30,12 +30,13 @@ import torch
 
 from tmkt_common.graph import INPUT
 
-from ..ir import Cuba, Layer, Network, SigmaDelta, Synapse
+from ..ir import Cuba, Layer, Network, Resonator, SigmaDelta, Synapse
 from ..loihi_params import lava_dense_weight, lif_params
 from .neuron import LifState, wrap
 from .synapse import FLOAT32_EXACT, SynapseOp
 
 INT32_MIN = -(1 << 31)
+RF_LIMIT = (1 << 23) - 1  # Lava RF_IZ: 24-bit real and imaginary parts (twice the 12-bit decay precision)
 
 
 class SigmaDeltaState:
@@ -70,6 +71,32 @@ class SigmaDeltaState:
         return torch.floor(s_out / (1 << n.state_exp))  # numpy right_shift: floor
 
 
+class ResonatorState:
+    """Lava's fixed-point RF_IZ registers (real, imaginary) for a batch, one step per `step` (same arithmetic
+    as `rf_kernel`, in float64: every value is an integer below 2**53)."""
+
+    def __init__(self, neuron: Resonator, batch: int, neurons: int, device: torch.device) -> None:
+        self.sin, self.cos = neuron.decays()
+        self.vth = neuron.vth_mant << neuron.state_exp
+        self.shift, self.scale = 1 << neuron.state_exp, 1 << neuron.decay_bits
+        self.real = torch.zeros(batch, neurons, dtype=torch.float64, device=device)
+        self.imag = torch.zeros_like(self.real)
+
+    def _scaled(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.trunc(x / self.scale)  # sign(x) * (|x| >> decay_bits)
+
+    def step(self, a_in: torch.Tensor, lava_step: int = 0) -> torch.Tensor:
+        """`a_in` (2, batch, neurons): the real and imaginary inputs."""
+        drive = wrap(wrap(a_in, 32) * self.shift, 32)
+        real = self._scaled(self.cos * self.real) - self._scaled(self.sin * self.imag) + drive[0]
+        imag = self._scaled(self.sin * self.real) + self._scaled(self.cos * self.imag) + drive[1]
+        real, imag = real.clamp(-RF_LIMIT, RF_LIMIT), imag.clamp(-RF_LIMIT, RF_LIMIT)
+        fired = imag >= self.vth
+        self.real = real.masked_fill(fired, 0)
+        self.imag = imag.masked_fill(fired, self.vth - 1)
+        return fired.to(torch.float64)
+
+
 class _LifStepper:
     """`LifState` plus LIFReset's schedule (Lava time steps count from 1)."""
 
@@ -88,10 +115,13 @@ class _LifStepper:
         return self.state.step(a_in).to(torch.float64)
 
 
-def neuron_stepper(layer: Layer, batch: int, device: torch.device) -> _LifStepper | SigmaDeltaState:
+def neuron_stepper(layer: Layer, batch: int,
+                   device: torch.device) -> _LifStepper | SigmaDeltaState | ResonatorState:
     """The layer's neurons for `batch` samples, stepped in torch; neurons in memory order."""
     if isinstance(layer.neuron, Cuba):
         return _LifStepper(layer, batch, device)
+    if isinstance(layer.neuron, Resonator):
+        return ResonatorState(layer.neuron, batch, layer.num_neurons, device)
     bias = 0.0 if layer.bias is None else torch.as_tensor(memory_bias(layer), dtype=torch.float64,
                                                           device=device)
     return SigmaDeltaState(layer.neuron, bias, batch, layer.num_neurons, device)
@@ -247,16 +277,29 @@ class StreamRunner:
         return Fired(values, top, torch.count_nonzero(values.view(n, -1), dim=1), binary)
 
     def _layer(self, layer: Layer, outputs: dict[str, Fired], n: int, steps: int) -> Fired:
-        recurrent, feeds = [], []
+        recurrent, feeds = [], {"real": [], "imag": []}
         for syn, ops in self.ops[layer.name]:
             if syn.source == layer.name:
                 recurrent.append((syn, ops))
                 continue
             source = outputs[syn.source]
             values, top = _as_sent(source.values, source.top, source.binary, syn)
-            feeds += [(1 + delay, op, values, top, syn.source) for delay, op in ops if 1 + delay < steps]
+            feeds[syn.port] += [(1 + delay, op, values, top, syn.source) for delay, op in ops
+                                if 1 + delay < steps]
+        a_in = self._drive(feeds["real"], n, steps, layer.num_neurons)
+        if isinstance(layer.neuron, Resonator):  # its imaginary input too (no recurrence: the IR refuses it)
+            a_imag = self._drive(feeds["imag"], n, steps, layer.num_neurons)
+            if self.compiled:
+                return fire_resonators(layer, a_in, a_imag)
+            return self._stepped(layer, torch.stack([a_in.double(), a_imag.double()]), recurrent)
+        if not recurrent and self.compiled:
+            return fire_window(layer, a_in)
+        return self._stepped(layer, a_in.to(torch.float64), recurrent)
+
+    def _drive(self, feeds: list, n: int, steps: int, neurons: int) -> torch.Tensor:
+        """One input port's sum over its synapses (n, steps, neurons), each shifted by its 1 + delay steps."""
         bound = sum(op.bound(top) for _, op, _, top, _ in feeds)
-        a_in = torch.empty(n, steps, layer.num_neurons, dtype=_value_dtype(bound), device=self.device)
+        a_in = torch.empty(n, steps, neurons, dtype=_value_dtype(bound), device=self.device)
         for i, (shift, op, values, top, source) in enumerate(feeds):
             if i == 0:
                 a_in[:, :shift].zero_()
@@ -272,18 +315,17 @@ class StreamRunner:
                 a_in[:, shift:] += current
         if not feeds:
             a_in.zero_()
-        if not recurrent and self.compiled:
-            return fire_window(layer, a_in)
-        return self._stepped(layer, a_in.to(torch.float64), recurrent)
+        return a_in
 
     def _stepped(self, layer: Layer, a_in: torch.Tensor, recurrent: list) -> Fired:
-        """A recurrent layer, or any layer without the compiled kernels (GPU): neurons stepped in torch."""
-        n, steps = a_in.shape[:2]
+        """A recurrent layer, or any layer without the compiled kernels (GPU): neurons stepped in torch.
+        `a_in` (n, S, neurons), or for resonators (2, n, S, neurons): real and imaginary inputs."""
+        n, steps = a_in.shape[-3:-1]
         stepper = neuron_stepper(layer, n, self.device)
-        binary = isinstance(layer.neuron, Cuba)
-        out = torch.zeros_like(a_in)
+        binary = not isinstance(layer.neuron, SigmaDelta)
+        out = torch.zeros(a_in.shape[-3:], dtype=torch.float64, device=a_in.device)
         for t in range(steps):
-            drive = a_in[:, t]
+            drive = a_in[..., t, :]
             for syn, ops in recurrent:
                 for delay, op in ops:
                     if t - 1 - delay >= 0:
@@ -326,6 +368,14 @@ def fire_window(layer: Layer, a_in: torch.Tensor) -> Fired:
     bias = None if layer.bias is None else _scaled_bias(memory_bias(layer), neuron.bias_exp)
     window = lif_window(params, x, np.float32, bias, neuron.reset_interval, neuron.reset_offset)
     return Fired(torch.from_numpy(window.spikes), 1, torch.from_numpy(window.counts), binary=True)
+
+
+def fire_resonators(layer: Layer, a_real: torch.Tensor, a_imag: torch.Tensor) -> Fired:
+    """A resonate-and-fire layer on CPU: its whole window in one compiled loop (numba, imported here)."""
+    from .rf_kernel import rf_iz_window
+
+    spikes, counts, messages = rf_iz_window(layer.neuron, a_real.numpy(), a_imag.numpy())
+    return Fired(torch.from_numpy(spikes), 1, torch.from_numpy(counts), True, torch.from_numpy(messages))
 
 
 def _scaled_bias(mant: np.ndarray, exp: int) -> np.ndarray:

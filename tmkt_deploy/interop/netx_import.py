@@ -36,17 +36,17 @@ import numpy as np
 from tmkt_common.errors import UnsupportedError
 from tmkt_common.graph import INPUT
 
-from ..ir import Cuba, Layer, Network, SigmaDelta, Synapse
+from ..ir import Cuba, Layer, Network, Resonator, SigmaDelta, Synapse
 
 NETX_BIAS_EXP = 6  # netx's `get_neuron_params` sets bias_exp = 6 for CUBA neurons
 NETX_STATE_EXP = 6
 NETX_MAX_DELAY = 62
 CUBA_TYPES = ("CUBA", "LOIHI")
 UNBUILT_TYPES = ("pool", "convT", "unpool", "average", "concat", "dense_comp")
-# netx builds RF_PHASE as lava.proc.rf.RF and other RF types as RF_IZ behind a ComplexDense (two Dense
-# synapses into the neuron's real and imaginary inputs; lava-nc 0.10 runs both in fixed_pt). Not imported yet:
-# the IR, our Lava graph and the energy model have no two-port (real, imaginary) neuron.
-RF_REFUSED = "netx's resonate-and-fire RF/RF_IZ behind a ComplexDense; tmkt does not model them"
+# netx builds RF_PHASE as lava.proc.rf.RF and other RF types as RF_IZ, behind a ComplexDense (two Dense
+# synapses into the neuron's real and imaginary inputs); we model RF_IZ (`ir.Resonator`), in dense blocks.
+RF_REFUSED = "netx builds them as lava.proc.rf.RF (RF_PHASE) or RF_IZ; tmkt models RF_IZ in dense blocks only"
+NETX_RF_DECAY_BITS = 12
 # netx's create_dense default neuron for a synapse-only block (note its `1 << 18 - 1` is 1 << 17)
 INTEGRATOR = {"type": "CUBA", "iDecay": 0, "vDecay": 4096, "vThMant": 1 << 17}
 
@@ -118,9 +118,16 @@ class _Reader:
 
     # --- neurons ---------------------------------------------------------------------------------------
 
-    def neuron(self, params: h5py.Group | dict, where: str, *,
-               is_input: bool = False) -> Cuba | SigmaDelta | None:
+    def neuron(self, params: h5py.Group | dict, where: str, *, is_input: bool = False,
+               complex_input: bool = False) -> Cuba | SigmaDelta | Resonator | None:
         kind = _text(_get(params, "type", b"?"))
+        if "RF" in kind and complex_input and "PHASE" not in kind:
+            from lava.lib.dl.slayer.neuron.rf import neuron_params  # what netx's get_neuron_params calls
+
+            rf = neuron_params({key: _get(params, key) for key in ("sinDecay", "cosDecay", "vThMant")})
+            return Resonator(kind="rf_iz", vth_mant=int(np.asarray(_get(params, "vThMant"))),
+                             period=float(rf["period"]), alpha=float(rf["decay"]),
+                             state_exp=NETX_STATE_EXP, decay_bits=NETX_RF_DECAY_BITS)
         bits = _get(params, "messageBits")
         vth = int(np.asarray(_get(params, "vThMant", 0)))
         if kind in CUBA_TYPES:
@@ -165,8 +172,9 @@ class _Reader:
             return
         if neuron is None:
             return
+        bias = None if isinstance(neuron, Resonator) else self.bias(group, shape, where)  # netx: none for RF
         self.layers.append(Layer(name=name, shape=tuple(int(s) for s in shape), neuron=neuron,
-                                 synapses=synapses, bias=self.bias(group, shape, where)))
+                                 synapses=synapses, bias=bias))
         self.message_bits = neuron.message_bits
         self.reset_offset += 1
 
@@ -216,16 +224,18 @@ class _Reader:
     def read_dense(self, group: h5py.Group, where: str, name: str, recurrent: bool = False) -> None:
         from lava.lib.dl.netx.utils import optimize_weight_bits  # netx's own weight mapping
 
-        if "weight/imag" in group:
+        complex_weights = "weight/imag" in group
+        if complex_weights:
             kind = _text(_get(group["neuron"], "type", b"?")) if "neuron" in group else "no neuron"
-            self.problems.add(where, f"complex weights with {kind} neurons ({RF_REFUSED})")
-            return
-        if not isinstance(group.get("weight"), h5py.Dataset):
+            if "RF" not in kind or "PHASE" in kind or recurrent:
+                self.problems.add(where, f"complex weights with {kind} neurons ({RF_REFUSED})")
+                return
+        key = "weight/real" if complex_weights else "weight"
+        if not isinstance(group.get(key), h5py.Dataset):
             self.problems.add(where, "no dense weights")
             return
-        out = int(np.prod(_shape(group) or (len(group["weight"]),)))
-        weight = np.asarray(group["weight"][()]).astype(int)
-        weight = weight.reshape(out, -1) if weight.ndim == 1 else weight.reshape(weight.shape[0], -1)
+        out = int(np.prod(_shape(group) or (len(group[key]),)))
+        weight = _dense_weight(group, key, out)
         if not self.layers and self.flat_input is None:
             self.flat_input = True
             self.input_shape = self.input_shape or (weight.shape[1], 1, 1)  # a dense-first chain's input
@@ -233,6 +243,16 @@ class _Reader:
         if len(in_shape) == 3 and in_shape[1:] != (1, 1) and not self.flatten_pending:
             self.problems.add(where, f"dense after a spatial layer {in_shape} without a flatten layer")
         self.flatten_pending = False
+        if complex_weights:  # netx's ComplexDense: each matrix optimised on its own, no delay, no bias
+            synapses = []
+            for port, matrix in (("real", weight), ("imag", _dense_weight(group, "weight/imag", out))):
+                matrix, bits, exp, _ = optimize_weight_bits(matrix)
+                synapses.append(Synapse(source=self.source, kind="dense", weight=matrix.astype(np.int32),
+                                        weight_exp=exp, weight_bits=bits, num_message_bits=self.message_bits,
+                                        port=port))
+            self.add(group, where, name, (out,), self.neuron(group["neuron"], where, complex_input=True),
+                     synapses)
+            return
         if recurrent:
             rec = np.asarray(group["weight_rec"][()]).astype(int).reshape(out, -1)
             both, bits, exp, _ = optimize_weight_bits(np.hstack((weight, rec)))
@@ -272,6 +292,12 @@ class _Reader:
             self.problems.add(where, f"delay of shape {delay.shape} does not fit weights {shape}")
             return None
         return delay.astype(np.int32)
+
+
+def _dense_weight(group: h5py.Group, key: str, out: int) -> np.ndarray:
+    """A dense block's weight matrix (out, in), 1-D ones reshaped as netx does."""
+    weight = np.asarray(group[key][()]).astype(int)
+    return weight.reshape(out, -1) if weight.ndim == 1 else weight.reshape(weight.shape[0], -1)
 
 
 def read_netx(path: str | os.PathLike, *, input_shape: tuple[int, int, int] | None = None,
