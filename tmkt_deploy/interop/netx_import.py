@@ -16,12 +16,15 @@ read the layout it reads (h5py) and mirror its `create_*` methods parameter for 
 - neurons: CUBA/LOIHI → Lava `LIF`/`LIFReset` (`du = iDecay - 1`, `dv = vDecay`, `vth = vThMant`,
   `bias_exp = 6`, `messageBits`; netx reads neither `gradedSpike` nor `refDelay`, so neither changes the
   dynamics), per-neuron or per-channel `bias`; SDNN → `Delta` (input layer), `SigmaDelta`, or `Sigma` (with
-  `sigma_output`), with netx's `spike_exp` argument, `state_exp = 6` and default 16 message bits.
+  `sigma_output`), with netx's `spike_exp` argument, `state_exp = 6` and default 16 message bits;
+  RF types other than RF_PHASE in a dense block with complex weights (`weight/real`, `weight/imag`) →
+  netx's `ComplexDense` + Lava `RF_IZ` (`ir.Resonator`: each matrix through `optimize_weight_bits`, period and
+  decay from sinDecay/cosDecay by SLAYER's `neuron_params`, `state_exp = 6`, 12 decay bits; no bias, delay).
 
 What netx itself refuses or cannot build (pool, convT, unpool, average, concat, dense_comp, conv without a
-neuron, ADRF/ALIF neurons), and the resonate-and-fire neurons netx builds but we do not model (RF_PHASE →
-Lava `RF`, RF_IZHIKEVICH → `RF_IZ`, with complex weights) is collected over the whole file and raised as ONE
-`UnsupportedError` listing each layer (index, type, feature).
+neuron, ADRF/ALIF neurons), and what it builds but we do not model (RF_PHASE → Lava `RF`; RF neurons outside
+a complex dense block) is collected over the whole file and raised as ONE `UnsupportedError` listing each
+layer (index, type, feature).
 """
 
 from __future__ import annotations
