@@ -81,6 +81,11 @@ class SigmaDelta:
     message_bits: int = 16
 
 
+# Lava's fixed-point RF models clip the real and imaginary parts to +-(2**23 - 1) (24 bits: twice the 12-bit
+# precision of their decays)
+RF_LIMIT = (1 << 23) - 1
+
+
 @dataclass(frozen=True)
 class Resonator:
     """Lava's fixed-point resonate-and-fire Izhikevich neuron (`lava.proc.rf_iz.RF_IZ`), as netx builds it

@@ -12,8 +12,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..ir import Resonator
-from .stream import RF_LIMIT
+from ..ir import RF_LIMIT, Resonator
 
 
 @numba.njit(inline="always")

@@ -30,13 +30,12 @@ import torch
 
 from tmkt_common.graph import INPUT
 
-from ..ir import Cuba, Layer, Network, Resonator, SigmaDelta, Synapse
+from ..ir import RF_LIMIT, Cuba, Layer, Network, Resonator, SigmaDelta, Synapse
 from ..loihi_params import lava_dense_weight, lif_params
 from .neuron import LifState, wrap
 from .synapse import FLOAT32_EXACT, SynapseOp
 
 INT32_MIN = -(1 << 31)
-RF_LIMIT = (1 << 23) - 1  # Lava RF_IZ: 24-bit real and imaginary parts (twice the 12-bit decay precision)
 
 
 class SigmaDeltaState:
