@@ -43,7 +43,8 @@ CASES = {
                    GRADED_DENSE_INPUT),
     "sdnn": (nm.sdnn_file, {"input_shape": (6, 6, 2), "input_message_bits": 16},
              NetxOptions(input_message_bits=16), SDNN_INPUT),
-    "rf_iz": (nm.rf_iz_file, {}, NetxOptions(), RF_INPUT),
+    "rf": (lambda path: nm.resonator_file(path, "rf"), {}, NetxOptions(), RF_INPUT),
+    "rf_iz": (lambda path: nm.resonator_file(path, "rf_iz"), {}, NetxOptions(), RF_INPUT),
 }
 
 
@@ -153,7 +154,8 @@ def test_what_netx_builds_is_in_the_ir(imported):
     elif imported["name"] == "cuba_dense":
         assert net.layers[0].bias.tolist() == list(range(-10, 22, 4))
         assert net.layers[2].neuron == Cuba(i_decay=0, v_decay=4096, vth_mant=1 << 17, bias_exp=6)
-    elif imported["name"] == "rf_iz":
+    elif imported["name"] in ("rf", "rf_iz"):
+        assert [lay.neuron.kind for lay in net.layers] == [imported["name"]] * 2
         assert all(isinstance(lay.neuron, Resonator) and lay.bias is None for lay in net.layers)
         assert [[s.port for s in lay.synapses] for lay in net.layers] == [["real", "imag"]] * 2
         assert net.layers[1].synapses[1].weight.shape == (5, 8)  # the 1-D imaginary weights, reshaped
@@ -185,8 +187,9 @@ def test_input_layer_with_neurons(kind, tmp_path):
 
 
 def test_every_unsupported_feature_in_one_error(tmp_path):
-    """Pool, a neuron-less conv, RF_PHASE neurons (netx: Lava RF behind complex weights; RF_IZHIKEVICH next
-    to it is imported) and an average layer: one error naming each, exit 2, no files."""
+    """Resonate-and-fire neurons in a conv block (netx builds them only behind complex dense weights, which
+    are imported), pool, a neuron-less conv and an average layer: one error naming each, exit 2, no
+    files."""
     torch.manual_seed(0)
     rf = {"threshold": 1.0, "period": 10, "decay": 0.1}
     blocks = [slayer.block.cuba.Conv(nm.CUBA, 2, 4, 3, padding=1), slayer.block.cuba.Pool(nm.CUBA, 2),
@@ -196,19 +199,21 @@ def test_every_unsupported_feature_in_one_error(tmp_path):
     path = tmp_path / "mixed.net"
     support.run_and_export_netx(blocks, torch.rand(1, 2, 8, 8, 4), path)
     with h5py.File(path, "a") as f:
+        del f["layer/0/neuron/type"]
+        f["layer/0/neuron"].create_dataset("type", (1,), "S10", [b"RF_PHASE"])
         del f["layer/2/neuron"]
         del f["layer/6/type"]
         f["layer/6"].create_dataset("type", (1,), "S10", [b"average"])
     with pytest.raises(UnsupportedError) as err:
         read_netx(path, input_shape=(2, 8, 8))
     message = str(err.value)
-    assert "4 unsupported feature(s)" in message and "layer 5" not in message
-    for expected in ("layer 1 (pool)", "layer 2 (conv): conv without a neuron",
-                     "layer 4 (dense): complex weights with RF_PHASE neurons", "layer 6 (average)"):
+    assert "4 unsupported feature(s)" in message and "layer 4" not in message and "layer 5" not in message
+    for expected in ("layer 0 (conv): resonate-and-fire neurons RF_PHASE", "layer 1 (pool)",
+                     "layer 2 (conv): conv without a neuron", "layer 6 (average)"):
         assert expected in message
     result = CliRunner().invoke(app, ["import-netx", str(path), "--out", str(tmp_path / "ir"),
                                       "--input-shape", "2,8,8"])
-    assert result.exit_code == 2 and "layer 4 (dense)" in result.output
+    assert result.exit_code == 2 and "layer 0 (conv)" in result.output
     np.save(tmp_path / "x.npy", np.zeros((8, 8, 2, 4)))
     result = CliRunner().invoke(app, ["report", "--netx", str(path), "--input", str(tmp_path / "x.npy"),
                                       "--out", str(tmp_path / "rep")])

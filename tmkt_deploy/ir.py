@@ -16,8 +16,8 @@ Additions for networks trained elsewhere (lava-dl netx files; all optional, defa
 - `Network.timing = "stream"`: every layer starts from zero state at step 1 and runs freely (netx's run);
   the default "window" is the per-sample reset schedule described in `tmkt_deploy.emulator.engine`;
 - `Layer.bias`: a per-neuron bias mantissa array (IR shape), instead of the neuron's scalar `bias_mant`;
-- `SigmaDelta` neurons (Lava's Delta / SigmaDelta / Sigma) and `Resonator` (Lava's RF_IZ, its imaginary
-  input fed by synapses with `Synapse.port = "imag"`) next to `Cuba`; `Cuba.message_bits` and
+- `SigmaDelta` neurons (Lava's Delta / SigmaDelta / Sigma) and `Resonator` (Lava's RF / RF_IZ, the
+  imaginary input fed by synapses with `Synapse.port = "imag"`) next to `Cuba`; `Cuba.message_bits` and
   `Cuba.reset_interval/reset_offset` (Lava's `LIFReset` schedule);
 - `Synapse.delays` (per-synapse axonal delays, Lava's DelayDense), `Synapse.weight_bits` (Lava Dense's
   `num_weight_bits`), `Synapse.num_message_bits` (0: Lava casts the input to binary spikes) and recurrence:
@@ -88,12 +88,14 @@ RF_LIMIT = (1 << 23) - 1
 
 @dataclass(frozen=True)
 class Resonator:
-    """Lava's fixed-point resonate-and-fire Izhikevich neuron (`lava.proc.rf_iz.RF_IZ`), as netx builds it
-    for RF layers other than RF_PHASE: complex state (real, imaginary) fed by two synapses (`Synapse.port`),
-    a spike when the imaginary part reaches `vth_mant << state_exp`. `period` and `alpha` are the floats netx
-    passes (from the file's sinDecay/cosDecay); `decays()` turns them into Lava's integer decays."""
+    """Lava's fixed-point resonate-and-fire neurons as netx builds them behind complex dense weights: complex
+    state (real, imaginary) fed by two synapses (`Synapse.port`). `rf_iz` (`lava.proc.rf_iz.RF_IZ`, netx's
+    RF types other than RF_PHASE): a spike when the imaginary part reaches `vth_mant << state_exp`, which
+    resets it; `rf` (`lava.proc.rf.RF`, RF_PHASE): a spike when the imaginary part crosses zero upwards with
+    the real part at or above that threshold. `period` and `alpha` are the floats netx passes (from the
+    file's sinDecay/cosDecay); `decays()` turns them into Lava's integer decays."""
 
-    kind: Literal["rf_iz"]
+    kind: Literal["rf", "rf_iz"]
     vth_mant: int
     period: float
     alpha: float

@@ -1,11 +1,12 @@
-"""Lava's fixed-point resonate-and-fire Izhikevich neurons (`lava.proc.rf_iz.models.PyRF_IZModelFixed`) over
-a whole window, one compiled CPU loop (numba); `stream.ResonatorState` is the same in torch (GPUs).
+"""Lava's fixed-point resonate-and-fire neurons (`lava.proc.rf.models.PyRFModelFixed`,
+`lava.proc.rf_iz.models.PyRF_IZModelFixed`) over a whole window, one compiled CPU loop (numba);
+`stream.ResonatorState` is the same in torch (GPUs).
 
 Per step, as Lava computes it: both inputs (int32 InPort sums) shifted left by `state_exp` in int32; in int64
 `re' = s(cos*re) - s(sin*im) + a_re`, `im' = s(sin*re) + s(cos*im) + a_im` with `s(x) = sign(x) * (|x| >>
-decay_bits)`, both clipped to ±(2**23 - 1); a spike where `im' >= vth`, which then sets `re = 0` and
-`im = vth - 1`. Our own code: Lava steps one sample at a time in numpy.
-"""
+decay_bits)`, both clipped to ±(2**23 - 1). RF_IZ spikes where `im' >= vth` and then sets `re = 0`; RF spikes
+where `re' >= vth`, `im' >= 0` and the previous `im < 0`. Both set a spiking neuron's `im = vth - 1`. Our own
+code: Lava steps one sample at a time in numpy."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def _scaled(x: np.int64, bits: np.int64) -> np.int64:
 
 
 @numba.njit(cache=True, nogil=True)
-def _rf_iz_window(a_real, a_imag, sin_decay, cos_decay, vth, state_exp, decay_bits, out, counts, messages):
+def _rf_iz_window(a_real, a_imag, phase, sin_decay, cos_decay, vth, state_exp, decay_bits, out, counts,
+                  messages):
     samples, steps, neurons = a_real.shape
     real = np.zeros(neurons, np.int64)
     imag = np.zeros(neurons, np.int64)
@@ -38,8 +40,12 @@ def _rf_iz_window(a_real, a_imag, sin_decay, cos_decay, vth, state_exp, decay_bi
                 new_im = _scaled(sin_decay * re, decay_bits) + _scaled(cos_decay * im, decay_bits) + drive_im
                 new_re = min(max(new_re, -RF_LIMIT), RF_LIMIT)
                 new_im = min(max(new_im, -RF_LIMIT), RF_LIMIT)
-                fired = new_im >= vth
-                real[j] = 0 if fired else new_re
+                if phase:  # RF: a spike as the phase crosses zero above threshold, real part kept
+                    fired = new_re >= vth and new_im >= 0 and im < 0
+                    real[j] = new_re
+                else:
+                    fired = new_im >= vth
+                    real[j] = 0 if fired else new_re
                 imag[j] = vth - 1 if fired else new_im
                 out[i, t, j] = fired
                 count += fired
@@ -47,7 +53,7 @@ def _rf_iz_window(a_real, a_imag, sin_decay, cos_decay, vth, state_exp, decay_bi
         counts[i] = count
 
 
-def rf_iz_window(neuron: Resonator, a_real: np.ndarray,
+def resonator_window(neuron: Resonator, a_real: np.ndarray,
                  a_imag: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Spikes (n, steps, neurons) as float32 0/1 of the neurons from zero state through integer inputs
     (n, steps, neurons) on their real and imaginary ports; spikes per sample (n,) and per neuron."""
@@ -55,7 +61,7 @@ def rf_iz_window(neuron: Resonator, a_real: np.ndarray,
     out = np.empty(a_real.shape, dtype=np.float32)
     counts = np.empty(len(a_real), dtype=np.int64)
     messages = np.zeros(a_real.shape[-1], dtype=np.int64)
-    _rf_iz_window(a_real, a_imag, np.int64(sin_decay), np.int64(cos_decay),
+    _rf_iz_window(a_real, a_imag, neuron.kind == "rf", np.int64(sin_decay), np.int64(cos_decay),
                   np.int64(neuron.vth_mant << neuron.state_exp), np.int64(neuron.state_exp),
                   np.int64(neuron.decay_bits), out, counts, messages)
     return out, counts, messages

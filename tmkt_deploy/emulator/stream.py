@@ -71,11 +71,12 @@ class SigmaDeltaState:
 
 
 class ResonatorState:
-    """Lava's fixed-point RF_IZ registers (real, imaginary) for a batch, one step per `step` (same arithmetic
-    as `rf_kernel`, in float64: every value is an integer below 2**53)."""
+    """Lava's fixed-point RF / RF_IZ registers (real, imaginary) for a batch, one step per `step` (same
+    arithmetic as `rf_kernel`, in float64: every value is an integer below 2**53)."""
 
     def __init__(self, neuron: Resonator, batch: int, neurons: int, device: torch.device) -> None:
         self.sin, self.cos = neuron.decays()
+        self.phase = neuron.kind == "rf"
         self.vth = neuron.vth_mant << neuron.state_exp
         self.shift, self.scale = 1 << neuron.state_exp, 1 << neuron.decay_bits
         self.real = torch.zeros(batch, neurons, dtype=torch.float64, device=device)
@@ -90,8 +91,12 @@ class ResonatorState:
         real = self._scaled(self.cos * self.real) - self._scaled(self.sin * self.imag) + drive[0]
         imag = self._scaled(self.sin * self.real) + self._scaled(self.cos * self.imag) + drive[1]
         real, imag = real.clamp(-RF_LIMIT, RF_LIMIT), imag.clamp(-RF_LIMIT, RF_LIMIT)
-        fired = imag >= self.vth
-        self.real = real.masked_fill(fired, 0)
+        if self.phase:  # RF: a spike as the phase crosses zero above threshold, real part kept
+            fired = (real >= self.vth) & (imag >= 0) & (self.imag < 0)
+            self.real = real
+        else:
+            fired = imag >= self.vth
+            self.real = real.masked_fill(fired, 0)
         self.imag = imag.masked_fill(fired, self.vth - 1)
         return fired.to(torch.float64)
 
@@ -371,9 +376,9 @@ def fire_window(layer: Layer, a_in: torch.Tensor) -> Fired:
 
 def fire_resonators(layer: Layer, a_real: torch.Tensor, a_imag: torch.Tensor) -> Fired:
     """A resonate-and-fire layer on CPU: its whole window in one compiled loop (numba, imported here)."""
-    from .rf_kernel import rf_iz_window
+    from .rf_kernel import resonator_window
 
-    spikes, counts, messages = rf_iz_window(layer.neuron, a_real.numpy(), a_imag.numpy())
+    spikes, counts, messages = resonator_window(layer.neuron, a_real.numpy(), a_imag.numpy())
     return Fired(torch.from_numpy(spikes), 1, torch.from_numpy(counts), True, torch.from_numpy(messages))
 
 

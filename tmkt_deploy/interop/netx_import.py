@@ -17,14 +17,14 @@ read the layout it reads (h5py) and mirror its `create_*` methods parameter for 
   `bias_exp = 6`, `messageBits`; netx reads neither `gradedSpike` nor `refDelay`, so neither changes the
   dynamics), per-neuron or per-channel `bias`; SDNN → `Delta` (input layer), `SigmaDelta`, or `Sigma` (with
   `sigma_output`), with netx's `spike_exp` argument, `state_exp = 6` and default 16 message bits;
-  RF types other than RF_PHASE in a dense block with complex weights (`weight/real`, `weight/imag`) →
-  netx's `ComplexDense` + Lava `RF_IZ` (`ir.Resonator`: each matrix through `optimize_weight_bits`, period and
-  decay from sinDecay/cosDecay by SLAYER's `neuron_params`, `state_exp = 6`, 12 decay bits; no bias, delay).
+  RF neurons in a dense block with complex weights (`weight/real`, `weight/imag`) → netx's `ComplexDense` +
+  Lava `RF` (RF_PHASE) or `RF_IZ` (other RF types) (`ir.Resonator`: each matrix through
+  `optimize_weight_bits`, period and decay from sinDecay/cosDecay by SLAYER's `neuron_params`,
+  `state_exp = 6`, 12 decay bits; no bias, no delay).
 
 What netx itself refuses or cannot build (pool, convT, unpool, average, concat, dense_comp, conv without a
-neuron, ADRF/ALIF neurons), and what it builds but we do not model (RF_PHASE → Lava `RF`; RF neurons outside
-a complex dense block) is collected over the whole file and raised as ONE `UnsupportedError` listing each
-layer (index, type, feature).
+neuron, ADRF/ALIF neurons, RF neurons outside a complex dense block) is collected over the whole file and
+raised as ONE `UnsupportedError` listing each layer (index, type, feature).
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ NETX_MAX_DELAY = 62
 CUBA_TYPES = ("CUBA", "LOIHI")
 UNBUILT_TYPES = ("pool", "convT", "unpool", "average", "concat", "dense_comp")
 # netx builds RF_PHASE as lava.proc.rf.RF and other RF types as RF_IZ, behind a ComplexDense (two Dense
-# synapses into the neuron's real and imaginary inputs); we model RF_IZ (`ir.Resonator`), in dense blocks.
-RF_REFUSED = "netx builds them as lava.proc.rf.RF (RF_PHASE) or RF_IZ; tmkt models RF_IZ in dense blocks only"
+# synapses into the neuron's real and imaginary inputs): `ir.Resonator`. Elsewhere it cannot wire them.
+RF_REFUSED = "netx builds them only in a dense block with complex weights, without recurrence"
 NETX_RF_DECAY_BITS = 12
 # netx's create_dense default neuron for a synapse-only block (note its `1 << 18 - 1` is 1 << 17)
 INTEGRATOR = {"type": "CUBA", "iDecay": 0, "vDecay": 4096, "vThMant": 1 << 17}
@@ -124,13 +124,14 @@ class _Reader:
     def neuron(self, params: h5py.Group | dict, where: str, *, is_input: bool = False,
                complex_input: bool = False) -> Cuba | SigmaDelta | Resonator | None:
         kind = _text(_get(params, "type", b"?"))
-        if "RF" in kind and complex_input and "PHASE" not in kind:
+        if "RF" in kind and complex_input:
             from lava.lib.dl.slayer.neuron.rf import neuron_params  # what netx's get_neuron_params calls
 
             rf = neuron_params({key: _get(params, key) for key in ("sinDecay", "cosDecay", "vThMant")})
-            return Resonator(kind="rf_iz", vth_mant=int(np.asarray(_get(params, "vThMant"))),
-                             period=float(rf["period"]), alpha=float(rf["decay"]),
-                             state_exp=NETX_STATE_EXP, decay_bits=NETX_RF_DECAY_BITS)
+            return Resonator(kind="rf" if "PHASE" in kind else "rf_iz",
+                             vth_mant=int(np.asarray(_get(params, "vThMant"))), period=float(rf["period"]),
+                             alpha=float(rf["decay"]), state_exp=NETX_STATE_EXP,
+                             decay_bits=NETX_RF_DECAY_BITS)
         bits = _get(params, "messageBits")
         vth = int(np.asarray(_get(params, "vThMant", 0)))
         if kind in CUBA_TYPES:
@@ -230,7 +231,7 @@ class _Reader:
         complex_weights = "weight/imag" in group
         if complex_weights:
             kind = _text(_get(group["neuron"], "type", b"?")) if "neuron" in group else "no neuron"
-            if "RF" not in kind or "PHASE" in kind or recurrent:
+            if "RF" not in kind or recurrent:
                 self.problems.add(where, f"complex weights with {kind} neurons ({RF_REFUSED})")
                 return
         key = "weight/real" if complex_weights else "weight"

@@ -3,8 +3,8 @@
 The processes and parameters netx's `hdf5.Network` builds, from our IR: `Dense` / `DelayDense` (the IR's
 already optimised weights, `weight_exp`, `num_weight_bits`, `num_message_bits`), `Conv`, a recurrent Dense
 from a layer's `s_out` back to its own `a_in`, and `LIF` / `LIFReset` (per-neuron `bias_mant`),
-`Delta` / `SigmaDelta` / `Sigma` and `RF_IZ` neurons (two Dense into its real and imaginary inputs, as netx's
-ComplexDense). An input layer with neurons gets its scale as a 1x1 depthwise
+`Delta` / `SigmaDelta` / `Sigma` and `RF` / `RF_IZ` neurons (two Dense into their real and imaginary inputs,
+as netx's ComplexDense). An input layer with neurons gets its scale as a 1x1 depthwise
 `Conv` (netx leaves that block's input unconnected; see `interop.netx_import`). Each sample is a fresh
 graph from zero state, as a fresh netx network is.
 """
@@ -22,6 +22,7 @@ from lava.proc import io
 from lava.proc.conv.process import Conv
 from lava.proc.dense.process import DelayDense, Dense
 from lava.proc.lif.process import LIF, LIFReset
+from lava.proc.rf.process import RF
 from lava.proc.rf_iz.process import RF_IZ
 from lava.proc.sdn.process import Delta, Sigma, SigmaDelta
 
@@ -54,8 +55,9 @@ def _neuron(layer: Layer) -> AbstractProcess:
             return LIFReset(reset_interval=n.reset_interval, reset_offset=n.reset_offset, **args)
         return LIF(**args)
     if isinstance(n, Resonator):  # as netx's get_neuron_params builds it (no name, no bias)
-        return RF_IZ(shape=shape, period=n.period, alpha=n.alpha, state_exp=n.state_exp,
-                     decay_bits=n.decay_bits, vth=n.vth_mant)
+        process = RF if n.kind == "rf" else RF_IZ
+        return process(shape=shape, period=n.period, alpha=n.alpha, state_exp=n.state_exp,
+                       decay_bits=n.decay_bits, vth=n.vth_mant)
     if n.kind == "sigma":
         return Sigma(shape=shape)  # lava.proc.sdn processes take no name
     common = {"shape": shape, "vth": n.vth_mant, "spike_exp": n.spike_exp, "state_exp": n.state_exp}
@@ -82,7 +84,7 @@ def _synapse(syn: Synapse, source_shape: tuple[int, ...], layer: Layer) -> Abstr
 
 def _in_port(neuron: AbstractProcess, syn: Synapse) -> InPort:
     """The neuron input the synapse drives: `a_in`, or a resonator's `a_real_in` / `a_imag_in`."""
-    if isinstance(neuron, RF_IZ):
+    if isinstance(neuron, RF):  # RF_IZ subclasses RF
         return neuron.a_imag_in if syn.port == "imag" else neuron.a_real_in
     return neuron.a_in
 
