@@ -81,6 +81,23 @@ def sdnn_file(path: Path) -> Path:
     return path
 
 
+def resonator_file(path: Path, kind: str) -> Path:
+    """Resonate-and-fire neurons, `kind` "rf" (RF_PHASE: netx builds Lava RF) or "rf_iz" (RF_IZHIKEVICH:
+    RF_IZ), behind netx's ComplexDense: Dense → Dense, the second block's real and imaginary weights stored
+    1-D (netx reshapes them together)."""
+    torch.manual_seed(3)
+    rf = {"threshold": 0.5, "period": 7, "decay": 0.05}
+    block = getattr(slayer.block, kind)
+    blocks = [block.Dense(rf, 12, 8, weight_scale=4), block.Dense(rf, 8, 5, weight_scale=4)]
+    support.run_and_export_netx(blocks, (torch.rand(1, 12, S) > 0.5).float(), path)
+    with h5py.File(path, "a") as f:
+        for part in ("real", "imag"):
+            flat = f[f"layer/1/weight/{part}"][()].ravel()
+            del f[f"layer/1/weight/{part}"]
+            f["layer/1/weight"].create_dataset(part, data=flat)
+    return path
+
+
 def input_layer_file(path: Path, kind: str) -> Path:
     """An input layer with its own neurons (scale 2, bias for CUBA) → Dense, CUBA or sigma-delta."""
     torch.manual_seed(4)

@@ -4,6 +4,7 @@ end (import-netx, run, report) on each file."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import h5py
@@ -17,16 +18,20 @@ from typer.testing import CliRunner
 
 from tmkt_deploy.cli import app
 from tmkt_deploy.emulator import emulate
-from tmkt_deploy.emulator.stream import fire_window, neuron_stepper
+from tmkt_deploy.emulator.stream import StreamRunner, fire_resonators, fire_window, neuron_stepper
+from tmkt_deploy.emulator.synapse import exact_kernels
 from tmkt_deploy.interop import UnsupportedError
 from tmkt_deploy.interop.netx_import import NetxOptions, read_netx
-from tmkt_deploy.ir import Cuba, Network, SigmaDelta
+from tmkt_deploy.ir import Cuba, Layer, Network, Resonator, SigmaDelta, Synapse
 from tmkt_deploy.lava.stream import run_stream_lava
 
+# the compiled CPU kernels (a GPU box may lack numba: there the emulator steps in torch on CPU as well)
+needs_numba = pytest.mark.skipif(importlib.util.find_spec("numba") is None, reason="numba not installed")
 RNG = np.random.default_rng(7)
 BINARY_CONV_INPUT = (RNG.random((2, 8, 8, nm.S)) < 0.5).astype(np.float32)  # (C, H, W, S), float spikes
 GRADED_DENSE_INPUT = support.graded_frames((6, 1, 1, nm.S), density=0.5, high=6, seed=8)
 SDNN_INPUT = support.graded_frames((2, 6, 6, nm.S), density=0.6, low=-4000, high=8000, seed=9)
+RF_INPUT = (RNG.random((12, 1, 1, nm.S)) < 0.5).astype(np.float32)
 
 # file builder, netx.hdf5.Network arguments, our options, input (IR layout, one sample)
 CASES = {
@@ -38,6 +43,8 @@ CASES = {
                    GRADED_DENSE_INPUT),
     "sdnn": (nm.sdnn_file, {"input_shape": (6, 6, 2), "input_message_bits": 16},
              NetxOptions(input_message_bits=16), SDNN_INPUT),
+    "rf": (lambda path: nm.resonator_file(path, "rf"), {}, NetxOptions(), RF_INPUT),
+    "rf_iz": (lambda path: nm.resonator_file(path, "rf_iz"), {}, NetxOptions(), RF_INPUT),
 }
 
 
@@ -78,24 +85,53 @@ def test_emulator_and_our_lava_equal_netx_on_every_layer(case):
     assert all(np.count_nonzero(t) for t in case["theirs"][:2])
 
 
+def _samples(imported: dict, n: int = 5) -> np.ndarray:
+    """`n` samples like the case's input (the first is it; the others: its steps rolled)."""
+    frames = imported["frames"]
+    return np.stack([np.roll(frames, i, axis=-1) for i in range(n)])
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_cuda_emulator_equals_cpu(imported):
-    net, frames = imported["net"], imported["frames"][None]
-    cpu = emulate(net, frames, record=True).layer_spikes
-    gpu = emulate(net, frames, record=True, device="cuda").layer_spikes
-    for name in cpu:
-        np.testing.assert_array_equal(gpu[name], cpu[name])
+    """The CUDA emulator (torch stepping, GPU convs) equals the CPU one, every layer, every step, batched."""
+    net, frames = imported["net"], _samples(imported)
+    cpu = emulate(net, frames, record=True, activity=True)
+    gpu = emulate(net, frames, record=True, activity=True, device="cuda")
+    for name in cpu.layer_spikes:
+        np.testing.assert_array_equal(gpu.layer_spikes[name], cpu.layer_spikes[name])
+    for name in cpu.spike_counts:
+        np.testing.assert_array_equal(gpu.spike_counts[name], cpu.spike_counts[name])
+        np.testing.assert_array_equal(gpu.window_spikes[name], cpu.window_spikes[name])
 
 
+@needs_numba
+def test_torch_path_equals_the_compiled_path(imported):
+    """The runner's torch path (what runs on a GPU: torch input layout, every layer stepped) equals its
+    compiled CPU path (numba input and neuron kernels) on every layer, count and per-neuron message count."""
+    net, frames = imported["net"], torch.as_tensor(_samples(imported))
+    runners = [StreamRunner(net, torch.device("cpu"), compiled=compiled) for compiled in (True, False)]
+    with exact_kernels():
+        fast, stepped = (runner(frames) for runner in runners)
+    for name in fast:
+        np.testing.assert_array_equal(stepped[name].values.numpy(), fast[name].values.numpy())
+        np.testing.assert_array_equal(stepped[name].counts.numpy(), fast[name].counts.numpy())
+        np.testing.assert_array_equal(runners[1].messages(name, stepped[name]).numpy(),
+                                      runners[0].messages(name, fast[name]).numpy())
+
+
+@needs_numba
 def test_torch_stepping_equals_the_compiled_kernels(imported):
     """The torch steppers (recurrent layers, CUDA) and the numba window kernels (CPU) agree on every layer's
     neurons, biases and reset schedule, for random integer inputs."""
     gen = torch.Generator().manual_seed(5)
     for layer in imported["net"].layers:
-        a_in = torch.randint(-400, 400, (3, 12, layer.num_neurons), generator=gen).to(torch.float64)
+        ports = 2 if isinstance(layer.neuron, Resonator) else 1  # real and imaginary inputs
+        a_in = torch.randint(-400, 400, (ports, 3, 12, layer.num_neurons), generator=gen).to(torch.float64)
         stepper = neuron_stepper(layer, 3, torch.device("cpu"))
-        stepped = torch.stack([stepper.step(a_in[:, t], t + 1) for t in range(12)], dim=1)
-        np.testing.assert_array_equal(stepped.numpy(), fire_window(layer, a_in).numpy())
+        stepped = torch.stack([stepper.step(a_in[:, :, t].squeeze(0), t + 1) for t in range(12)], dim=1)
+        fired = fire_resonators(layer, *a_in) if ports == 2 else fire_window(layer, a_in[0])
+        np.testing.assert_array_equal(stepped.numpy(), fired.values.numpy())
+        assert ports == 1 or stepped.any()
 
 
 def test_what_netx_builds_is_in_the_ir(imported):
@@ -118,6 +154,11 @@ def test_what_netx_builds_is_in_the_ir(imported):
     elif imported["name"] == "cuba_dense":
         assert net.layers[0].bias.tolist() == list(range(-10, 22, 4))
         assert net.layers[2].neuron == Cuba(i_decay=0, v_decay=4096, vth_mant=1 << 17, bias_exp=6)
+    elif imported["name"] in ("rf", "rf_iz"):
+        assert [lay.neuron.kind for lay in net.layers] == [imported["name"]] * 2
+        assert all(isinstance(lay.neuron, Resonator) and lay.bias is None for lay in net.layers)
+        assert [[s.port for s in lay.synapses] for lay in net.layers] == [["real", "imag"]] * 2
+        assert net.layers[1].synapses[1].weight.shape == (5, 8)  # the 1-D imaginary weights, reshaped
     else:
         assert [lay.neuron.kind for lay in net.layers] == ["sigma_delta", "sigma_delta", "sigma"]
 
@@ -146,29 +187,33 @@ def test_input_layer_with_neurons(kind, tmp_path):
 
 
 def test_every_unsupported_feature_in_one_error(tmp_path):
-    """Pool, a neuron-less conv, RF neurons (complex weights) and an average layer: one error naming each,
-    exit 2, no files."""
+    """Resonate-and-fire neurons in a conv block (netx builds them only behind complex dense weights, which
+    are imported), pool, a neuron-less conv and an average layer: one error naming each, exit 2, no
+    files."""
     torch.manual_seed(0)
     rf = {"threshold": 1.0, "period": 10, "decay": 0.1}
     blocks = [slayer.block.cuba.Conv(nm.CUBA, 2, 4, 3, padding=1), slayer.block.cuba.Pool(nm.CUBA, 2),
               slayer.block.cuba.Conv(nm.CUBA, 4, 4, 3, padding=1), slayer.block.cuba.Flatten(),
-              slayer.block.rf.Dense(rf, 64, 5), slayer.block.cuba.Dense(nm.CUBA, 5, 3)]
+              slayer.block.rf.Dense(rf, 64, 5), slayer.block.rf_iz.Dense(rf, 5, 4),
+              slayer.block.cuba.Dense(nm.CUBA, 4, 3)]
     path = tmp_path / "mixed.net"
     support.run_and_export_netx(blocks, torch.rand(1, 2, 8, 8, 4), path)
     with h5py.File(path, "a") as f:
+        del f["layer/0/neuron/type"]
+        f["layer/0/neuron"].create_dataset("type", (1,), "S10", [b"RF_PHASE"])
         del f["layer/2/neuron"]
-        del f["layer/5/type"]
-        f["layer/5"].create_dataset("type", (1,), "S10", [b"average"])
+        del f["layer/6/type"]
+        f["layer/6"].create_dataset("type", (1,), "S10", [b"average"])
     with pytest.raises(UnsupportedError) as err:
         read_netx(path, input_shape=(2, 8, 8))
     message = str(err.value)
-    assert "4 unsupported feature(s)" in message
-    for expected in ("layer 1 (pool)", "layer 2 (conv): conv without a neuron",
-                     "layer 4 (dense): complex weights", "layer 5 (average)"):
+    assert "4 unsupported feature(s)" in message and "layer 4" not in message and "layer 5" not in message
+    for expected in ("layer 0 (conv): resonate-and-fire neurons RF_PHASE", "layer 1 (pool)",
+                     "layer 2 (conv): conv without a neuron", "layer 6 (average)"):
         assert expected in message
     result = CliRunner().invoke(app, ["import-netx", str(path), "--out", str(tmp_path / "ir"),
                                       "--input-shape", "2,8,8"])
-    assert result.exit_code == 2 and "layer 4 (dense)" in result.output
+    assert result.exit_code == 2 and "layer 0 (conv)" in result.output
     np.save(tmp_path / "x.npy", np.zeros((8, 8, 2, 4)))
     result = CliRunner().invoke(app, ["report", "--netx", str(path), "--input", str(tmp_path / "x.npy"),
                                       "--out", str(tmp_path / "rep")])
@@ -224,5 +269,83 @@ def test_ir_round_trip_keeps_the_netx_features(imported, tmp_path):
     for a, b in zip(net.layers, back.layers, strict=True):
         assert (a.bias is None) == (b.bias is None) and (a.bias is None or np.array_equal(a.bias, b.bias))
         for sa, sb in zip(a.synapses, b.synapses, strict=True):
-            assert sa.source == sb.source and sa.weight_bits == sb.weight_bits
+            assert sa.source == sb.source and sa.weight_bits == sb.weight_bits and sa.port == sb.port
             assert (sa.delays is None) == (sb.delays is None)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [torch.bool, torch.float32, torch.int64])
+@pytest.mark.parametrize("binary", [True, False])
+def test_input_kernel_equals_torch_layout(dtype, binary):
+    """The compiled input pass (memory order, Lava's bool cast, counts, float64 above 2**24) equals torch."""
+    from tmkt_deploy.emulator.input_kernel import to_memory_order
+
+    gen = torch.Generator().manual_seed(3)
+    frames = torch.randint(-3, 4, (3, 2, 4, 5, 6), generator=gen) * (1 << 24 if dtype == torch.int64 else 1)
+    frames = frames.to(dtype)
+    values, counts, messages, top = to_memory_order(frames.numpy(), binary)
+    expected = frames.permute(0, 4, 2, 3, 1).reshape(3, 6, -1).to(torch.float64)
+    expected = (expected != 0).double() if binary or dtype == torch.bool else expected
+    assert values.dtype == (np.float64 if top >= 1 << 24 else np.float32)
+    np.testing.assert_array_equal(values, expected.numpy())
+    np.testing.assert_array_equal(counts, (expected != 0).flatten(1).sum(1).numpy())
+    np.testing.assert_array_equal(messages, (expected != 0).sum(dim=(0, 1)).numpy())
+    assert top == int(expected.abs().max())
+
+
+@pytest.mark.parametrize("kind", ["delta", "sigma_delta", "sigma"])
+@needs_numba
+def test_sigma_delta_kernel_above_float32(kind):
+    """Outputs of 2**24 and more (float64 in the kernel) still equal the torch stepper's."""
+    layer = Layer(name="big", shape=(7,), neuron=SigmaDelta(kind=kind, vth_mant=3, spike_exp=0, state_exp=0),
+                  synapses=[], bias=np.arange(7, dtype=np.int32) - 3)
+    a_in = torch.randint(-1 << 26, 1 << 26, (2, 9, 7), generator=torch.Generator().manual_seed(4)).double()
+    stepper = neuron_stepper(layer, 2, torch.device("cpu"))
+    stepped = torch.stack([stepper.step(a_in[:, t], t + 1) for t in range(9)], dim=1)
+    fired = fire_window(layer, a_in)
+    assert fired.values.dtype == torch.float64 and fired.top == int(stepped.abs().max()) >= 1 << 24
+    np.testing.assert_array_equal(fired.values.numpy(), stepped.numpy())
+    np.testing.assert_array_equal(fired.counts.numpy(), (stepped != 0).flatten(1).sum(1).numpy())
+    np.testing.assert_array_equal(fired.messages.numpy(), (stepped != 0).sum(dim=(0, 1)).numpy())
+
+
+@pytest.mark.parametrize("kind", ["delta", "sigma_delta", "sigma"])
+def test_sigma_delta_int32_overflow_equals_lava(kind):
+    """Lava's sigma-delta registers and ports are numpy int32: sums beyond 2**31 wrap there, and so in our
+    kernel and torch stepper (a 24-bit graded input through a dense synapse overflows within a few steps)."""
+    weight = np.full((4, 6), 127, np.int32)
+    weight[1], weight[2, :3] = -127, 100
+    neuron = SigmaDelta(kind=kind, vth_mant=1, spike_exp=0, state_exp=0, message_bits=24)
+    layer = Layer(name="out", shape=(4,), neuron=neuron, bias=np.array([0, 5, -5, 1 << 10], np.int32),
+                  synapses=[Synapse(source="input", kind="dense", weight=weight, num_message_bits=24)])
+    net = Network(name="wrap", input_shape=(6, 1, 1), time_steps=nm.S, layers=[layer], output="out",
+                  timing="stream", input_bits=24)
+    frames = np.random.default_rng(0).integers(1 << 20, 1 << 23, (1, 6, 1, 1, nm.S))
+    lava = run_stream_lava(net, frames, record=["out"])["out"]
+    assert np.abs(lava).max() > 1 << 30  # the sums did wrap
+    np.testing.assert_array_equal(emulate(net, frames, record=True).layer_spikes["out"], lava)
+    with exact_kernels():
+        stepped = StreamRunner(net, torch.device("cpu"), compiled=False)(torch.as_tensor(frames))["out"]
+    np.testing.assert_array_equal(stepped.values.numpy().transpose(0, 2, 1), lava)
+
+
+def test_ir_refuses_an_imaginary_port_without_resonators(imported):
+    """Only resonate-and-fire neurons have an imaginary input; they take no recurrence."""
+    net = imported["net"]
+    layer = net.layers[-1]
+    syn = layer.synapses[-1]
+    port = syn.port
+    syn.port = "real" if port == "imag" else "imag"
+    try:
+        if isinstance(layer.neuron, Resonator):
+            layer.synapses.append(Synapse(source=layer.name, kind="dense",
+                                          weight=np.zeros((layer.num_neurons,) * 2, np.int32)))
+            with pytest.raises(ValueError, match="resonate-and-fire neurons with recurrence"):
+                net.validate()
+            layer.synapses.pop()
+        else:
+            with pytest.raises(ValueError, match="only resonate-and-fire neurons have an imaginary input"):
+                net.validate()
+    finally:
+        syn.port = port
+    net.validate()

@@ -16,7 +16,8 @@ Additions for networks trained elsewhere (lava-dl netx files; all optional, defa
 - `Network.timing = "stream"`: every layer starts from zero state at step 1 and runs freely (netx's run);
   the default "window" is the per-sample reset schedule described in `tmkt_deploy.emulator.engine`;
 - `Layer.bias`: a per-neuron bias mantissa array (IR shape), instead of the neuron's scalar `bias_mant`;
-- `SigmaDelta` neurons (Lava's Delta / SigmaDelta / Sigma) next to `Cuba`; `Cuba.message_bits` and
+- `SigmaDelta` neurons (Lava's Delta / SigmaDelta / Sigma) and `Resonator` (Lava's RF / RF_IZ, the
+  imaginary input fed by synapses with `Synapse.port = "imag"`) next to `Cuba`; `Cuba.message_bits` and
   `Cuba.reset_interval/reset_offset` (Lava's `LIFReset` schedule);
 - `Synapse.delays` (per-synapse axonal delays, Lava's DelayDense), `Synapse.weight_bits` (Lava Dense's
   `num_weight_bits`), `Synapse.num_message_bits` (0: Lava casts the input to binary spikes) and recurrence:
@@ -81,11 +82,43 @@ class SigmaDelta:
     message_bits: int = 16
 
 
-Neuron = Cuba | SigmaDelta
+# Lava's fixed-point RF models clip the real and imaginary parts to +-(2**23 - 1) (24 bits: twice the 12-bit
+# precision of their decays)
+RF_LIMIT = (1 << 23) - 1
+
+
+@dataclass(frozen=True)
+class Resonator:
+    """Lava's fixed-point resonate-and-fire neurons as netx builds them behind complex dense weights: complex
+    state (real, imaginary) fed by two synapses (`Synapse.port`). `rf_iz` (`lava.proc.rf_iz.RF_IZ`, netx's
+    RF types other than RF_PHASE): a spike when the imaginary part reaches `vth_mant << state_exp`, which
+    resets it; `rf` (`lava.proc.rf.RF`, RF_PHASE): a spike when the imaginary part crosses zero upwards with
+    the real part at or above that threshold. `period` and `alpha` are the floats netx passes (from the
+    file's sinDecay/cosDecay); `decays()` turns them into Lava's integer decays."""
+
+    kind: Literal["rf", "rf_iz"]
+    vth_mant: int
+    period: float
+    alpha: float
+    state_exp: int = 6
+    decay_bits: int = 12
+    message_bits: int = 0
+
+    def decays(self) -> tuple[int, int]:
+        """(sin_decay, cos_decay) as Lava's RF process computes them: numpy floats, truncated to int32."""
+        angle = np.pi * 2 * 1 / self.period
+        scale = 1 << self.decay_bits
+        return (int(np.int32((1 - self.alpha) * np.sin(angle) * scale)),
+                int(np.int32((1 - self.alpha) * np.cos(angle) * scale)))
+
+
+Neuron = Cuba | SigmaDelta | Resonator
 
 
 def neuron_from_dict(doc: dict) -> Neuron:
-    """The neuron a saved IR layer names (`kind` marks a SigmaDelta; CUBA dicts have none)."""
+    """The neuron a saved IR layer names (`period` marks a Resonator, `kind` a SigmaDelta)."""
+    if "period" in doc:
+        return Resonator(**doc)
     return SigmaDelta(**doc) if "kind" in doc else Cuba(**doc)
 
 
@@ -140,6 +173,7 @@ class Synapse:
     delays: np.ndarray | None = None  # dense only: per-synapse extra steps (Lava DelayDense), weight's shape
     weight_bits: int = 8  # Lava Dense's num_weight_bits
     num_message_bits: int | None = None  # None: graded input as given; 0: Lava casts input to binary
+    port: Literal["real", "imag"] = "real"  # a Resonator's input it drives ("real" for every other neuron)
 
     def output_shape(self, source_shape: tuple[int, ...]) -> tuple[int, ...]:
         """IR shape of the neurons this synapse drives from a source of `source_shape`: (N,) for dense,
@@ -243,6 +277,11 @@ class Network:
                 if syn.delays is not None and (syn.kind != "dense" or syn.delays.shape != syn.weight.shape):
                     raise ValueError(f"IR layer {layer.name!r}: per-synapse delays need a dense synapse and "
                                      f"the weight's shape {syn.weight.shape}")
+                if syn.port != "real" and not isinstance(layer.neuron, Resonator):
+                    raise ValueError(f"IR layer {layer.name!r}: a synapse into port {syn.port!r}, but only "
+                                     "resonate-and-fire neurons have an imaginary input")
+                if isinstance(layer.neuron, Resonator) and syn.source == layer.name:
+                    raise ValueError(f"IR layer {layer.name!r}: resonate-and-fire neurons with recurrence")
                 if syn.source not in seen | {layer.name}:
                     raise ValueError(
                         f"IR layer {layer.name!r} reads {syn.source!r}, which is not an earlier layer"

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from tmkt_common.cli import check_out, fail, make_console, one_line
-from tmkt_deploy.ir import Cuba, Network
+from tmkt_deploy.ir import Cuba, Network, Resonator
 
 from . import app
 
@@ -50,6 +50,9 @@ def _neuron_text(layer) -> str:
     if isinstance(n, Cuba):
         extra = f", messageBits {n.message_bits}" if n.message_bits else ""
         return f"CUBA iDecay {n.i_decay} vDecay {n.v_decay} vThMant {n.vth_mant}{extra}"
+    if isinstance(n, Resonator):
+        sin_decay, cos_decay = n.decays()
+        return f"RF_IZ vThMant {n.vth_mant} sin {sin_decay} cos {cos_decay} (period {n.period:.3g})"
     return f"{n.kind} vThMant {n.vth_mant} spike_exp {n.spike_exp} state_exp {n.state_exp}"
 
 
@@ -58,7 +61,7 @@ def layer_table(net: Network) -> Table:
     for col in ("layer", "shape", "synapses", "neuron", "bias"):
         table.add_column(col)
     for layer in net.layers:
-        syns = ", ".join(f"{s.kind} {tuple(s.weight.shape)} from "
+        syns = ", ".join(f"{s.kind}{' (imag)' if s.port == 'imag' else ''} {tuple(s.weight.shape)} from "
                          f"{'itself' if s.source == layer.name else s.source}"
                          + (" (delays)" if s.delays is not None else "") for s in layer.synapses)
         table.add_row(layer.name, str(layer.shape), syns, _neuron_text(layer),

@@ -72,9 +72,9 @@ class EmulatorResult:
     over its first T steps (the steps that answer the sample's own frames: the streaming schedule's work);
     `changed[name]` (N, P) counts the layer's neurons whose state changed (a spike, or `u`/`v` moved) at each
     window step. These are summed on the device, so only (neurons,) and (N, P) arrays reach the host. A
-    stream-timed (netx) network runs its S steps with no flush: `window_spikes` = `frame_spikes` = per-neuron
-    messages (nonzero outputs, graded ones included); its `changed` stays empty (not measured: sigma-delta and
-    recurrent layers have other state).
+    stream-timed (netx) network runs its S steps with no flush: with `activity`, `window_spikes` =
+    `frame_spikes` = per-neuron messages (nonzero outputs, graded ones included); its `changed` stays empty
+    (not measured: sigma-delta and recurrent layers have other state).
     """
 
     output_spikes: np.ndarray
@@ -109,7 +109,7 @@ def emulate(net: Network, inputs: np.ndarray | torch.Tensor, *, record: bool | I
     barrier and keep each batch in one core's cache.
     """
     if net.timing == "stream":
-        return _emulate_stream(net, inputs, record, device)
+        return _emulate_stream(net, inputs, record, activity, device, batch_size)
     if runner is None:
         runner = WindowRunner(net, device if isinstance(device, torch.device) else pick_device(device))
     elif runner.net is not net:
@@ -192,11 +192,11 @@ def _neuron_sums(spikes: torch.Tensor, time_steps: int) -> tuple[np.ndarray, np.
 
 
 def _emulate_stream(net: Network, inputs: np.ndarray | torch.Tensor, record: bool | Iterable[str],
-                    device: str | torch.device) -> EmulatorResult:
+                    activity: bool, device: str | torch.device, batch_size: int | None) -> EmulatorResult:
     """A netx network's free run (`stream.StreamRunner`): outputs on the input's own S steps, values as sent
-    (0/1 spikes, graded payloads); counts are messages (nonzero outputs) per sample. On CPU the samples are
-    split over `torch.get_num_threads()` threads, each op single-threaded (as `emulate` does, for the same
-    reason)."""
+    (0/1 spikes, graded payloads); counts are messages (nonzero outputs) per sample, and with `activity` per
+    neuron. On CPU the batches run in `torch.get_num_threads()` threads, each op single-threaded (as `emulate`
+    does, for the same reason)."""
     dev = device if isinstance(device, torch.device) else pick_device(device)
     frames = check_stream_inputs(net, inputs)
     recorded = _recorded_layers(net, record)
@@ -205,15 +205,17 @@ def _emulate_stream(net: Network, inputs: np.ndarray | torch.Tensor, record: boo
 
     def run(part: torch.Tensor) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
         outputs = runner(part.to(dev))
-        counts = {name: (values.reshape(len(values), -1) != 0).sum(dim=1).cpu().numpy().astype(np.int64)
-                  for name, values in outputs.items()}
-        messages = {name: (values != 0).sum(dim=(0, 1)).cpu().numpy().astype(np.int64)
-                    for name, values in outputs.items()}  # per neuron, over the part's samples
-        return counts, {name: outputs[name].movedim(1, -1).cpu().numpy().astype(np.int64) for name in kept}, \
-            messages
+        counts = {name: fired.counts.cpu().numpy().astype(np.int64) for name, fired in outputs.items()}
+        values = {name: runner.logical(name, outputs[name].values).movedim(1, -1).cpu().numpy()
+                  .astype(np.int64) for name in kept}
+        messages = {name: runner.messages(name, fired).cpu().numpy().astype(np.int64)
+                    for name, fired in outputs.items()} if activity else {}
+        return counts, values, messages
 
     workers = min(len(frames), torch.get_num_threads()) if dev.type == "cpu" else 1
-    parts = torch.tensor_split(frames, max(workers, 1))
+    batch = batch_size or _default_batch(net, frames.shape[-1], dev)
+    rounds = -(-len(frames) // (batch * max(workers, 1)))  # equal parts, a whole number per worker
+    parts = torch.tensor_split(frames, max(workers, 1) * rounds)
     with exact_kernels(), _intra_op_threads(1 if workers > 1 else torch.get_num_threads()), \
             ThreadPoolExecutor(max(workers, 1), thread_name_prefix="emulate") as pool:
         done = list(pool.map(run, parts))

@@ -16,10 +16,14 @@ read the layout it reads (h5py) and mirror its `create_*` methods parameter for 
 - neurons: CUBA/LOIHI → Lava `LIF`/`LIFReset` (`du = iDecay - 1`, `dv = vDecay`, `vth = vThMant`,
   `bias_exp = 6`, `messageBits`; netx reads neither `gradedSpike` nor `refDelay`, so neither changes the
   dynamics), per-neuron or per-channel `bias`; SDNN → `Delta` (input layer), `SigmaDelta`, or `Sigma` (with
-  `sigma_output`), with netx's `spike_exp` argument, `state_exp = 6` and default 16 message bits.
+  `sigma_output`), with netx's `spike_exp` argument, `state_exp = 6` and default 16 message bits;
+  RF neurons in a dense block with complex weights (`weight/real`, `weight/imag`) → netx's `ComplexDense` +
+  Lava `RF` (RF_PHASE) or `RF_IZ` (other RF types) (`ir.Resonator`: each matrix through
+  `optimize_weight_bits`, period and decay from sinDecay/cosDecay by SLAYER's `neuron_params`,
+  `state_exp = 6`, 12 decay bits; no bias, no delay).
 
 What netx itself refuses or cannot build (pool, convT, unpool, average, concat, dense_comp, conv without a
-neuron, RF/ADRF/ALIF neurons, which our emulator does not model) is collected over the whole file and
+neuron, ADRF/ALIF neurons, RF neurons outside a complex dense block) is collected over the whole file and
 raised as ONE `UnsupportedError` listing each layer (index, type, feature).
 """
 
@@ -35,13 +39,17 @@ import numpy as np
 from tmkt_common.errors import UnsupportedError
 from tmkt_common.graph import INPUT
 
-from ..ir import Cuba, Layer, Network, SigmaDelta, Synapse
+from ..ir import Cuba, Layer, Network, Resonator, SigmaDelta, Synapse
 
 NETX_BIAS_EXP = 6  # netx's `get_neuron_params` sets bias_exp = 6 for CUBA neurons
 NETX_STATE_EXP = 6
 NETX_MAX_DELAY = 62
 CUBA_TYPES = ("CUBA", "LOIHI")
 UNBUILT_TYPES = ("pool", "convT", "unpool", "average", "concat", "dense_comp")
+# netx builds RF_PHASE as lava.proc.rf.RF and other RF types as RF_IZ, behind a ComplexDense (two Dense
+# synapses into the neuron's real and imaginary inputs): `ir.Resonator`. Elsewhere it cannot wire them.
+RF_REFUSED = "netx builds them only in a dense block with complex weights, without recurrence"
+NETX_RF_DECAY_BITS = 12
 # netx's create_dense default neuron for a synapse-only block (note its `1 << 18 - 1` is 1 << 17)
 INTEGRATOR = {"type": "CUBA", "iDecay": 0, "vDecay": 4096, "vThMant": 1 << 17}
 
@@ -113,9 +121,17 @@ class _Reader:
 
     # --- neurons ---------------------------------------------------------------------------------------
 
-    def neuron(self, params: h5py.Group | dict, where: str, *,
-               is_input: bool = False) -> Cuba | SigmaDelta | None:
+    def neuron(self, params: h5py.Group | dict, where: str, *, is_input: bool = False,
+               complex_input: bool = False) -> Cuba | SigmaDelta | Resonator | None:
         kind = _text(_get(params, "type", b"?"))
+        if "RF" in kind and complex_input:
+            from lava.lib.dl.slayer.neuron.rf import neuron_params  # what netx's get_neuron_params calls
+
+            rf = neuron_params({key: _get(params, key) for key in ("sinDecay", "cosDecay", "vThMant")})
+            return Resonator(kind="rf" if "PHASE" in kind else "rf_iz",
+                             vth_mant=int(np.asarray(_get(params, "vThMant"))), period=float(rf["period"]),
+                             alpha=float(rf["decay"]), state_exp=NETX_STATE_EXP,
+                             decay_bits=NETX_RF_DECAY_BITS)
         bits = _get(params, "messageBits")
         vth = int(np.asarray(_get(params, "vThMant", 0)))
         if kind in CUBA_TYPES:
@@ -128,8 +144,7 @@ class _Reader:
             sd = "delta" if is_input else "sigma" if "sigma_output" in params else "sigma_delta"
             return SigmaDelta(kind=sd, vth_mant=vth, spike_exp=self.options.spike_exp,
                               state_exp=NETX_STATE_EXP, message_bits=int(16 if bits is None else bits))
-        feature = ("resonate-and-fire neurons (netx builds lava.proc.rf RF/RF_IZ; the tmkt emulator and "
-                   "energy model do not model them)") if "RF" in kind else \
+        feature = f"resonate-and-fire neurons {kind} ({RF_REFUSED})" if "RF" in kind else \
             f"neuron type {kind!r} (netx builds CUBA/LOIHI, SDNN and RF neurons only)"
         self.problems.add(where, feature)
         return None
@@ -161,8 +176,9 @@ class _Reader:
             return
         if neuron is None:
             return
+        bias = None if isinstance(neuron, Resonator) else self.bias(group, shape, where)  # netx: none for RF
         self.layers.append(Layer(name=name, shape=tuple(int(s) for s in shape), neuron=neuron,
-                                 synapses=synapses, bias=self.bias(group, shape, where)))
+                                 synapses=synapses, bias=bias))
         self.message_bits = neuron.message_bits
         self.reset_offset += 1
 
@@ -212,16 +228,18 @@ class _Reader:
     def read_dense(self, group: h5py.Group, where: str, name: str, recurrent: bool = False) -> None:
         from lava.lib.dl.netx.utils import optimize_weight_bits  # netx's own weight mapping
 
-        if "weight/imag" in group:
-            self.problems.add(where, "complex weights (netx's ComplexDense for resonate-and-fire neurons, "
-                              "which the tmkt emulator and energy model do not model)")
-            return
-        if not isinstance(group.get("weight"), h5py.Dataset):
+        complex_weights = "weight/imag" in group
+        if complex_weights:
+            kind = _text(_get(group["neuron"], "type", b"?")) if "neuron" in group else "no neuron"
+            if "RF" not in kind or recurrent:
+                self.problems.add(where, f"complex weights with {kind} neurons ({RF_REFUSED})")
+                return
+        key = "weight/real" if complex_weights else "weight"
+        if not isinstance(group.get(key), h5py.Dataset):
             self.problems.add(where, "no dense weights")
             return
-        out = int(np.prod(_shape(group) or (len(group["weight"]),)))
-        weight = np.asarray(group["weight"][()]).astype(int)
-        weight = weight.reshape(out, -1) if weight.ndim == 1 else weight.reshape(weight.shape[0], -1)
+        out = int(np.prod(_shape(group) or (len(group[key]),)))
+        weight = _dense_weight(group, key, out)
         if not self.layers and self.flat_input is None:
             self.flat_input = True
             self.input_shape = self.input_shape or (weight.shape[1], 1, 1)  # a dense-first chain's input
@@ -229,6 +247,16 @@ class _Reader:
         if len(in_shape) == 3 and in_shape[1:] != (1, 1) and not self.flatten_pending:
             self.problems.add(where, f"dense after a spatial layer {in_shape} without a flatten layer")
         self.flatten_pending = False
+        if complex_weights:  # netx's ComplexDense: each matrix optimised on its own, no delay, no bias
+            synapses = []
+            for port, matrix in (("real", weight), ("imag", _dense_weight(group, "weight/imag", out))):
+                matrix, bits, exp, _ = optimize_weight_bits(matrix)
+                synapses.append(Synapse(source=self.source, kind="dense", weight=matrix.astype(np.int32),
+                                        weight_exp=exp, weight_bits=bits, num_message_bits=self.message_bits,
+                                        port=port))
+            self.add(group, where, name, (out,), self.neuron(group["neuron"], where, complex_input=True),
+                     synapses)
+            return
         if recurrent:
             rec = np.asarray(group["weight_rec"][()]).astype(int).reshape(out, -1)
             both, bits, exp, _ = optimize_weight_bits(np.hstack((weight, rec)))
@@ -268,6 +296,12 @@ class _Reader:
             self.problems.add(where, f"delay of shape {delay.shape} does not fit weights {shape}")
             return None
         return delay.astype(np.int32)
+
+
+def _dense_weight(group: h5py.Group, key: str, out: int) -> np.ndarray:
+    """A dense block's weight matrix (out, in), 1-D ones reshaped as netx does."""
+    weight = np.asarray(group[key][()]).astype(int)
+    return weight.reshape(out, -1) if weight.ndim == 1 else weight.reshape(weight.shape[0], -1)
 
 
 def read_netx(path: str | os.PathLike, *, input_shape: tuple[int, int, int] | None = None,

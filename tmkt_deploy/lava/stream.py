@@ -3,7 +3,8 @@
 The processes and parameters netx's `hdf5.Network` builds, from our IR: `Dense` / `DelayDense` (the IR's
 already optimised weights, `weight_exp`, `num_weight_bits`, `num_message_bits`), `Conv`, a recurrent Dense
 from a layer's `s_out` back to its own `a_in`, and `LIF` / `LIFReset` (per-neuron `bias_mant`),
-`Delta` / `SigmaDelta` / `Sigma` neurons. An input layer with neurons gets its scale as a 1x1 depthwise
+`Delta` / `SigmaDelta` / `Sigma` and `RF` / `RF_IZ` neurons (two Dense into their real and imaginary inputs,
+as netx's ComplexDense). An input layer with neurons gets its scale as a 1x1 depthwise
 `Conv` (netx leaves that block's input unconnected; see `interop.netx_import`). Each sample is a fresh
 graph from zero state, as a fresh netx network is.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
-from lava.magma.core.process.ports.ports import OutPort
+from lava.magma.core.process.ports.ports import InPort, OutPort
 from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
@@ -21,12 +22,14 @@ from lava.proc import io
 from lava.proc.conv.process import Conv
 from lava.proc.dense.process import DelayDense, Dense
 from lava.proc.lif.process import LIF, LIFReset
+from lava.proc.rf.process import RF
+from lava.proc.rf_iz.process import RF_IZ
 from lava.proc.sdn.process import Delta, Sigma, SigmaDelta
 
 from tmkt_common.errors import UnsupportedError
 from tmkt_common.graph import INPUT
 
-from ..ir import Cuba, Layer, Network, Synapse
+from ..ir import Cuba, Layer, Network, Resonator, Synapse
 from ..loihi_params import lif_params
 from .builder import conv_weight, lava_shape
 
@@ -51,6 +54,10 @@ def _neuron(layer: Layer) -> AbstractProcess:
         if n.reset_interval:
             return LIFReset(reset_interval=n.reset_interval, reset_offset=n.reset_offset, **args)
         return LIF(**args)
+    if isinstance(n, Resonator):  # as netx's get_neuron_params builds it (no name, no bias)
+        process = RF if n.kind == "rf" else RF_IZ
+        return process(shape=shape, period=n.period, alpha=n.alpha, state_exp=n.state_exp,
+                       decay_bits=n.decay_bits, vth=n.vth_mant)
     if n.kind == "sigma":
         return Sigma(shape=shape)  # lava.proc.sdn processes take no name
     common = {"shape": shape, "vth": n.vth_mant, "spike_exp": n.spike_exp, "state_exp": n.state_exp}
@@ -73,6 +80,13 @@ def _synapse(syn: Synapse, source_shape: tuple[int, ...], layer: Layer) -> Abstr
     if syn.delays is not None:
         return DelayDense(delays=syn.delays.astype(int), max_delay=MAX_DELAY, **args)
     return Dense(**args)
+
+
+def _in_port(neuron: AbstractProcess, syn: Synapse) -> InPort:
+    """The neuron input the synapse drives: `a_in`, or a resonator's `a_real_in` / `a_imag_in`."""
+    if isinstance(neuron, RF):  # RF_IZ subclasses RF
+        return neuron.a_imag_in if syn.port == "imag" else neuron.a_real_in
+    return neuron.a_in
 
 
 def _port(port: OutPort, syn: Synapse, source_shape: tuple[int, ...]) -> OutPort:
@@ -110,7 +124,7 @@ def build_stream_graph(net: Network, frames: np.ndarray, names: list[str]
         for syn in layer.synapses:
             conn = _synapse(syn, shapes[syn.source], layer)
             _port(ports[syn.source], syn, shapes[syn.source]).connect(conn.s_in)
-            conn.a_out.connect(neuron.a_in)
+            conn.a_out.connect(_in_port(neuron, syn))
     sinks = {}
     for name in names:
         sinks[name] = io.sink.RingBuffer(shape=lava_shape(net.shape_of(name)), buffer=steps)
