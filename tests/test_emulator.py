@@ -71,6 +71,46 @@ def test_results_do_not_depend_on_batch_size_or_chunking(monkeypatch):
         assert np.array_equal(whole.spike_counts[name], pieces.spike_counts[name])
 
 
+@pytest.mark.parametrize("retire", [False, True])
+def test_results_do_not_depend_on_threads_or_threads_that_stop(monkeypatch, retire):
+    """One thread, two, and two where every thread but the last stops after one batch (as on a busy box)."""
+    net, x = small_net(), frames(samples=7)
+    saved = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = emulate(net, x, record=True, digests=True, activity=True, batch_size=1)
+        torch.set_num_threads(2)
+        if retire:
+            monkeypatch.setattr(engine, "MIN_CORE_SHARE", 2.0)  # no thread ever gets two cores' share
+        two = emulate(net, x, record=True, digests=True, activity=True, batch_size=1)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(saved)
+    assert np.array_equal(one.output_spikes, two.output_spikes)
+    for field_name in ("layer_spikes", "spike_counts", "layer_digests", "window_spikes", "frame_spikes",
+                       "changed"):
+        a, b = getattr(one, field_name), getattr(two, field_name)
+        assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a), field_name
+
+
+def test_threads_return_results_in_order_and_raise_the_first_error():
+    saved = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        cpu = torch.device("cpu")
+        assert engine.in_threads(lambda i: i * i, range(50), cpu) == [i * i for i in range(50)]
+
+        def fail_at_seven(i: int) -> int:
+            if i == 7:
+                raise ValueError("item 7")
+            return i
+
+        with pytest.raises(ValueError, match="item 7"):
+            engine.in_threads(fail_at_seven, range(50), cpu)
+    finally:
+        torch.set_num_threads(saved)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_gpu_gives_the_cpu_spikes():
     net, x = small_net(), frames(samples=6)

@@ -27,11 +27,14 @@ instead, on the input's own steps.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Iterator
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -50,6 +53,10 @@ from .synapse import FLOAT32_EXACT, SynapseOp, exact_kernels
 # Batches whose tensors stay in a core's caches run fastest (2-core EPYC, SCNN 48x48 T=10: 3 samples a batch
 # ~800 samples/s, 7 ~700, 64 about half the rate of 8).
 BATCH_BYTES = 1 << 23
+# A CPU worker thread that got less than this share of a core while it ran a batch stops taking batches
+# (`in_threads`): the box has no free core for it.
+MIN_CORE_SHARE = 0.75
+T, R = TypeVar("T"), TypeVar("R")
 # On a GPU, batches use this share of the free memory (the rest: conv chunk buffers, allocator slack).
 GPU_MEMORY_SHARE = 0.5
 # Spikes and graded inputs are kept as float32 (0/1, and graded payloads of up to 24 bits, all exact): the
@@ -103,10 +110,11 @@ def emulate(net: Network, inputs: np.ndarray | torch.Tensor, *, record: bool | I
     `runner`: a `WindowRunner` built for `net` (it then sets the device), to convert the weights once for many
     calls.
 
-    On CPU, batches run side by side in `torch.get_num_threads()` threads, each torch op single-threaded: on a
-    small machine shared with other work, the OpenMP barrier inside every multi-threaded op waits for a
-    descheduled thread (measured: 2-core box under load, 7x slower), while whole batches per thread need no
-    barrier and keep each batch in one core's cache.
+    On CPU, batches run side by side in up to `torch.get_num_threads()` threads (`in_threads`), each torch op
+    single-threaded: on a small machine shared with other work, the OpenMP barrier inside every multi-threaded
+    op waits for a descheduled thread (measured: 2-core box under load, 7x slower), while whole batches per
+    thread need no barrier and keep each batch in one core's cache. A thread that the box leaves without a
+    core of its own stops taking batches (see `in_threads`).
     """
     if net.timing == "stream":
         return _emulate_stream(net, inputs, record, activity, device, batch_size)
@@ -133,12 +141,9 @@ def emulate(net: Network, inputs: np.ndarray | torch.Tensor, *, record: bool | I
             _energy_counts(windows, frames.shape[-1]) if activity else NO_ACTIVITY
 
     starts = range(0, len(frames), batch)
-    workers = min(len(starts), torch.get_num_threads()) if dev.type == "cpu" else 1
-    with exact_kernels(), _intra_op_threads(1 if workers > 1 else torch.get_num_threads()), \
-            ThreadPoolExecutor(workers, thread_name_prefix="emulate") as pool:
-        with progress_bar(enabled=progress) as bar:
-            done = list(bar.track(pool.map(run, starts), total=len(starts),
-                                  description=f"emulating {net.name}"))
+    with exact_kernels(), progress_bar(enabled=progress) as bar:
+        task = bar.add_task(f"emulating {net.name}", total=len(starts))
+        done = in_threads(run, starts, dev, lambda: bar.advance(task))
     output = np.concatenate([spikes[net.output] for _, spikes, _, _ in done])
     energy = [e for _, _, _, e in done]
     return EmulatorResult(
@@ -212,13 +217,12 @@ def _emulate_stream(net: Network, inputs: np.ndarray | torch.Tensor, record: boo
                     for name, fired in outputs.items()} if activity else {}
         return counts, values, messages
 
-    workers = min(len(frames), torch.get_num_threads()) if dev.type == "cpu" else 1
     batch = batch_size or _default_batch(net, frames.shape[-1], dev)
-    rounds = -(-len(frames) // (batch * max(workers, 1)))  # equal parts, a whole number per worker
-    parts = torch.tensor_split(frames, max(workers, 1) * rounds)
-    with exact_kernels(), _intra_op_threads(1 if workers > 1 else torch.get_num_threads()), \
-            ThreadPoolExecutor(max(workers, 1), thread_name_prefix="emulate") as pool:
-        done = list(pool.map(run, parts))
+    workers = _workers(len(frames), dev)
+    rounds = -(-len(frames) // (batch * workers))  # equal parts, a whole number per thread
+    parts = torch.tensor_split(frames, workers * rounds)
+    with exact_kernels():
+        done = in_threads(run, parts, dev)
     output = np.concatenate([spikes[net.output] for _, spikes, _ in done])
     messages = {name: sum(m[name] for _, _, m in done) for name in done[0][2]}
     return EmulatorResult(
@@ -227,6 +231,61 @@ def _emulate_stream(net: Network, inputs: np.ndarray | torch.Tensor, record: boo
         time_steps=frames.shape[-1], latency=net.latency(),
         layer_spikes={name: np.concatenate([spikes[name] for _, spikes, _ in done]) for name in recorded},
         window_spikes=messages, frame_spikes=messages)
+
+
+def in_threads(run: Callable[[T], R], items: Sequence[T], device: torch.device,
+               advance: Callable[[], None] = lambda: None) -> list[R]:
+    """`[run(item) for item in items]`, on CPU in up to `torch.get_num_threads()` threads, each torch op
+    single-threaded (one thread: torch's own intra-op threads); on a GPU in this thread. `advance` is called
+    after each item.
+
+    Threads take the next item as they finish one, and a thread that got less than `MIN_CORE_SHARE` of a
+    core while running an item stops (the last one never does): on a box whose other work leaves this
+    process one core or less (a shared box; Linux's autogroups give each session an equal share however many
+    threads it runs), a second thread only time-slices that core with the first, thrashing its cache, and
+    made the emulator 10–30 % slower than one thread (2-core box, load 3–4, measured). Our own: the standard
+    pools have no such rule. Results come back in the order of `items` whichever thread ran them."""
+    workers = _workers(len(items), device)
+    if workers == 1:
+        return [_advanced(run(item), advance) for item in items]
+    results: list = [None] * len(items)
+    lock, queue, active = threading.Lock(), iter(range(len(items))), [workers]
+
+    def work() -> None:
+        while True:
+            with lock:
+                index = next(queue, None)
+            if index is None:
+                return
+            wall, cpu = time.perf_counter(), time.thread_time()
+            try:
+                results[index] = run(items[index])
+            except BaseException:
+                with lock:  # the others stop taking items; the caller gets this error
+                    for _ in queue:
+                        pass
+                raise
+            advance()
+            share = (time.thread_time() - cpu) / max(time.perf_counter() - wall, 1e-9)
+            with lock:
+                if share < MIN_CORE_SHARE and active[0] > 1:
+                    active[0] -= 1
+                    return
+
+    with _intra_op_threads(1), ThreadPoolExecutor(workers, thread_name_prefix="emulate") as pool:
+        for future in [pool.submit(work) for _ in range(workers)]:
+            future.result()
+    return results
+
+
+def _workers(items: int, device: torch.device) -> int:
+    """Threads `in_threads` starts for `items` items."""
+    return max(1, min(items, torch.get_num_threads())) if device.type == "cpu" else 1
+
+
+def _advanced(result: R, advance: Callable[[], None]) -> R:
+    advance()
+    return result
 
 
 @contextmanager
