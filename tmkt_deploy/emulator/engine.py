@@ -235,23 +235,25 @@ def _emulate_stream(net: Network, inputs: np.ndarray | torch.Tensor, record: boo
 
 def in_threads(run: Callable[[T], R], items: Sequence[T], device: torch.device,
                advance: Callable[[], None] = lambda: None) -> list[R]:
-    """`[run(item) for item in items]`, on CPU in up to `torch.get_num_threads()` threads, each torch op
-    single-threaded (one thread: torch's own intra-op threads); on a GPU in this thread. `advance` is called
-    after each item.
+    """`[run(item) for item in items]`, on CPU in this thread and up to `torch.get_num_threads() - 1`
+    helper threads, each torch op single-threaded (this thread alone: torch's own intra-op threads); on a
+    GPU in this thread. `advance` is called after each item.
 
-    Threads take the next item as they finish one, and a thread that got less than `MIN_CORE_SHARE` of a
-    core while running an item stops (the last one never does): on a box whose other work leaves this
-    process one core or less (a shared box; Linux's autogroups give each session an equal share however many
-    threads it runs), a second thread only time-slices that core with the first, thrashing its cache, and
-    made the emulator 10–30 % slower than one thread (2-core box, load 3–4, measured). Our own: the standard
-    pools have no such rule. Results come back in the order of `items` whichever thread ran them."""
-    workers = _workers(len(items), device)
-    if workers == 1:
+    Threads take the next item as they finish one, and a helper that got less than `MIN_CORE_SHARE` of a
+    core while running an item stops: on a box whose other work leaves this process one core or less (a
+    shared box; Linux's autogroups give each session an equal share however many threads it runs), a second
+    thread only time-slices that core with the first, thrashing its cache, and made the emulator 10–45 %
+    slower than one thread (2-core box, load 2–4, measured), while on an idle box it is 1.2–1.7x faster.
+    The helpers live as long as the process: fresh threads got fresh malloc arenas, whose page faults took a
+    third of a short call's time (measured). Our own: the standard pools have no such rule. Results come
+    back in the order of `items` whichever thread ran them."""
+    helpers = _workers(len(items), device) - 1
+    if helpers == 0:
         return [_advanced(run(item), advance) for item in items]
     results: list = [None] * len(items)
-    lock, queue, active = threading.Lock(), iter(range(len(items))), [workers]
+    lock, queue = threading.Lock(), iter(range(len(items)))
 
-    def work() -> None:
+    def work(helper: bool) -> None:
         while True:
             with lock:
                 index = next(queue, None)
@@ -266,16 +268,32 @@ def in_threads(run: Callable[[T], R], items: Sequence[T], device: torch.device,
                         pass
                 raise
             advance()
-            share = (time.thread_time() - cpu) / max(time.perf_counter() - wall, 1e-9)
-            with lock:
-                if share < MIN_CORE_SHARE and active[0] > 1:
-                    active[0] -= 1
-                    return
+            if helper and time.thread_time() - cpu < MIN_CORE_SHARE * (time.perf_counter() - wall):
+                return
 
-    with _intra_op_threads(1), ThreadPoolExecutor(workers, thread_name_prefix="emulate") as pool:
-        for future in [pool.submit(work) for _ in range(workers)]:
+    with _intra_op_threads(1):
+        futures = [_helper_pool(helpers).submit(work, True) for _ in range(helpers)]
+        try:
+            work(False)
+        finally:
+            for future in futures:
+                future.exception()  # wait for each (raised below, after this thread's own error if any)
+        for future in futures:
             future.result()
     return results
+
+
+_HELPERS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _helper_pool(threads: int) -> ThreadPoolExecutor:
+    """The process's pool of `threads` `in_threads` helpers (rebuilt when that number changes)."""
+    if threads not in _HELPERS:
+        for pool in _HELPERS.values():
+            pool.shutdown(wait=False)
+        _HELPERS.clear()
+        _HELPERS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="emulate")
+    return _HELPERS[threads]
 
 
 def _workers(items: int, device: torch.device) -> int:
