@@ -80,6 +80,7 @@ def test_results_do_not_depend_on_threads_or_threads_that_stop(monkeypatch, reti
         torch.set_num_threads(1)
         one = emulate(net, x, record=True, digests=True, activity=True, batch_size=1)
         torch.set_num_threads(2)
+        monkeypatch.setattr(engine, "spare_cores", lambda: 1)  # a helper even on a busy test box
         if retire:
             monkeypatch.setattr(engine, "MIN_CORE_SHARE", 2.0)  # no thread ever gets two cores' share
         two = emulate(net, x, record=True, digests=True, activity=True, batch_size=1)
@@ -93,7 +94,8 @@ def test_results_do_not_depend_on_threads_or_threads_that_stop(monkeypatch, reti
         assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a), field_name
 
 
-def test_threads_return_results_in_order_and_raise_the_first_error():
+def test_threads_return_results_in_order_and_raise_the_first_error(monkeypatch):
+    monkeypatch.setattr(engine, "spare_cores", lambda: 1)
     saved = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
@@ -109,6 +111,17 @@ def test_threads_return_results_in_order_and_raise_the_first_error():
             engine.in_threads(fail_at_seven, range(50), cpu)
     finally:
         torch.set_num_threads(saved)
+
+
+def test_spare_cores_are_the_cores_nothing_runs_on(monkeypatch, tmp_path):
+    loadavg = tmp_path / "loadavg"
+    monkeypatch.setattr(engine, "Path", lambda _name: loadavg)
+    monkeypatch.setattr(engine.os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    for running, spare in ((1, 1), (2, 0), (5, 0)):  # this thread counts as running
+        loadavg.write_text(f"0.50 0.40 0.30 {running}/120 4242\n")
+        assert engine.spare_cores() == spare
+    loadavg.unlink()  # no /proc: all cores but this thread's
+    assert engine.spare_cores() == 1
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")

@@ -27,12 +27,14 @@ instead, on the input's own steps.
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import TypeVar
 
@@ -239,16 +241,17 @@ def in_threads(run: Callable[[T], R], items: Sequence[T], device: torch.device,
     helper threads, each torch op single-threaded (this thread alone: torch's own intra-op threads); on a
     GPU in this thread. `advance` is called after each item.
 
-    Threads take the next item as they finish one, and a helper that got less than `MIN_CORE_SHARE` of a
-    core while running an item stops: on a box whose other work leaves this process one core or less (a
-    shared box; Linux's autogroups give each session an equal share however many threads it runs), a second
-    thread only time-slices that core with the first, thrashing its cache, and made the emulator 10–45 %
-    slower than one thread (2-core box, load 2–4, measured), while on an idle box it is 1.2–1.7x faster.
+    Helpers start only on cores that nothing else runs on (`spare_cores`), threads take the next item as they
+    finish one, and a helper that got less than `MIN_CORE_SHARE` of a core while running an item stops: on a
+    box whose other work leaves this process one core or less (a shared box; Linux's autogroups give each
+    session an equal share however many threads it runs), a second thread only time-slices that core with
+    the first, thrashing its cache, and made the emulator 10–45 % slower than one thread (2-core box, load
+    2–4, measured), while on an idle box it is 1.2–1.7x faster.
     The helpers live as long as the process: fresh threads got fresh malloc arenas, whose page faults took a
     third of a short call's time (measured). Our own: the standard pools have no such rule. Results come
     back in the order of `items` whichever thread ran them."""
-    helpers = _workers(len(items), device) - 1
-    if helpers == 0:
+    helpers = min(_workers(len(items), device) - 1, spare_cores())
+    if helpers <= 0:
         return [_advanced(run(item), advance) for item in items]
     results: list = [None] * len(items)
     lock, queue = threading.Lock(), iter(range(len(items)))
@@ -281,6 +284,18 @@ def in_threads(run: Callable[[T], R], items: Sequence[T], device: torch.device,
         for future in futures:
             future.result()
     return results
+
+
+def spare_cores() -> int:
+    """Cores of this process's affinity that neither this thread nor any other running thread occupies right
+    now: from the kernel's count of running threads (`/proc/loadavg`, which counts this one; Linux), else
+    all but this thread's."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        running = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        running = 1
+    return max(0, cores - max(running, 1))
 
 
 _HELPERS: dict[int, ThreadPoolExecutor] = {}
