@@ -220,7 +220,7 @@ def _emulate_stream(net: Network, inputs: np.ndarray | torch.Tensor, record: boo
         return counts, values, messages
 
     batch = batch_size or _default_batch(net, frames.shape[-1], dev)
-    workers = _workers(len(frames), dev)
+    workers = max(1, min(len(frames), torch.get_num_threads())) if dev.type == "cpu" else 1
     rounds = -(-len(frames) // (batch * workers))  # equal parts, a whole number per thread
     parts = torch.tensor_split(frames, workers * rounds)
     with exact_kernels():
@@ -238,8 +238,8 @@ def _emulate_stream(net: Network, inputs: np.ndarray | torch.Tensor, record: boo
 def in_threads(run: Callable[[T], R], items: Sequence[T], device: torch.device,
                advance: Callable[[], None] = lambda: None) -> list[R]:
     """`[run(item) for item in items]`, on CPU in this thread and up to `torch.get_num_threads() - 1`
-    helper threads, each torch op single-threaded (this thread alone: torch's own intra-op threads); on a
-    GPU in this thread. `advance` is called after each item.
+    helper threads, each torch op single-threaded; on a GPU in this thread. `advance` is called after each
+    item.
 
     Helpers start only on cores that nothing else runs on (`spare_cores`), threads take the next item as they
     finish one, and a helper that got less than `MIN_CORE_SHARE` of a core while running an item stops: on a
@@ -250,9 +250,14 @@ def in_threads(run: Callable[[T], R], items: Sequence[T], device: torch.device,
     The helpers live as long as the process: fresh threads got fresh malloc arenas, whose page faults took a
     third of a short call's time (measured). Our own: the standard pools have no such rule. Results come
     back in the order of `items` whichever thread ran them."""
-    helpers = min(_workers(len(items), device) - 1, spare_cores())
-    if helpers <= 0:
+    if device.type != "cpu":
         return [_advanced(run(item), advance) for item in items]
+    spare = spare_cores()
+    helpers = min(len(items), torch.get_num_threads()) - 1
+    if helpers <= 0 or spare == 0:  # one item: torch's threads on spare cores only (barriers, 7x above)
+        with _intra_op_threads(min(torch.get_num_threads(), 1 + spare)):
+            return [_advanced(run(item), advance) for item in items]
+    helpers = min(helpers, spare)
     results: list = [None] * len(items)
     lock, queue = threading.Lock(), iter(range(len(items)))
 
@@ -309,11 +314,6 @@ def _helper_pool(threads: int) -> ThreadPoolExecutor:
         _HELPERS.clear()
         _HELPERS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="emulate")
     return _HELPERS[threads]
-
-
-def _workers(items: int, device: torch.device) -> int:
-    """Threads `in_threads` starts for `items` items."""
-    return max(1, min(items, torch.get_num_threads())) if device.type == "cpu" else 1
 
 
 def _advanced(result: R, advance: Callable[[], None]) -> R:
