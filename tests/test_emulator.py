@@ -96,21 +96,15 @@ def test_results_do_not_depend_on_threads_or_threads_that_stop(monkeypatch, reti
 
 def test_threads_return_results_in_order_and_raise_the_first_error(monkeypatch):
     monkeypatch.setattr(engine, "spare_cores", lambda: 1)
-    saved = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        cpu = torch.device("cpu")
-        assert engine.in_threads(lambda i: i * i, range(50), cpu) == [i * i for i in range(50)]
+    assert engine.in_threads(lambda i: i * i, range(50), 2) == [i * i for i in range(50)]
 
-        def fail_at_seven(i: int) -> int:
-            if i == 7:
-                raise ValueError("item 7")
-            return i
+    def fail_at_seven(i: int) -> int:
+        if i == 7:
+            raise ValueError("item 7")
+        return i
 
-        with pytest.raises(ValueError, match="item 7"):
-            engine.in_threads(fail_at_seven, range(50), cpu)
-    finally:
-        torch.set_num_threads(saved)
+    with pytest.raises(ValueError, match="item 7"):
+        engine.in_threads(fail_at_seven, range(50), 2)
 
 
 def test_spare_cores_are_the_cores_nothing_runs_on(monkeypatch, tmp_path):

@@ -116,13 +116,26 @@ def emulate(net: Network, inputs: np.ndarray | torch.Tensor, *, record: bool | I
     single-threaded: on a small machine shared with other work, the OpenMP barrier inside every multi-threaded
     op waits for a descheduled thread (measured: 2-core box under load, 7x slower), while whole batches per
     thread need no barrier and keep each batch in one core's cache. A thread that the box leaves without a
-    core of its own stops taking batches (see `in_threads`).
+    core of its own stops taking batches (see `in_threads`). torch's intra-op setting is 1 for the whole call
+    (input checks included), set once: each change rebuilds OpenMP's team (~3 ms), and the first op on a new
+    two-thread team took 18 ms on the busy 2-core box (measured), a third of a 64-sample netx call.
     """
-    if net.timing == "stream":
-        return _emulate_stream(net, inputs, record, activity, device, batch_size)
-    if runner is None:
-        runner = WindowRunner(net, device if isinstance(device, torch.device) else pick_device(device))
-    elif runner.net is not net:
+    dev = runner.device if runner is not None else \
+        device if isinstance(device, torch.device) else pick_device(device)
+    threads = torch.get_num_threads() if dev.type == "cpu" else 1  # batches side by side
+    with _intra_op_threads(1 if dev.type == "cpu" else torch.get_num_threads()):
+        if net.timing == "stream":
+            return _emulate_stream(net, inputs, record, activity, dev, batch_size, threads)
+        return _emulate_windows(net, inputs, record, digests, activity, batch_size, progress,
+                                runner or WindowRunner(net, dev), threads)
+
+
+def _emulate_windows(net: Network, inputs: np.ndarray | torch.Tensor, record: bool | Iterable[str],
+                     digests: bool, activity: bool, batch_size: int | None, progress: bool,
+                     runner: WindowRunner, threads: int) -> EmulatorResult:
+    """`emulate` of a window-timed IR, in the caller's intra-op setting, batches in up to `threads`
+    threads."""
+    if runner.net is not net:
         raise ValueError(f"emulate: the runner was built for network {runner.net.name!r}, not {net.name!r}")
     dev = runner.device
     frames = _check_inputs(net, inputs)
@@ -145,7 +158,7 @@ def emulate(net: Network, inputs: np.ndarray | torch.Tensor, *, record: bool | I
     starts = range(0, len(frames), batch)
     with exact_kernels(), progress_bar(enabled=progress) as bar:
         task = bar.add_task(f"emulating {net.name}", total=len(starts))
-        done = in_threads(run, starts, dev, lambda: bar.advance(task))
+        done = in_threads(run, starts, threads, lambda: bar.advance(task))
     output = np.concatenate([spikes[net.output] for _, spikes, _, _ in done])
     energy = [e for _, _, _, e in done]
     return EmulatorResult(
@@ -199,12 +212,11 @@ def _neuron_sums(spikes: torch.Tensor, time_steps: int) -> tuple[np.ndarray, np.
 
 
 def _emulate_stream(net: Network, inputs: np.ndarray | torch.Tensor, record: bool | Iterable[str],
-                    activity: bool, device: str | torch.device, batch_size: int | None) -> EmulatorResult:
+                    activity: bool, dev: torch.device, batch_size: int | None,
+                    threads: int) -> EmulatorResult:
     """A netx network's free run (`stream.StreamRunner`): outputs on the input's own S steps, values as sent
     (0/1 spikes, graded payloads); counts are messages (nonzero outputs) per sample, and with `activity` per
-    neuron. On CPU the batches run in `torch.get_num_threads()` threads, each op single-threaded (as `emulate`
-    does, for the same reason)."""
-    dev = device if isinstance(device, torch.device) else pick_device(device)
+    neuron. The batches run in up to `threads` threads (`in_threads`), in the caller's intra-op setting."""
     frames = check_stream_inputs(net, inputs)
     recorded = _recorded_layers(net, record)
     runner = StreamRunner(net, dev)
@@ -220,11 +232,11 @@ def _emulate_stream(net: Network, inputs: np.ndarray | torch.Tensor, record: boo
         return counts, values, messages
 
     batch = batch_size or _default_batch(net, frames.shape[-1], dev)
-    workers = max(1, min(len(frames), torch.get_num_threads())) if dev.type == "cpu" else 1
+    workers = max(1, min(len(frames), threads))
     rounds = -(-len(frames) // (batch * workers))  # equal parts, a whole number per thread
     parts = torch.tensor_split(frames, workers * rounds)
     with exact_kernels():
-        done = in_threads(run, parts, dev)
+        done = in_threads(run, parts, threads)
     output = np.concatenate([spikes[net.output] for _, spikes, _ in done])
     messages = {name: sum(m[name] for _, _, m in done) for name in done[0][2]}
     return EmulatorResult(
@@ -235,11 +247,10 @@ def _emulate_stream(net: Network, inputs: np.ndarray | torch.Tensor, record: boo
         window_spikes=messages, frame_spikes=messages)
 
 
-def in_threads(run: Callable[[T], R], items: Sequence[T], device: torch.device,
+def in_threads(run: Callable[[T], R], items: Sequence[T], threads: int,
                advance: Callable[[], None] = lambda: None) -> list[R]:
-    """`[run(item) for item in items]`, on CPU in this thread and up to `torch.get_num_threads() - 1`
-    helper threads, each torch op single-threaded; on a GPU in this thread. `advance` is called after each
-    item.
+    """`[run(item) for item in items]` in this thread and up to `threads - 1` helper threads (CPU work, the
+    caller holding torch's intra-op setting at 1). `advance` is called after each item.
 
     Helpers start only on cores that nothing else runs on (`spare_cores`), threads take the next item as they
     finish one, and a helper that got less than `MIN_CORE_SHARE` of a core while running an item stops: on a
@@ -250,14 +261,9 @@ def in_threads(run: Callable[[T], R], items: Sequence[T], device: torch.device,
     The helpers live as long as the process: fresh threads got fresh malloc arenas, whose page faults took a
     third of a short call's time (measured). Our own: the standard pools have no such rule. Results come
     back in the order of `items` whichever thread ran them."""
-    if device.type != "cpu":
+    helpers = min(len(items) - 1, threads - 1, spare_cores())
+    if helpers <= 0:
         return [_advanced(run(item), advance) for item in items]
-    spare = spare_cores()
-    helpers = min(len(items), torch.get_num_threads()) - 1
-    if helpers <= 0 or spare == 0:  # one item: torch's threads on spare cores only (barriers, 7x above)
-        with _intra_op_threads(min(torch.get_num_threads(), 1 + spare)):
-            return [_advanced(run(item), advance) for item in items]
-    helpers = min(helpers, spare)
     results: list = [None] * len(items)
     lock, queue = threading.Lock(), iter(range(len(items)))
 
@@ -279,15 +285,14 @@ def in_threads(run: Callable[[T], R], items: Sequence[T], device: torch.device,
             if helper and time.thread_time() - cpu < MIN_CORE_SHARE * (time.perf_counter() - wall):
                 return
 
-    with _intra_op_threads(1):
-        futures = [_helper_pool(helpers).submit(work, True) for _ in range(helpers)]
-        try:
-            work(False)
-        finally:
-            for future in futures:
-                future.exception()  # wait for each (raised below, after this thread's own error if any)
+    futures = [_helper_pool(helpers).submit(work, True) for _ in range(helpers)]
+    try:
+        work(False)
+    finally:
         for future in futures:
-            future.result()
+            future.exception()  # wait for each (raised below, after this thread's own error if any)
+    for future in futures:
+        future.result()
     return results
 
 
@@ -325,6 +330,9 @@ def _advanced(result: R, advance: Callable[[], None]) -> R:
 def _intra_op_threads(threads: int) -> Iterator[None]:
     """torch's intra-op thread count for the duration (the process-wide setting, restored after)."""
     saved = torch.get_num_threads()
+    if saved == threads:  # a change, even back and forth, rebuilds OpenMP's team
+        yield
+        return
     torch.set_num_threads(threads)
     try:
         yield
