@@ -232,11 +232,11 @@ def _emulate_stream(net: Network, inputs: np.ndarray | torch.Tensor, record: boo
         return counts, values, messages
 
     batch = batch_size or _default_batch(net, frames.shape[-1], dev)
-    workers = max(1, min(len(frames), threads))
+    workers = max(1, min(len(frames), threads, 1 + spare_cores()))  # smaller parts only to share them
     rounds = -(-len(frames) // (batch * workers))  # equal parts, a whole number per thread
     parts = torch.tensor_split(frames, workers * rounds)
     with exact_kernels():
-        done = in_threads(run, parts, threads)
+        done = in_threads(run, parts, workers)
     output = np.concatenate([spikes[net.output] for _, spikes, _ in done])
     messages = {name: sum(m[name] for _, _, m in done) for name in done[0][2]}
     return EmulatorResult(
