@@ -16,10 +16,11 @@ are one timed `run` call, and the fastest sample counts. Emulator: all `--sample
 Lava's are its first k) in one `emulate(..., activity=True)` call as `report --netx` makes it (per-neuron
 message counts included; CPU, batches in parallel threads), the fastest of `--repeats` calls after a warm-up
 call, divided by the samples. Best-of on both sides: on a shared box it filters out the moments another job
-held the cores. Both use the whole box (Lava: an OS process per Lava process; the emulator:
-`torch.get_num_threads()` threads). Prints seconds per sample, the speed-up, and whether the emulator's
-output equals Lava's on Lava's first sample (every step, every value; later samples continue Lava's free run
-from the previous sample's state); exits 1 where it does not.
+held the cores. Both use the whole box (Lava: an OS process per Lava process; the emulator: up to
+`torch.get_num_threads()` threads, those beyond the first only on cores nothing else runs on). Prints
+seconds per sample, the speed-up, and whether the emulator's output equals Lava's on Lava's first sample
+(every step, every value; later samples continue Lava's free run from the previous sample's state);
+exits 1 where it does not.
 
     python benchmarks/netx_emulator.py                      # 2x48x48 input, S=16 steps, 64 samples, 4 in Lava
     python benchmarks/netx_emulator.py --size 32 --steps 20 --samples 128
@@ -162,7 +163,7 @@ def main(size: int = typer.Option(48, help="Input height = width."),
          lava_samples: int = typer.Option(4, help="Samples Lava runs, streamed back to back."),
          repeats: int = typer.Option(3, help="Emulator calls timed after a warm-up; the fastest counts."),
          device: str = typer.Option("cpu", help="Emulator device: cpu, cuda or auto."),
-         threads: int = typer.Option(0, help="torch threads = emulator batches in parallel (0: torch's)."),
+         threads: int = typer.Option(0, help="torch threads = most emulator batches at once (0: torch's)."),
          seed: int = typer.Option(0)) -> None:
     if threads:
         torch.set_num_threads(threads)

@@ -257,7 +257,7 @@ def in_threads(run: Callable[[T], R], items: Sequence[T], threads: int,
     box whose other work leaves this process one core or less (a shared box; Linux's autogroups give each
     session an equal share however many threads it runs), a second thread only time-slices that core with
     the first, thrashing its cache, and made the emulator 10–45 % slower than one thread (2-core box, load
-    2–4, measured), while on an idle box it is 1.2–1.7x faster.
+    2–4, measured), while with a core to spare it is 1.2–1.9x faster (SCNN, VGGSNN, netx nets).
     The helpers live as long as the process: fresh threads got fresh malloc arenas, whose page faults took a
     third of a short call's time (measured). Our own: the standard pools have no such rule. Results come
     back in the order of `items` whichever thread ran them."""
