@@ -21,17 +21,16 @@ it was trained with:
 - `cpu-smoke` (CI): SCNN at width 0.125, 16×16 input, 1 epoch, 2 methods × 2 seeds — checks the plumbing,
   not the science.
 - `energy` (GPU, issue 15, the accuracy–energy frontier): TMKT at 10 % DVS on each backbone at the `full`
-  grid's width, input size, batch and readout, with fewer epochs (30 / 20 / 30: from the `full` grid's
-  per-run wall times at `--jobs 10`, ~24 / ~95 / ~170 s end to end, export included, so the 45 runs take
-  ~8-9 minutes of one H100), 3 seeds, at the unregularised point and at `ENERGY_BUDGETS` fractions
-  of the same seed's unregularised energy (the training-time, streaming Loihi 2 energy its deployment
-  measured): `energy_budget_uj` = fraction × that, `energy` = `ENERGY_GAIN` / budget (a 100 % overshoot
-  costs ENERGY_GAIN of loss, whatever the backbone's scale). The unregularised runs go first; a budgeted run
-  fine-tunes its reference's deployed checkpoint (`model.init_from`) for `ENERGY_FINETUNE` of its epochs
-  at `ENERGY_FINETUNE_LR` × its learning rate, so budget and reference of one seed differ only by the
-  fine-tune and their accuracy difference is paired; `FINETUNE_ONLY` is the same fine-tune without the
-  energy term, the equal-training control. (Trained from scratch under the budget, the H100's
-  first frontier lost 6-10 points on SCNN and collapsed VGGSNN at 25 %: results/energy-h100.)
+  grid's width, input size, batch and readout, with fewer epochs (30 / 20 / 30), 3 seeds, at the
+  unregularised point and at `ENERGY_BUDGETS` fractions of the same seed's unregularised energy (the
+  training-time, streaming Loihi 2 energy its deployment measured): `energy_budget_uj` = fraction × that,
+  `energy` = `ENERGY_GAIN` / budget (a 100 % overshoot costs ENERGY_GAIN of loss, whatever the backbone's
+  scale). A budgeted run fine-tunes its reference's deployed checkpoint (`model.init_from`) for
+  `ENERGY_FINETUNE` of its epochs at the same learning rate and starts as soon as that reference is done, so
+  budget and reference of one seed differ only by the fine-tune; `FINETUNE_ONLY` is the same fine-tune
+  without the energy term, the equal-training control. The 54 runs took ~9 minutes of one H100 at `--jobs 8`
+  beside another sweep. (Trained from scratch under the budget, the first frontier lost 6-10 points on SCNN
+  and collapsed VGGSNN at 25 %.)
 - `energy-cpu-smoke` (CI): the same pipeline on SCNN at `cpu-smoke` size, 1 seed, 2 budgets.
 
 Issue 19's grids (5 seeds each; `--seeds N` changes that) train on `1 − VAL_FRACTION` of the event training
@@ -73,7 +72,6 @@ ENERGY_GAIN = 2.0  # not tuned: on CPU toy runs (6 epochs) gain 1 moved the ener
 # energy only 51 -> 45 µJ against a 25.6 µJ budget. On the H200 at half the epochs, SCNN's energy was still
 # falling when the learning rate had decayed (357 -> 239 µJ against an 89 µJ budget): it gets all of them.
 ENERGY_FINETUNE = {"scnn": 1.0, "vggsnn": 0.5, "resnet18": 0.5}
-ENERGY_FINETUNE_LR = 1.0
 FULL = "full"
 # ablation variant → the config keys it sets ("section.key" of TrainConfig); 0 removes a term (methods/)
 ABLATIONS = {"no-mag": {"loss.mag": 0.0}, "no-mrp": {"loss.mrp": 0.0}, "no-cka": {"loss.cka": 0.0}}
@@ -164,7 +162,6 @@ class RunSpec:
                 cfg.loss.energy = ENERGY_GAIN / cfg.loss.energy_budget_uj
             cfg.model.init_from = reference.checkpoint
             cfg.optim.epochs = max(1, round(cfg.optim.epochs * ENERGY_FINETUNE[self.backbone]))
-            cfg.optim.lr_per_1024 *= ENERGY_FINETUNE_LR
         return cfg
 
 
@@ -241,7 +238,7 @@ def smoke_grid() -> list[RunSpec]:
             for m in ("dvs-only", "tmkt") for s in (0, 1)]
 
 
-# the `full` grid's settings with fewer epochs, so the 45 runs fit ~8 minutes of one H100 (module docstring)
+# the `full` grid's settings with fewer epochs, so the grid fits one ~10-minute GPU call (module docstring)
 ENERGY_EPOCHS = {"scnn": 30, "vggsnn": 20, "resnet18": 30}
 ENERGY_SETTINGS = {name: replace(s, epochs=ENERGY_EPOCHS[name]) for name, s in GPU_SETTINGS.items()}
 
