@@ -119,9 +119,11 @@ def verdicts(rows: list[dict]) -> list[str]:
         for ann in ANNS:
             if ann in base["energy_uj"]:
                 e_ann = base["energy_uj"][ann]["mean"]
-                below = [budget_label(r["budget"]) for r in mine if loihi2(r) < e_ann]
-                how = f"beats it at budget(s) {below}" if below else "never beats it"
-                lines.append(f"  - vs {ann} ({e_ann:,.4g} µJ): Loihi 2 {how}")
+                said = []
+                for chip in (c for c in CHIPS if c in base["energy_uj"]):
+                    below = [budget_label(r["budget"]) for r in mine if r["energy_uj"][chip]["mean"] < e_ann]
+                    said.append(f"{chip} {f'beats it at budget(s) {below}' if below else 'never beats it'}")
+                lines.append(f"  - vs {ann} ({e_ann:,.4g} µJ): " + "; ".join(said))
     return lines
 
 
