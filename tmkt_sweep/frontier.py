@@ -105,8 +105,9 @@ def verdicts(rows: list[dict]) -> list[str]:
             e0, a0 = loihi2(base), base["deployed_acc"]["mean"]
             ok = [r for r in mine if r["budget"] not in (0.0, FINETUNE_ONLY)
                   and loihi2(r) <= GOAL_ENERGY * e0 and r["deployed_acc"]["mean"] >= a0 - GOAL_POINTS]
-            said = f"reached by budget {min(ok, key=loihi2)['budget']:g}" if ok else "NOT reached"
-            if ok and (paired := min(ok, key=loihi2).get("vs", {}).get(key, {}).get("acc")):
+            chosen = min(ok, key=loihi2) if ok else None
+            said = f"reached by budget {chosen['budget']:g}" if chosen else "NOT reached"
+            if chosen and (paired := chosen.get("vs", {}).get(key, {}).get("acc")):
                 said += (f" (paired accuracy change {paired['mean']:+.1f} points, 95 % t interval "
                          f"[{paired['low']:+.1f}, {paired['high']:+.1f}] over {paired['n']} seeds)")
             against = ("the same fine-tune without the energy term (equal training)" if key == "ft"

@@ -230,6 +230,10 @@ class _Queue:
         self.running.update(s.name for s in todo)
         return todo
 
+    def finished(self, spec: RunSpec) -> None:
+        """`spec` ran (or failed): its dependents may start."""
+        self.running.discard(spec.name)
+
 
 def _run_pool(queue: _Queue, out_dir: str | os.PathLike, *, device: str, lava_samples: int,
               command: str | None, jobs: int, console) -> tuple[list[str], list[str]]:
@@ -252,7 +256,7 @@ def _run_pool(queue: _Queue, out_dir: str | os.PathLike, *, device: str, lava_sa
             finished, _ = wait(futures, return_when=FIRST_COMPLETED)
             for future in finished:
                 spec = futures.pop(future)
-                queue.running.discard(spec.name)
+                queue.finished(spec)
                 try:
                     _announce(console, future.result())
                     ran.append(spec.name)
@@ -306,7 +310,7 @@ def run_grid(runs: list[RunSpec], out_dir: str | os.PathLike, *, device: str = "
                 console.rule(f"[bold]{spec.name}[/] ({len(done['ran']) + 1})")
                 _announce(console, run_one(spec, out_dir, device=device, lava_samples=lava_samples,
                                            command=command))
-                queue.running.discard(spec.name)
+                queue.finished(spec)
                 done["ran"].append(spec.name)
     if done["skipped"]:
         console.print(f"skipped {len(done['skipped'])} run(s) with an up-to-date result.json")

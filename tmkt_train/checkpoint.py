@@ -63,6 +63,11 @@ class Checkpoint:
     optimizer: dict = field(default_factory=dict)  # optimiser state (resume)
     versions: dict = field(default_factory=package_versions)  # packages that wrote it
 
+    def method_state(self, heads: bool = True) -> dict:
+        """The run's weights as `Method.load_state_dict` takes them: the model's under `model.`, and the
+        training-only heads' unless `heads` is False."""
+        return {**{f"model.{k}": v for k, v in self.state_dict.items()}, **(self.heads if heads else {})}
+
     @property
     def metrics(self) -> dict:
         """The last epoch's metrics line ({} for a version 1-2 checkpoint, which kept none readable)."""

@@ -137,8 +137,7 @@ def head_state(method: Method) -> dict:
 def restore(method: Method, optimizer: Optimizer, ckpt: Checkpoint) -> int:
     """Load a run's state to continue it (its config was checked by `check_run_folder`); returns the next
     epoch."""
-    model_state = {f"model.{k}": v for k, v in ckpt.state_dict.items()}
-    method.load_state_dict({**model_state, **ckpt.heads})
+    method.load_state_dict(ckpt.method_state())
     optimizer.load_state_dict(ckpt.optimizer)
     return ckpt.epoch + 1
 

@@ -29,9 +29,8 @@ def warm_start(method: Method, cfg: TrainConfig, num_classes: int,
         ("time steps", time_steps, ckpt.time_steps)) if mine != theirs]
     if differences:
         raise ConfigError(f"model.init_from {path}: not this run's network: " + "; ".join(differences))
-    model_state = {f"model.{k}": v for k, v in ckpt.state_dict.items()}
-    heads = ckpt.heads if ckpt.train.method == cfg.method and cfg.loss.heads == ckpt.train.loss.heads else {}
-    missing, unexpected = method.load_state_dict({**model_state, **heads}, strict=False)
+    same_heads = ckpt.train.method == cfg.method and cfg.loss.heads == ckpt.train.loss.heads
+    missing, unexpected = method.load_state_dict(ckpt.method_state(heads=same_heads), strict=False)
     wrong = [k for k in missing if k.startswith("model.")] + list(unexpected)
     if wrong:
         raise ConfigError(f"model.init_from {path}: its weights do not fit this network ({wrong[:3]})")
