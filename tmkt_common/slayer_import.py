@@ -61,63 +61,58 @@ def _forward(module: _Deferred, name: str) -> Callable:
     return call
 
 
-class _HelperFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Answers the first import of each of `HELPERS` with a `_Deferred` module (while registered)."""
+class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Answers the first import of each name in `pending` with a `_Deferred` module that `build` completes,
+    and steps aside once all are answered (the real imports, later, go the usual way)."""
 
-    def __init__(self) -> None:
-        self.pending = {name for name in HELPERS if name not in sys.modules}
+    def __init__(self, pending: set[str], build: Callable[[_Deferred], None]) -> None:
+        self.pending, self.build = pending, build
 
     def find_spec(self, name: str, path: object = None,
                   target: object = None) -> importlib.machinery.ModuleSpec | None:
         if name not in self.pending:
             return None
         self.pending.discard(name)
+        if not self.pending and self in sys.meta_path:
+            sys.meta_path.remove(self)
         return importlib.machinery.ModuleSpec(name, self)
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
         module = _Deferred(spec.name, "imported on first use (tmkt_common.slayer_import)")
-        for name in HELPERS[spec.name]:
-            setattr(module, name, _forward(module, name))
+        self.build(module)
         return module
 
     def exec_module(self, module: types.ModuleType) -> None:
         pass
+
+
+def _with_forwards(module: _Deferred) -> None:
+    """A helper's stand-in: the names SLAYER takes from it with `from … import` (`HELPERS`)."""
+    for name in HELPERS[module.__name__]:
+        setattr(module, name, _forward(module, name))
+
+
+def _with_real_folder(module: _Deferred) -> None:
+    """The detection stand-in: the real folder (SLAYER, its parent, is being imported), which import
+    machinery reads and from which submodules imported by name still load."""
+    module.__path__ = [os.path.join(path, "object_detection") for path in sys.modules[SLAYER].__path__]
 
 
 @contextmanager
 def defer_slayer_helpers() -> Iterator[None]:
     """For the duration (SLAYER's import): `HELPERS` not yet imported are given stand-ins (see module)."""
-    finder = _HelperFinder()
+    finder = _Finder({name for name in HELPERS if name not in sys.modules}, _with_forwards)
     sys.meta_path.insert(0, finder)
     try:
         yield
     finally:
-        sys.meta_path.remove(finder)
-
-
-class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Answers the first import of `DEFERRED` with a `_Deferred` module, then steps aside."""
-
-    def find_spec(self, name: str, path: object = None,
-                  target: object = None) -> importlib.machinery.ModuleSpec | None:
-        if name != DEFERRED:
-            return None
-        sys.meta_path.remove(self)  # the real import, later, goes the usual way
-        return importlib.machinery.ModuleSpec(name, self)
-
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
-        module = _Deferred(spec.name, "lava-dl's object detection, imported on first use")
-        # the real folder (SLAYER, its parent, is being imported): import machinery reads it, and submodules
-        # imported by name still load from there
-        module.__path__ = [os.path.join(path, "object_detection") for path in sys.modules[SLAYER].__path__]
-        return module
-
-    def exec_module(self, module: types.ModuleType) -> None:
-        pass
+        if finder in sys.meta_path:
+            sys.meta_path.remove(finder)
 
 
 def defer_slayer_detection() -> None:
     """Register the finder, unless SLAYER (or the subpackage) is already imported or it is registered."""
-    if SLAYER in sys.modules or DEFERRED in sys.modules or any(isinstance(f, _Finder) for f in sys.meta_path):
+    if SLAYER in sys.modules or DEFERRED in sys.modules or any(
+            isinstance(f, _Finder) and DEFERRED in f.pending for f in sys.meta_path):
         return
-    sys.meta_path.insert(0, _Finder())
+    sys.meta_path.insert(0, _Finder({DEFERRED}, _with_real_folder))

@@ -102,7 +102,7 @@ def spike_digests(spikes: np.ndarray | torch.Tensor) -> np.ndarray:
     bits = x if x.dtype == torch.bool else x != 0  # reordered as bytes, not as the caller's (float) values
     out = window_digests(steps_first(bits.movedim(-1, 1)))
     if x.dtype != torch.bool and x.numel():
-        graded = ((x != 0) & (x != 1)).reshape(len(x), -1).any(dim=1)
+        graded = (bits & (x != 1)).reshape(len(x), -1).any(dim=1)  # bits is x != 0 here
         for i in torch.nonzero(graded).flatten().tolist():  # rare: graded spikes hashed from their values
             out[i] = _graded_digest(steps_first(x[i:i + 1].movedim(-1, 1))[0])
     return out.cpu().numpy()

@@ -47,8 +47,9 @@ from tmkt_common.device import free_gpu_bytes, pick_device
 from ..check.digest import steps_first, window_digests
 from ..ir import INPUT, Layer, Network
 from ..loihi_params import ACT_SHIFT, UV_LIMIT, LifParams, lif_params
+from .layout import logical, neuron_major
 from .neuron import LifState, wrap
-from .stream import StreamRunner, check_stream_inputs
+from .stream import StreamRunner, check_stream_inputs, largest
 from .synapse import FLOAT32_EXACT, SynapseOp, exact_kernels
 
 # Default batch size: as many samples as keep the widest layer's float32 input currents under this many bytes.
@@ -204,10 +205,7 @@ def _neuron_sums(spikes: torch.Tensor, time_steps: int) -> tuple[np.ndarray, np.
     else:
         per_step = rows.sum(dim=0)
         both = torch.stack([per_step.sum(dim=0), per_step[:time_steps].sum(dim=0)])
-    if spikes.ndim == 5:  # memory order (H, W, C) → the layer's (C, H, W)
-        channels, height, width = spikes.shape[2:]
-        both = both.view(2, height, width, channels).permute(0, 3, 1, 2)
-    both = both.cpu().numpy()
+    both = logical(both.view(1, 2, -1), tuple(spikes.shape[2:]))[0].cpu().numpy()  # the layer's shape
     return both[0], both[1]
 
 
@@ -382,17 +380,17 @@ class WindowRunner:
         windows = {INPUT: LayerWindow(source.permute(0, 1, 4, 2, 3), events, live_steps=time_steps)}
         max_spike = {INPUT: int(frames.max()) if frames.numel() else 0}
         for layer in net.layers:
-            a_in = _neuron_major(self._layer_input(layer, windows, max_spike)).view(n, steps, -1)
             bound = sum(op.bound(max_spike[op.syn.source]) for op in self.ops[layer.name])
+            a_in = neuron_major(self._layer_input(layer, windows, max_spike, bound)).view(n, steps, -1)
             spikes, counts, changed = self._fire(self.params[layer.name], a_in, bound)
-            windows[layer.name] = LayerWindow(_logical(spikes, layer.shape), counts, changed)
+            windows[layer.name] = LayerWindow(logical(spikes, layer.shape), counts, changed)
             max_spike[layer.name] = 1
         return windows
 
-    def _layer_input(self, layer: Layer, windows: dict[str, LayerWindow],
-                     max_spike: dict[str, int]) -> torch.Tensor:
-        """The layer's a_in for every frame (M, *shape): its synapses summed as Lava's InPort sums them
-        (int32)."""
+    def _layer_input(self, layer: Layer, windows: dict[str, LayerWindow], max_spike: dict[str, int],
+                     bound: int) -> torch.Tensor:
+        """The layer's a_in for every frame (M, *shape), |a_in| <= `bound`: its synapses summed as Lava's
+        InPort sums them (int32)."""
         ops = self.ops[layer.name]
         inputs = []
         for op in ops:  # shapes agree: the runner validated the IR
@@ -401,7 +399,6 @@ class WindowRunner:
             inputs.append(_zero_steps(current, *window.spikes.shape[:2]).view(-1, *layer.shape))
         if len(inputs) == 1:
             return inputs[0]
-        bound = sum(op.bound(max_spike[op.syn.source]) for op in ops)
         # exact in float32 below its limit; the ops' results are fresh tensors, ours to add into
         total = inputs[0].to(torch.float32 if bound < FLOAT32_EXACT else torch.float64)
         for current in inputs[1:]:
@@ -423,8 +420,7 @@ class WindowRunner:
                 torch.from_numpy(window.changed)
         int32_safe = bound <= INT32_SAFE_INPUT or not a_in.numel()
         if not int32_safe:  # the bound is loose: look at the inputs (a pass over them, and a sync)
-            low, high = torch.aminmax(a_in)
-            int32_safe = max(-float(low), float(high)) <= INT32_SAFE_INPUT
+            int32_safe = largest(a_in) <= INT32_SAFE_INPUT
         fused = _kernel("lif_triton") if a_in.is_cuda and int32_safe else None
         if fused is not None and abs(params.effective_bias) < UV_LIMIT:
             spikes, changed = fused.lif_window(params, a_in)
@@ -470,22 +466,6 @@ def _kernel(name: str) -> ModuleType | None:
         return importlib.import_module(f"{__package__}.{name}")
     except ImportError:
         return None
-
-
-def _neuron_major(currents: torch.Tensor) -> torch.Tensor:
-    """Currents (M, *shape) → (M, neurons) in their memory order: H, W, C for a channels-last conv result
-    (a view, no copy); the LIF update treats every neuron alike, so any fixed order will do."""
-    if currents.ndim == 4:
-        currents = currents.permute(0, 2, 3, 1)
-    return currents.reshape(len(currents), -1)
-
-
-def _logical(spikes: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
-    """Spikes (n, P, neurons) in `_neuron_major` order → (n, P, *shape), as a view."""
-    if len(shape) != 3:
-        return spikes.view(*spikes.shape[:2], *shape)
-    channels, height, width = shape
-    return spikes.view(*spikes.shape[:2], height, width, channels).permute(0, 1, 4, 2, 3)
 
 
 def _simulate_layout(net: Network, name: str, window: torch.Tensor) -> torch.Tensor:

@@ -21,9 +21,15 @@ def _scaled(x: np.int64, bits: np.int64) -> np.int64:
     return -((-x) >> bits) if x < 0 else x >> bits
 
 
+@numba.njit(inline="always")
+def _drive(a_in: np.float64, state_exp: np.int64) -> np.int64:
+    """An InPort sum as Lava adds it: cast to int32, shifted left by `state_exp` in int32."""
+    return np.int64(np.int32(np.int64(np.int32(np.int64(a_in))) << state_exp))
+
+
 @numba.njit(cache=True, nogil=True)
-def _rf_iz_window(a_real, a_imag, phase, sin_decay, cos_decay, vth, state_exp, decay_bits, out, counts,
-                  messages):
+def _resonator_window(a_real, a_imag, phase, sin_decay, cos_decay, vth, state_exp, decay_bits, out, counts,
+                      messages):
     samples, steps, neurons = a_real.shape
     real = np.zeros(neurons, np.int64)
     imag = np.zeros(neurons, np.int64)
@@ -33,8 +39,7 @@ def _rf_iz_window(a_real, a_imag, phase, sin_decay, cos_decay, vth, state_exp, d
         count = 0
         for t in range(steps):
             for j in range(neurons):
-                drive_re = np.int64(np.int32(np.int64(np.int32(np.int64(a_real[i, t, j]))) << state_exp))
-                drive_im = np.int64(np.int32(np.int64(np.int32(np.int64(a_imag[i, t, j]))) << state_exp))
+                drive_re, drive_im = _drive(a_real[i, t, j], state_exp), _drive(a_imag[i, t, j], state_exp)
                 re, im = real[j], imag[j]
                 new_re = _scaled(cos_decay * re, decay_bits) - _scaled(sin_decay * im, decay_bits) + drive_re
                 new_im = _scaled(sin_decay * re, decay_bits) + _scaled(cos_decay * im, decay_bits) + drive_im
@@ -54,14 +59,14 @@ def _rf_iz_window(a_real, a_imag, phase, sin_decay, cos_decay, vth, state_exp, d
 
 
 def resonator_window(neuron: Resonator, a_real: np.ndarray,
-                 a_imag: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     a_imag: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Spikes (n, steps, neurons) as float32 0/1 of the neurons from zero state through integer inputs
     (n, steps, neurons) on their real and imaginary ports; spikes per sample (n,) and per neuron."""
     sin_decay, cos_decay = neuron.decays()
     out = np.empty(a_real.shape, dtype=np.float32)
     counts = np.empty(len(a_real), dtype=np.int64)
     messages = np.zeros(a_real.shape[-1], dtype=np.int64)
-    _rf_iz_window(a_real, a_imag, neuron.kind == "rf", np.int64(sin_decay), np.int64(cos_decay),
+    _resonator_window(a_real, a_imag, neuron.kind == "rf", np.int64(sin_decay), np.int64(cos_decay),
                   np.int64(neuron.vth_mant << neuron.state_exp), np.int64(neuron.state_exp),
                   np.int64(neuron.decay_bits), out, counts, messages)
     return out, counts, messages

@@ -32,6 +32,7 @@ from tmkt_common.graph import INPUT
 
 from ..ir import RF_LIMIT, Cuba, Layer, Network, Resonator, SigmaDelta, Synapse
 from ..loihi_params import lava_dense_weight, lif_params
+from .layout import logical, neuron_major
 from .neuron import LifState, wrap
 from .synapse import FLOAT32_EXACT, SynapseOp
 
@@ -173,7 +174,7 @@ class Fired:
     messages: torch.Tensor | None = None
 
 
-def _largest(values: torch.Tensor) -> int:
+def largest(values: torch.Tensor) -> int:
     """max |value| (one pass), 0 for an empty tensor."""
     if not values.numel():
         return 0
@@ -190,7 +191,7 @@ def _as_sent(values: torch.Tensor, top: int | None, binary: bool, syn: Synapse) 
     Lava casts to bool when the synapse has no message bits."""
     if syn.num_message_bits == 0 and not binary:
         return (values != 0).to(torch.float32), 1
-    return values, _largest(values) if top is None else top
+    return values, largest(values) if top is None else top
 
 
 def _currents(op: SynapseOp, values: torch.Tensor, top: int, source_shape: tuple[int, ...]) -> torch.Tensor:
@@ -200,7 +201,7 @@ def _currents(op: SynapseOp, values: torch.Tensor, top: int, source_shape: tuple
     if op.syn.kind == "conv":
         channels, height, width = source_shape
         frames = values.reshape(m, height, width, channels).permute(0, 3, 1, 2)
-        return op.currents(frames, top).permute(0, 2, 3, 1).reshape(m, -1)
+        return neuron_major(op.currents(frames, top))
     return op.currents(values.reshape(m, -1), top)
 
 
@@ -243,11 +244,7 @@ class StreamRunner:
 
     def logical(self, name: str, values: torch.Tensor) -> torch.Tensor:
         """Values (n, S, neurons) in memory order → (n, S, *shape) in PyTorch's logical order (a view)."""
-        shape = self.net.shape_of(name)
-        if len(shape) != 3:
-            return values.view(*values.shape[:2], *shape)
-        channels, height, width = shape
-        return values.view(*values.shape[:2], height, width, channels).permute(0, 1, 4, 2, 3)
+        return logical(values, self.net.shape_of(name))
 
     def messages(self, name: str, fired: Fired) -> torch.Tensor:
         """Nonzero outputs per neuron over the batch's samples and steps, in the layer's shape (counted in
@@ -274,7 +271,7 @@ class StreamRunner:
         memory = frames.permute(0, 4, 2, 3, 1)
         if binary and frames.dtype != torch.bool:
             memory = memory != 0
-        top = 1 if binary else _largest(frames)
+        top = 1 if binary else largest(frames)
         values = torch.empty((n, steps, frames[0, ..., 0].numel()), dtype=_value_dtype(top),
                              device=frames.device)
         values.view(memory.shape).copy_(memory)
@@ -336,7 +333,7 @@ class StreamRunner:
                         values, top = _as_sent(out[:, t - 1 - delay], 1 if binary else None, binary, syn)
                         drive = drive + _currents(op, values, top, layer.shape).to(torch.float64)
             out[:, t] = stepper.step(drive, t + 1)
-        top = 1 if binary else _largest(out)
+        top = 1 if binary else largest(out)
         return Fired(out, top, torch.count_nonzero(out.view(n, -1), dim=1), binary)
 
 
