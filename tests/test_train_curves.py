@@ -1,4 +1,5 @@
-"""Every fit draws curves.png each epoch (atomically); --tensorboard logs the same scalars."""
+"""Every fit draws curves.png after its first and last epochs (atomically; every ~30 s between them);
+--tensorboard logs the same scalars."""
 
 from __future__ import annotations
 

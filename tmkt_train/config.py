@@ -186,14 +186,15 @@ def _fill(cls, values: dict, where: str):
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
     kwargs = {}
-    for name, value in values.items():
-        default = known[name].default_factory() if callable(known[name].default_factory) else None
+    for name, value in values.items():  # each field's default, not a whole `cls()` (built and checked) a key
+        spec = known[name]
+        default = spec.default_factory() if callable(spec.default_factory) else spec.default
         if is_dataclass(default):
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: [{name}] must be a table")
             kwargs[name] = _fill(type(default), value, f"{where} [{name}]")
         else:
-            kwargs[name] = _typed(value, getattr(cls(), name), f"{where}: {name}")
+            kwargs[name] = _typed(value, default, f"{where}: {name}")
     return cls(**kwargs)
 
 

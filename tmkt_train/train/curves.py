@@ -1,9 +1,10 @@
 """A run's learning curves to look at: `curves.png` next to `metrics.jsonl`, optional TensorBoard scalars.
 
-The trainer calls `write_curves` once per epoch with every metrics line so far; the picture is replaced
-atomically, so a crash or a reader never sees half a PNG. matplotlib's object API (a `Figure`, no pyplot, no
-GUI backend) keeps it cheap and safe in worker processes. `TensorBoardLog` writes the same scalars with
-torch's SummaryWriter (the `tensorboard` extra) for people who watch runs there.
+The trainer calls `write_curves` after a run's first and last epochs and every ~30 s between them, with
+every metrics line so far; the picture is replaced atomically, so a crash or a reader never sees half a PNG.
+matplotlib's object API (a `Figure`, no pyplot, no GUI backend) keeps it cheap and safe in worker processes.
+`TensorBoardLog` writes the same scalars with torch's SummaryWriter (the `tensorboard` extra) for people who
+watch runs there.
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ from .selection import best_score, chosen_path, keep_if_best, write_final
 from .warm_start import warm_start
 
 SHOW_EVERY = 20  # steps between loss readings for the progress bar
+CURVES_EVERY_S = 30.0  # drawing curves.png takes ~0.5 s: short epochs would spend as long drawing as training
 TOP_K = 5  # the papers report top-1 and top-5
 console = make_console(stderr=True)
 
@@ -292,6 +293,7 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, overwrite, on_epoch_e
     run_cfg = replace(cfg, optim=replace(cfg.optim, epochs=run.epochs))  # lr schedule, curricula, bar
     best = best_score(out) if resumed is not None and cfg.eval.select == "best-val" else None
     steps_done = history[-1].get("step", 0) if history else 0
+    drawn = time.monotonic()  # curves.png: after the first and last epochs, between them every CURVES_EVERY_S
     with progress_bar(info.main) as bar:
         for epoch in range(start, run.epochs):
             torch.manual_seed(cfg.seed * 100_003 + epoch * 1_009 + info.rank)
@@ -333,7 +335,9 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, overwrite, on_epoch_e
                 if scored:  # the epoch's commit point (run_folder.py); a resume re-trains unscored epochs
                     write_checkpoint(ckpt_path, state)
                 write_metrics(metrics_path, history)
-                write_curves(history, out / CURVES)
+                if epoch in (start, run.epochs - 1) or time.monotonic() - drawn >= CURVES_EVERY_S:
+                    write_curves(history, out / CURVES)
+                    drawn = time.monotonic()
                 console.print(summary(line))
             distributed.barrier(info)
             if on_epoch_end is not None:
