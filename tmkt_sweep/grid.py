@@ -62,6 +62,7 @@ SEEDS = (0, 1, 2)
 EVIDENCE_SEEDS = (0, 1, 2, 3, 4)
 DVS_FRACTION = 0.1
 FRACTIONS = (0.05, 0.1, 0.25, 0.5, 1.0)
+RESULT = "result.json"  # OUT/runs/NAME/result.json: written last, so its presence means the run is complete
 ENERGY_BUDGETS = (0.7, 0.5, 0.35, 0.25)  # fractions of the unregularised run's energy
 # The control: the same fine-tune without the energy term (a budget of 100 %, named "-e-ft"), so a budget's
 # accuracy is compared with equal training, not with its shorter-trained reference.

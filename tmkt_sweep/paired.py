@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
 
 LEVEL = 0.95
 WIN, LOSS, TIE = "win", "loss", "no significant difference"
@@ -29,12 +28,15 @@ def verdict(low: float, high: float) -> str:
 def paired_difference(a: dict[int, float], b: dict[int, float], level: float = LEVEL) -> dict | None:
     """Per-seed differences a − b over the seeds both have, their mean and `level` t interval; None with
     fewer than two common seeds (no interval)."""
+    from scipy import stats  # here: scipy.stats takes ~0.3 s to import, and only intervals need it
+
     seeds = sorted(a.keys() & b.keys())
     n = len(seeds)
     if n < 2:
         return None
     diffs = np.array([a[s] - b[s] for s in seeds], dtype=float)
     mean = float(diffs.mean())
+
     t_crit = float(stats.t.ppf(0.5 + level / 2, n - 1))
     half = t_crit * float(diffs.std(ddof=1)) / math.sqrt(n)
     low, high = mean - half, mean + half

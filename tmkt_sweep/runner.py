@@ -31,10 +31,9 @@ from tmkt_common.device import GPU_SHARE_ENV, pick_device
 from tmkt_train.config import TrainConfig
 from tmkt_train.train.selection import chosen_checkpoint, read_final
 
-from .grid import Reference, RunSpec
+from .grid import RESULT, Reference, RunSpec
 from .pipeline import train_and_deploy, train_only
 
-RESULT = "result.json"
 LOG = "log.txt"  # a pool run's output
 RESULT_FORMAT = "tmkt-sweep-result"
 ENERGY_PROFILE = "loihi2"

@@ -18,9 +18,8 @@ import numpy as np
 
 from tmkt_common.atomic import atomic_write
 
-from .grid import BASELINES, FULL, STUDIES, STUDY_EVIDENCE_FRACTIONS, STUDY_FRACTIONS, STUDY_RECIPE
+from .grid import BASELINES, FULL, RESULT, STUDIES, STUDY_EVIDENCE_FRACTIONS, STUDY_FRACTIONS, STUDY_RECIPE
 from .paired import LEVEL, paired_difference
-from .runner import RESULT
 
 # table columns: key in a result → label; accuracies are shown in %, energy in µJ
 METRICS = {"float_acc": "float acc %", "float_top5": "float top-5 %", "deployed_acc": "deployed acc %",
