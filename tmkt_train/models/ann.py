@@ -15,14 +15,12 @@ import math
 import torch
 
 from ..lavadl import block
-from .graph import INPUT, SpikingNet
+from .graph import INPUT, SpikingNet, has_neuron, node_synapses
 from .residual import ResidualCuba
 
 
 def _synapses(node: torch.nn.Module) -> list[torch.nn.Module]:
-    if isinstance(node, ResidualCuba):
-        return list(node.synapses)
-    return [] if isinstance(node, block.cuba.Flatten) else [node.synapse]
+    return node_synapses(node) if has_neuron(node) else []  # Flatten has none
 
 
 class AnnNet(torch.nn.Module):

@@ -21,14 +21,9 @@ from tmkt_common.graph import pair
 
 from ..lavadl import block
 from ..lavadl import synapse as slayer_synapse
-from .graph import INPUT, SpikingNet
+from .graph import INPUT, SpikingNet, node_synapses
 
 UJ = 1e6  # joules → microjoules
-
-
-def node_synapses(node: torch.nn.Module) -> list[torch.nn.Module]:
-    """The synapses of a neuron node, one per graph input, in edge order."""
-    return list(node.synapses) if hasattr(node, "synapses") else [node.synapse]
 
 
 def connection(syn: torch.nn.Module, source_shape: tuple[int, ...],

@@ -81,6 +81,11 @@ def run_node(node: torch.nn.Module, inputs: list[torch.Tensor],
     return fire(node.neuron, node.synapse(x), delayed)
 
 
+def node_synapses(node: torch.nn.Module) -> list[torch.nn.Module]:
+    """The synapses of a neuron node, one per graph input, in edge order."""
+    return list(node.synapses) if hasattr(node, "synapses") else [node.synapse]
+
+
 def has_neuron(node: torch.nn.Module) -> bool:
     return not isinstance(node, block.cuba.Flatten)
 
