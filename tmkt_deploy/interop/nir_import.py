@@ -45,8 +45,8 @@ from tmkt_common.graph import INPUT
 
 from ..ir import Cuba, Layer, Network, Synapse
 from ..loihi_params import DECAY_UNITY
+from .nir_export import DEFAULT_DT  # one IR step, both ways
 
-DEFAULT_DT = 1e-4
 WEIGHT_MAX = 254  # the largest even 8-bit mixed-sign Loihi weight (SLAYER's grid)
 BIAS_EXP = 6
 NEURONS = (nir.CubaLIF, nir.LIF, nir.IF)
