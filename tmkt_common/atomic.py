@@ -16,6 +16,7 @@ is deleted. Our own code: the standard library has atomic renames but no staged 
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import re
 import shutil
@@ -82,6 +83,14 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json(doc: dict, path: str | os.PathLike) -> Path:
+    """`doc` as indented JSON at `path`, atomically (`atomic_write`)."""
+    path = Path(path)
+    with atomic_write(path, "w") as f:
+        json.dump(doc, f, indent=1)
+    return path
 
 
 LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.(?:tmp|partial|old|new)$")

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tmkt_common.atomic import staged_folder
+from tmkt_common.atomic import staged_folder, write_json
 from tmkt_common.cli import progress as progress_bar
 from tmkt_common.device import free_gpu_bytes, pick_device
 from tmkt_common.errors import TargetUnavailable
@@ -45,7 +45,6 @@ from .export_folder import (
     SAMPLES_FILE,
     SPIKES_FILE,
     spike_summary,
-    write_json,
 )
 from .interop.netx_writer import sequential_problem, write_netx
 from .ir import Network

@@ -9,13 +9,8 @@
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-
 import numpy as np
 
-from tmkt_common.atomic import atomic_write
 from tmkt_common.graph import INPUT
 
 from .ir import Network
@@ -37,10 +32,3 @@ def spike_summary(ir: Network, frames: np.ndarray, counts: dict[str, np.ndarray]
             "neurons": {INPUT: int(np.prod(ir.input_shape)),
                         **{lay.name: lay.num_neurons for lay in ir.layers}},
             "layers": {name: float(c.sum()) / n for name, c in counts.items()}}
-
-
-def write_json(doc: dict, path: str | os.PathLike) -> Path:
-    path = Path(path)
-    with atomic_write(path, "w") as f:
-        json.dump(doc, f, indent=1)
-    return path

@@ -34,7 +34,7 @@ from typing import Literal
 
 import numpy as np
 
-from tmkt_common.atomic import atomic_write
+from tmkt_common.atomic import write_json
 from tmkt_common.graph import INPUT
 from tmkt_common.npz import write_npz
 
@@ -332,8 +332,7 @@ class Network:
                "class_names": list(self.class_names), "input_bits": self.input_bits, "meta": self.meta,
                "timing": self.timing, "layers": layers}
         write_npz(directory / "weights.npz", arrays)
-        with atomic_write(directory / "network.json", "w") as f:
-            json.dump(doc, f, indent=1)
+        write_json(doc, directory / "network.json")
         return directory
 
     @classmethod

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from tmkt_common.atomic import atomic_write
+from tmkt_common.atomic import write_json
 from tmkt_common.device import GPU_SHARE_ENV, pick_device
 from tmkt_train.config import TrainConfig
 from tmkt_train.train.selection import chosen_checkpoint, read_final
@@ -126,8 +126,7 @@ def run_one(spec: RunSpec, out_dir: str | os.PathLike, *, device: str = "auto", 
             "wall_s": {"train": done.train_s, "export": done.export_s,
                        "total": round(done.train_s + done.export_s, 2)},
         })
-    with atomic_write(run_dir / RESULT, "w") as f:
-        json.dump(result, f, indent=1)
+    write_json(result, run_dir / RESULT)
     return result
 
 

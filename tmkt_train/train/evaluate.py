@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
-from tmkt_common.atomic import atomic_write, check_writable
+from tmkt_common.atomic import check_writable, write_json
 from tmkt_common.device import pick_device
 
 from ..checkpoint import load_model
@@ -35,6 +34,5 @@ def evaluate_run(run_dir: Path, device: str = "auto", *, data_dir: str | None = 
     result = {"run": str(run_dir), "epoch": ckpt.epoch, "backbone": cfg.model.backbone,
               "method": cfg.method, "dataset": cfg.data.dataset, "test_samples": len(test_set),
               **evaluate(model.to(dev), test_set, dev, cfg.optim.batch_size, readout=cfg.eval.readout)}
-    with atomic_write(run_dir / EVAL, "w") as f:
-        json.dump(result, f, indent=1)
+    write_json(result, run_dir / EVAL)
     return result

@@ -14,7 +14,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from tmkt_common.atomic import atomic_write
+from tmkt_common.atomic import write_json
 
 from ..checkpoint import CHECKPOINT, Checkpoint, read_checkpoint, write_checkpoint
 
@@ -54,8 +54,7 @@ def chosen_checkpoint(run_dir: str | os.PathLike) -> Path:
 
 
 def write_final(run_dir: Path, doc: dict) -> None:
-    with atomic_write(run_dir / FINAL, "w") as f:
-        json.dump(doc, f, indent=1)
+    write_json(doc, run_dir / FINAL)
 
 
 def read_final(run_dir: str | os.PathLike) -> dict | None:
