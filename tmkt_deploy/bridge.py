@@ -18,7 +18,7 @@ import torch
 
 from tmkt_common.lavadl import import_slayer
 from tmkt_train.checkpoint import Checkpoint, load_model
-from tmkt_train.data.build import build_datasets
+from tmkt_train.data.build import build_split
 from tmkt_train.models.graph import has_neuron
 from tmkt_train.models.neuron import encode_input
 
@@ -41,7 +41,7 @@ def test_set(ckpt: Checkpoint, data_dir: str | None, cache_dir: str | None = Non
     the checkpoint are never used: a checkpoint from elsewhere must not choose where export reads or
     writes."""
     data = replace(ckpt.train.data, data_dir=data_dir or "", cache_dir=cache_dir or "")
-    _, dataset = build_datasets(data, ckpt.train.seed)
+    dataset = build_split(data, ckpt.train.seed, "test")
     if len(dataset) == 0:
         raise ValueError(f"dataset {data.dataset!r} has no test samples")
     return dataset

@@ -9,7 +9,7 @@ from tmkt_common.atomic import check_writable, write_json
 from tmkt_common.device import pick_device
 
 from ..checkpoint import load_model
-from ..data.build import build_datasets
+from ..data.build import build_split
 from .run_folder import EVAL
 from .selection import chosen_checkpoint
 from .trainer import evaluate
@@ -30,7 +30,7 @@ def evaluate_run(run_dir: Path, device: str = "auto", *, data_dir: str | None = 
     cfg = ckpt.train
     dev = pick_device(device)
     data = replace(cfg.data, data_dir=data_dir or "", cache_dir=cache_dir or "")
-    _, test_set = build_datasets(data, cfg.seed)
+    test_set = build_split(data, cfg.seed, "test")
     result = {"run": str(run_dir), "epoch": ckpt.epoch, "backbone": cfg.model.backbone,
               "method": cfg.method, "dataset": cfg.data.dataset, "test_samples": len(test_set),
               **evaluate(model.to(dev), test_set, dev, cfg.optim.batch_size, readout=cfg.eval.readout)}
