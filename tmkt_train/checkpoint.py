@@ -13,6 +13,7 @@ saying how a trusted one is converted: `convert_checkpoint`, the only place that
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import warnings
@@ -38,6 +39,13 @@ CONVERT = "tmkt-train convert-checkpoint"
 
 
 def package_versions() -> dict[str, str]:
+    """The versions of the packages that write a checkpoint (looked up once per process: the trainer builds
+    a checkpoint every epoch)."""
+    return dict(_package_versions())
+
+
+@functools.cache
+def _package_versions() -> dict[str, str]:
     found = {}
     for name in ("tmkt", "torch", "lava-dl", "lava-nc"):
         try:
