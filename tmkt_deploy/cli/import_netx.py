@@ -100,5 +100,6 @@ def import_netx(
         net.save(out)
     except (ValueError, KeyError, OSError) as e:
         raise fail(one_line(e, file)) from e
-    make_console().print(layer_table(net))
-    make_console().print(f"wrote the IR to {out}/ (network.json, weights.npz)")
+    console = make_console()
+    console.print(layer_table(net))
+    console.print(f"wrote the IR to {out}/ (network.json, weights.npz)")

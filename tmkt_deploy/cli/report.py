@@ -51,5 +51,6 @@ def report(
                           schedule=schedule)
     except (ValueError, KeyError, OSError) as e:
         raise fail(one_line(e)) from e
-    make_console().print(summary_table(doc))
-    make_console().print(f"wrote {out}/report.md, report.json and figures")
+    console = make_console()
+    console.print(summary_table(doc))
+    console.print(f"wrote {out}/report.md, report.json and figures")

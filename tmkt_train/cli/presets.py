@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 
-from tmkt_common.cli import fail
+from tmkt_common.cli import fail, make_console
 
 from . import app
 
@@ -16,7 +15,7 @@ def presets(name: str | None = typer.Argument(None, help="Preset to print; leave
     from ..presets import list_presets, preset_text
 
     if name is None:
-        Console().print("\n".join(list_presets()))
+        make_console().print("\n".join(list_presets()))
         return
     try:
         text = preset_text(name)
