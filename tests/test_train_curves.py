@@ -45,6 +45,8 @@ def test_val_acc_and_energy_are_drawn_when_present():
     fig = curves_figure(lines)
     assert _labels(fig.axes[1]) == ["train_acc", "val_acc", "test_acc"]
     assert loss_terms(lines) == ["ce", "energy"] and _labels(fig.axes[5]) == ["energy_uj"]
+    bookkeeping = [{**line, "step": 100 * line["epoch"], "teacher_train_acc": 0.9} for line in lines]
+    assert loss_terms(bookkeeping) == ["ce", "energy"]  # a step budget's count and CKD's teacher score
 
 
 def test_tensorboard_logs_every_scalar_per_epoch(tmp_path):

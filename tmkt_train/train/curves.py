@@ -16,7 +16,8 @@ from tmkt_common.atomic import atomic_write
 
 CURVES = "curves.png"
 TENSORBOARD_DIR = "tensorboard"
-NOT_LOSSES = {"epoch", "lr", "train_acc", "dvs_ratio", "spikes_per_sample", "seconds", "energy_uj"}
+NOT_LOSSES = {"epoch", "lr", "train_acc", "dvs_ratio", "spikes_per_sample", "seconds", "energy_uj", "step",
+              "teacher_train_acc"}  # bookkeeping: a step count in the hundreds would flatten the losses
 ACCURACIES = ("train_acc", "val_acc", "test_acc")
 SPIKES = ("spikes_per_sample", "val_spikes_per_sample", "test_spikes_per_sample")
 
