@@ -21,7 +21,9 @@ def probe_inputs(path: Path | None, shape: tuple[int, int, int], time_steps: int
     if path is None:
         rng = np.random.default_rng(seed)
         return (rng.random((samples, *shape, time_steps)) < RANDOM_DENSITY).astype(np.uint8)
-    frames = np.load(path)
+    from ..interop.netx_inputs import read_array
+
+    frames = read_array(path)
     if frames.ndim != 5 or tuple(frames.shape[1:4]) != tuple(shape):
         raise ValueError(f"{path}: expected graded input spikes (N, {', '.join(map(str, shape))}, T), "
                          f"got {frames.shape}")

@@ -30,6 +30,7 @@ from tmkt_common.documents import read_table
 from tmkt_common.errors import RunError
 from tmkt_deploy.energy.records import ActivityRecord
 from tmkt_deploy.export_folder import ACTIVITY_FILE, CHECK_FILE, IR_DIR
+from tmkt_deploy.interop.netx_inputs import read_array
 from tmkt_deploy.ir import Network
 
 if TYPE_CHECKING:
@@ -98,12 +99,7 @@ def load_export_run(run_dir: str | Path) -> Run:
 
 
 def _load_inputs(inputs_file: Path) -> np.ndarray:
-    if not inputs_file.exists():
-        raise RunError(f"{inputs_file}: input spikes file not found")
-    try:
-        inputs = np.load(inputs_file)
-    except ValueError as e:
-        raise RunError(f"{inputs_file}: not a .npy array ({e})") from e
+    inputs = read_array(inputs_file)
     if inputs.ndim != 5 or len(inputs) == 0:
         raise RunError(f"{inputs_file}: expected graded input spikes (N, C, H, W, T), got {inputs.shape}")
     return inputs
