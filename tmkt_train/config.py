@@ -146,6 +146,7 @@ class OptimConfig:
 
 SELECT = ("last", "best-val")
 READOUTS = ("spikes", "current")
+SAMPLERS = ("shuffle", "balanced")  # train.sampling
 
 
 @dataclass
@@ -223,6 +224,10 @@ def check_config(cfg: TrainConfig, where: str = "config") -> TrainConfig:
         raise ConfigError(f"{where}: eval.select = 'best-val' needs data.val_fraction > 0 (--val-fraction)")
     if ev.every_steps < 0 or opt.steps < 0:
         raise ConfigError(f"{where}: eval.every_steps and optim.steps must be >= 0")
+    if opt.epochs < 1:
+        raise ConfigError(f"{where}: optim.epochs (--epochs) must be at least 1, got {opt.epochs}")
+    if cfg.data.sampler not in SAMPLERS:
+        raise ConfigError(f"{where}: data.sampler {cfg.data.sampler!r}: choose one of {SAMPLERS}")
     cfg.loss.check(where)
     return cfg
 

@@ -13,10 +13,9 @@ from collections.abc import Iterator
 import torch
 from torch.utils.data import Dataset, Sampler, WeightedRandomSampler
 
+from ..config import SAMPLERS
 from .distributed import Dist
 from .distributed import sampler as shuffle_sampler
-
-SAMPLERS = ("shuffle", "balanced")
 
 
 class ClassBalancedSampler(Sampler[int]):
