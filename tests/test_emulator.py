@@ -5,6 +5,8 @@ test_emulator_lava.py and test_emulator_lava_graph.py.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import support
@@ -213,23 +215,24 @@ def test_word_packing_is_numpys_little_endian_packbits():
     assert torch.equal(pack_words(bits.float()[:, :, :128]), pack_words(bits[:, :, :128]))
 
 
-@pytest.mark.parametrize(("stride", "padding", "dilation", "kernel"),
-                         [((1, 1), (1, 1), (1, 1), 3), ((2, 2), (0, 0), (1, 1), 2),
-                          ((2, 1), (2, 1), (2, 1), 3)])
-def test_gpu_conv_columns_give_torchs_exact_sums(stride, padding, dilation, kernel):
-    """The GPU's im2col + GEMM conv, run here on CPU: channels-last, and equal to conv2d's integer sums."""
+@pytest.mark.parametrize(("stride", "padding", "dilation", "kernel", "channels"),
+                         [((1, 1), (1, 1), (1, 1), 3, 5), ((2, 2), (0, 0), (1, 1), 2, 8),
+                          ((2, 1), (2, 1), (2, 1), 3, 16), ((1, 1), (1, 1), (1, 1), 3, 2)])
+def test_gpu_conv_columns_give_torchs_exact_sums(stride, padding, dilation, kernel, channels):
+    """The GPU's im2col + GEMM conv, run here on CPU: channels-last, and equal to conv2d's integer sums
+    (pixels' channels copied as 1, 2, 4 or 8 bytes at a time, by the channel count and dtype)."""
     gen = torch.Generator().manual_seed(0)
-    spikes = (torch.rand(7, 5, 9, 8, generator=gen) < 0.4).float()
+    spikes = (torch.rand(7, channels, 9, 8, generator=gen) < 0.4).float()
     x = spikes.contiguous(memory_format=torch.channels_last)[1:]  # a view at a storage offset, as chunks are
-    weight = torch.randint(-128, 128, (11, 5, kernel, kernel), generator=gen).float()
+    weight = torch.randint(-128, 128, (11, channels, kernel, kernel), generator=gen).float()
     got = synapse_module.gemm_conv(x, weight, stride, padding, dilation)
     assert got.is_contiguous(memory_format=torch.channels_last)
     expected = torch.nn.functional.conv2d(x, weight, stride=stride, padding=padding, dilation=dilation)
     assert torch.equal(got, expected)
     # the int8 path's plumbing (on a GPU the product is torch._int_mm's int32; here an int64 matmul)
     int8 = synapse_module.gemm_conv(x.to(torch.int8), weight.to(torch.int8), stride, padding, dilation,
-                                    matmul=lambda columns, kernel: columns.long() @ kernel.long())
-    assert torch.equal(int8.float(), expected)
+                                    matmul=lambda columns, kernel, out: out.copy_(columns.int() @ kernel.int()))
+    assert int8.dtype == torch.int32 and torch.equal(int8.float(), expected)
 
 
 def test_without_numba_the_cpu_gives_the_same_spikes(monkeypatch):
@@ -258,3 +261,57 @@ def test_activity_counts_are_the_windows_spike_sums(monkeypatch, numba):
         spikes = (window.spikes != 0).to(torch.int64)
         assert np.array_equal(result.window_spikes[name], spikes.sum(dim=(0, 1)).numpy()), name
         assert np.array_equal(result.frame_spikes[name], spikes[:, :4].sum(dim=(0, 1)).numpy()), name
+
+
+def gemm_net(time_steps: int = 5) -> Network:
+    """A conv whose K = 18 takes the float GEMM, convs with even weights (int8 GEMMs, scale 2) on 6x6 and
+    3x3 frames (9 rows a frame: chunks of 16 rows or fewer fall back to the float GEMM), a pool, a dense."""
+    rng = np.random.default_rng(3)
+    neuron = Cuba(i_decay=1024, v_decay=128, vth_mant=40)
+    even = lambda shape: 2 * rng.integers(-60, 60, shape)  # noqa: E731
+    layers = [
+        Layer("conv1", (8, 6, 6), neuron, [Synapse(INPUT, "conv", rng.integers(-80, 120, (8, 2, 3, 3)),
+                                                   padding=(1, 1))]),
+        Layer("conv2", (8, 6, 6), neuron, [Synapse("conv1", "conv", even((8, 8, 3, 3)), padding=(1, 1))]),
+        Layer("pool", (8, 3, 3), neuron, [Synapse("conv2", "conv", np.full((8, 1, 2, 2), 60), stride=(2, 2),
+                                                  groups=8)]),
+        Layer("conv3", (8, 3, 3), neuron, [Synapse("pool", "conv", even((8, 8, 3, 3)), padding=(1, 1))]),
+        Layer("out", (4,), neuron, [Synapse("conv3", "dense", rng.integers(-100, 200, (4, 72)))]),
+    ]
+    return Network("gemm", (2, 6, 6), time_steps, layers, output="out")
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_the_gpus_conv_path_gives_the_cpu_spikes(monkeypatch, broken):
+    """The GPU's convs (im2col GEMMs into one int32 result per layer, int8 operands checked once against
+    float32, chunk by chunk) run here on CPU through the module's seams, an int32 matmul standing in for
+    `torch._int_mm`: same spikes, counts, digests and activity as the CPU's own convs. A wrong int8 product
+    is caught by the check, warned about, and replaced by the float GEMM."""
+    net, x = gemm_net(), frames(samples=3, time_steps=5)
+    cpu = emulate(net, x, record=True, digests=True, activity=True)
+    products = []
+
+    def int_matmul(columns, kernel, out):
+        assert columns.dtype == kernel.dtype == torch.int8 and out.dtype == torch.int32
+        products.append(len(columns))
+        out.copy_(columns.int() @ kernel.int() + int(broken))
+
+    monkeypatch.setattr(synapse_module, "runs_gemm", lambda device: True)
+    monkeypatch.setattr(synapse_module, "int_matmul", int_matmul)
+    monkeypatch.setattr(synapse_module, "CHUNK_ELEMENTS", 200)  # many chunks, some of 9 rows
+    if broken:
+        with pytest.warns(RuntimeWarning, match="int8 conv path off"):
+            gemm = emulate(net, x, record=True, digests=True, activity=True)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)  # the int8 path stays on
+            gemm = emulate(net, x, record=True, digests=True, activity=True)
+    assert products and min(products) > 16
+    assert np.array_equal(cpu.output_spikes, gemm.output_spikes)
+    for name in cpu.layer_spikes:
+        assert np.array_equal(cpu.layer_spikes[name], gemm.layer_spikes[name]), name
+        assert np.array_equal(cpu.layer_digests[name], gemm.layer_digests[name]), name
+        assert np.array_equal(cpu.spike_counts[name], gemm.spike_counts[name]), name
+        assert np.array_equal(cpu.window_spikes[name], gemm.window_spikes[name]), name
+        assert np.array_equal(cpu.changed[name], gemm.changed[name]), name
+    assert cpu.layer_spikes["conv3"].any() and not cpu.layer_spikes["conv3"].all()

@@ -72,7 +72,7 @@ def random_synapse(rng: np.random.Generator, kind: str, target_bound: int) -> Sy
 def test_float_sums_equal_int64_sums_on_both_sides_of_the_float32_limit(seed, kind, side, monkeypatch):
     summed_in = []
     float_sum = SynapseOp._sum
-    monkeypatch.setattr(SynapseOp, "_sum", lambda op, x, w: summed_in.append(x.dtype) or float_sum(op, x, w))
+    monkeypatch.setattr(SynapseOp, "_sum", lambda op, x, w: summed_in.append(w.dtype) or float_sum(op, x, w))
     rng = np.random.default_rng(seed)
     target = FLOAT32_EXACT - 1 if side == "below" else 4 * FLOAT32_EXACT
     syn = random_synapse(rng, kind, target)

@@ -28,7 +28,8 @@ WORD_BITS = 64
 SEED = 0x243F6A8885A308D3  # pi's fraction: any constant would do; fixed by the format
 GRADED_SEED = 0x13198A2E03707344
 _M1, _M2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB  # splitmix64's multipliers
-_BYTE_GATHER = 0x0102040810204080  # (8 bytes of 0/1 as an int64) * this: byte b lands in bit 56 + b
+# Hacker's Delight's 8x8 bit-matrix transpose of a 64-bit word: (shift, mask) of its three delta swaps.
+_TRANSPOSE_8X8 = ((7, 0x00AA00AA00AA00AA), (14, 0x0000CCCC0000CCCC), (28, 0x00000000F0F0F0F0))
 
 
 def _signed(value: int) -> int:
@@ -64,11 +65,13 @@ def pack_words(bits: torch.Tensor) -> torch.Tensor:
     if pad or bytes_.stride(-1) != 1 or any(s % 8 for s in (*bytes_.stride()[:-1], bytes_.storage_offset())):
         bytes_ = torch.nn.functional.pad(bytes_, (0, pad)).contiguous()  # int64 words need aligned rows
     octets = bytes_.view(torch.int64).view(n, steps, words, 8)  # 8 bytes of 0/1 per int64 (little-endian)
-    packed = octets * _BYTE_GATHER  # in place from here: one temporary the size of the spikes' bytes
-    packed >>= 56
-    packed &= 0xFF  # the 8 bytes' bits, byte b in bit b
-    packed <<= torch.arange(0, 64, 8, dtype=torch.int64, device=bits.device)
-    return packed.sum(dim=-1)  # disjoint bits: the sum is their OR
+    # one pass over the spikes' bytes: octet i shifted by i and summed (disjoint bits: an OR) puts element
+    # 8i + j in bit 8j + i; a bit transpose of the (8x smaller) words then moves it to bit 8i + j
+    words_ = (octets << torch.arange(8, dtype=torch.int64, device=bits.device)).sum(dim=-1)
+    for shift, mask in _TRANSPOSE_8X8:  # masks keep only bits that torch's arithmetic >> did not fill
+        swap = (words_ ^ (words_ >> shift)) & mask
+        words_ = words_ ^ swap ^ (swap << shift)
+    return words_
 
 
 def window_digests(bits: torch.Tensor, offset: int = 0) -> torch.Tensor:

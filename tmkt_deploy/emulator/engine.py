@@ -146,15 +146,22 @@ def _emulate_windows(net: Network, inputs: np.ndarray | torch.Tensor, record: bo
 
     def run(start: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray], dict]:
         """One batch → its spike counts, its spikes in `simulate`'s layout (the output and `record`), its
-        digests (`digests`) and its per-neuron energy counts, each moved to the host once, digests computed
-        and energy counts summed on the device first."""
-        windows = runner(frames[start:start + batch].to(dev))
-        counts = {name: window.counts.cpu().numpy() for name, window in windows.items()}
-        kept = {name: _simulate_layout(net, name, windows[name].spikes).cpu().numpy()
-                for name in {*recorded, net.output}}
-        return counts, kept, {lay.name: _digests(net, lay.name, windows[lay.name].spikes)
-                              for lay in net.layers} if digests else {}, \
-            _energy_counts(windows, frames.shape[-1]) if activity else NO_ACTIVITY
+        digests (`digests`) and its per-neuron energy counts: digests computed and energy counts summed on
+        the device, then all moved to the host together (`to_host`: one copy per dtype, not one per array)."""
+        windows = runner(frames[start:start + batch].to(dev), sums=activity)
+        out = {("count", name): window.counts for name, window in windows.items()}
+        out.update({("kept", name): _simulate_layout(net, name, windows[name].spikes)
+                    for name in {*recorded, net.output}})
+        if digests:
+            out.update({("digest", lay.name): _digests(net, lay.name, windows[lay.name].spikes)
+                        for lay in net.layers})
+        if activity:
+            out.update(_energy_counts(windows, frames.shape[-1]))
+        host = to_host(out)
+        part = {kind: {name: value for (k, name), value in host.items() if k == kind}
+                for kind in ("count", "kept", "digest", "window", "frame", "changed")}
+        return part["count"], part["kept"], part["digest"], \
+            {kind: part[kind] for kind in ("window", "frame", "changed")}
 
     starts = range(0, len(frames), batch)
     with exact_kernels(), progress_bar(enabled=progress) as bar:
@@ -176,37 +183,49 @@ def _emulate_windows(net: Network, inputs: np.ndarray | torch.Tensor, record: bo
     )
 
 
-NO_ACTIVITY: dict[str, dict[str, np.ndarray]] = {"window": {}, "frame": {}, "changed": {}}
+def to_host(tensors: dict[T, torch.Tensor]) -> dict[T, np.ndarray]:
+    """Tensors on one device → numpy arrays of their shapes. From a GPU, those of one dtype are flattened
+    into one buffer and copied together: one device-to-host copy (and wait) per dtype, not one per array."""
+    if not tensors or next(iter(tensors.values())).device.type == "cpu":
+        return {key: value.numpy() for key, value in tensors.items()}
+    out: dict[T, np.ndarray] = {}
+    for dtype in {value.dtype for value in tensors.values()}:
+        keys = [key for key, value in tensors.items() if value.dtype == dtype]
+        flat = torch.cat([tensors[key].reshape(-1) for key in keys]).cpu().numpy()
+        for key, part in zip(keys, np.split(flat, np.cumsum([tensors[k].numel() for k in keys])[:-1])):
+            out[key] = part.reshape(tensors[key].shape)
+    return out
 
 
-def _energy_counts(windows: dict[str, LayerWindow], time_steps: int) -> dict[str, dict[str, np.ndarray]]:
-    """Per-neuron spikes summed over a batch's samples, over the whole window and its first `time_steps`
-    steps (int64, shaped like the layer); changed-state counts per sample and step."""
-    sums = {name: _neuron_sums(w.spikes != 0 if name == INPUT else w.spikes, time_steps)  # input: events
-            for name, w in windows.items()}
-    return {"window": {name: whole for name, (whole, _) in sums.items()},
-            "frame": {name: frame for name, (_, frame) in sums.items()},
-            "changed": {name: w.changed.cpu().numpy().astype(np.int64) for name, w in windows.items()
-                        if w.changed is not None}}
+def _energy_counts(windows: dict[str, LayerWindow], time_steps: int) -> dict[tuple[str, str], torch.Tensor]:
+    """Per-neuron spikes summed over a batch's samples, over the whole window ("window") and its first
+    `time_steps` steps ("frame") (int64, shaped like the layer); changed-state counts per sample and step
+    ("changed"); on the device, keyed by (kind, layer)."""
+    out = {}
+    for name, w in windows.items():
+        both = _neuron_sums(w.spikes != 0 if name == INPUT else w.spikes, time_steps) if w.sums is None \
+            else torch.stack(w.sums)  # input: events; the fused kernel counted them on the way
+        both = logical(both.view(1, 2, -1), tuple(w.spikes.shape[2:]))[0]  # the layer's shape
+        out["window", name], out["frame", name] = both[0], both[1]
+        if w.changed is not None:
+            out["changed", name] = w.changed.to(torch.int64)
+    return out
 
 
-def _neuron_sums(spikes: torch.Tensor, time_steps: int) -> tuple[np.ndarray, np.ndarray]:
+def _neuron_sums(spikes: torch.Tensor, time_steps: int) -> torch.Tensor:
     """0/1 spikes (n, P, *shape) summed per neuron over the batch, over all P steps and over the first
-    `time_steps`: int64 arrays shaped like the layer, on the host. Read in memory order (n·P rows of neurons):
-    float spikes in one GEMM with two 0/1 step masks (exact: sums of ones far below 2**24; torch's sum over a
-    step slice of the window ran 20x slower on CPU, measured), bool ones (the GPU's) summed per step first."""
+    `time_steps`: (2, neurons) int64 in memory order. Read in memory order (n·P rows of neurons): float
+    spikes in one GEMM with two 0/1 step masks (exact: sums of ones far below 2**24; torch's sum over a step
+    slice of the window ran 20x slower on CPU, measured), bool ones (torch's LIF steps) per step first."""
     rows = steps_first(spikes)
     n, steps, neurons = rows.shape
     if rows.is_floating_point():
         masks = torch.zeros(2, n, steps, dtype=rows.dtype, device=rows.device)
         masks[0] = 1
         masks[1, :, :time_steps] = 1
-        both = (masks.view(2, -1) @ rows.reshape(-1, neurons)).to(torch.int64)
-    else:
-        per_step = rows.sum(dim=0)
-        both = torch.stack([per_step.sum(dim=0), per_step[:time_steps].sum(dim=0)])
-    both = logical(both.view(1, 2, -1), tuple(spikes.shape[2:]))[0].cpu().numpy()  # the layer's shape
-    return both[0], both[1]
+        return (masks.view(2, -1) @ rows.reshape(-1, neurons)).to(torch.int64)
+    per_step = rows.sum(dim=0)
+    return torch.stack([per_step.sum(dim=0), per_step[:time_steps].sum(dim=0)])
 
 
 def _emulate_stream(net: Network, inputs: np.ndarray | torch.Tensor, record: bool | Iterable[str],
@@ -342,12 +361,15 @@ def _intra_op_threads(threads: int) -> Iterator[None]:
 class LayerWindow:
     """One layer's P-step window for a batch: spikes (n, P, *shape), spikes per sample (n,) and, for neuron
     layers, neurons whose state changed per sample and step (n, P). `live_steps`: the steps that can hold
-    spikes, all later ones being empty (the input: its T frames of P), so synapses skip the rest."""
+    spikes, all later ones being empty (the input: its T frames of P), so synapses skip the rest. `sums`:
+    spikes per neuron (memory order) over the batch, all steps and the frames' steps, where the fused
+    kernel counted them."""
 
     spikes: torch.Tensor
     counts: torch.Tensor
     changed: torch.Tensor | None = None
     live_steps: int | None = None
+    sums: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def live_frames(self) -> torch.Tensor:
         """The live steps' frames (n · live_steps, *shape), in the window's memory order (a copy when steps
@@ -369,8 +391,9 @@ class WindowRunner:
                     for lay in net.layers}
         self.params = {lay.name: lif_params(lay.neuron, lay.name) for lay in net.layers}
 
-    def __call__(self, frames: torch.Tensor) -> dict[str, LayerWindow]:
-        """Frames (n, C, H, W, T) → {"input" and each layer name: its window}."""
+    def __call__(self, frames: torch.Tensor, sums: bool = False) -> dict[str, LayerWindow]:
+        """Frames (n, C, H, W, T) → {"input" and each layer name: its window}. `sums`: per-neuron spike sums
+        from the fused GPU kernel where it runs (`LayerWindow.sums`)."""
         net, (n, time_steps) = self.net, (len(frames), frames.shape[-1])
         steps = net.steps_per_sample(time_steps)
         channels, height, width = net.input_shape
@@ -382,8 +405,9 @@ class WindowRunner:
         for layer in net.layers:
             bound = sum(op.bound(max_spike[op.syn.source]) for op in self.ops[layer.name])
             a_in = neuron_major(self._layer_input(layer, windows, max_spike, bound)).view(n, steps, -1)
-            spikes, counts, changed = self._fire(self.params[layer.name], a_in, bound)
-            windows[layer.name] = LayerWindow(logical(spikes, layer.shape), counts, changed)
+            spikes, counts, changed, neuron_sums = self._fire(self.params[layer.name], a_in, bound,
+                                                              time_steps if sums else None)
+            windows[layer.name] = LayerWindow(logical(spikes, layer.shape), counts, changed, sums=neuron_sums)
             max_spike[layer.name] = 1
         return windows
 
@@ -406,27 +430,27 @@ class WindowRunner:
         return total if bound < 1 << 31 else wrap(total, 32)
 
     @staticmethod
-    def _fire(params: LifParams, a_in: torch.Tensor,
-              bound: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _fire(params: LifParams, a_in: torch.Tensor, bound: int, frames: int | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
         """Spikes (n, P, neurons), spikes per sample and changed-state neurons per sample and step (n, P) of a
         layer for its inputs (n, P, neurons), |a_in| <= `bound`: the fused numba kernel on CPU; on a GPU the
         fused Triton kernel where the inputs are int32-safe (see `LifState`: by the bound, else by the
-        inputs' range); else (or without numba / Triton) torch step by step, with Lava's int32 wraps. All
-        three count changed states exactly alike (the tests compare them)."""
+        inputs' range), which with `frames` (the T of P steps) also sums spikes per neuron (else None); else
+        (or without numba / Triton) torch step by step, with Lava's int32 wraps. All three count changed
+        states exactly alike (the tests compare them)."""
         cpu_kernel = _kernel("lif_kernel") if a_in.device.type == "cpu" else None
         if cpu_kernel is not None:
             window = cpu_kernel.lif_window(params, a_in.numpy(), spike_dtype=np.float32)  # = SPIKE_DTYPE
             return torch.from_numpy(window.spikes), torch.from_numpy(window.counts), \
-                torch.from_numpy(window.changed)
+                torch.from_numpy(window.changed), None
         int32_safe = bound <= INT32_SAFE_INPUT or not a_in.numel()
         if not int32_safe:  # the bound is loose: look at the inputs (a pass over them, and a sync)
             int32_safe = largest(a_in) <= INT32_SAFE_INPUT
-        fused = _kernel("lif_triton") if a_in.is_cuda and int32_safe else None
+        fused = _kernel("lif_triton") if triton_runs_on(a_in.device) and int32_safe else None
         if fused is not None and abs(params.effective_bias) < UV_LIMIT:
-            spikes, changed = fused.lif_window(params, a_in)
-            spikes = spikes.view(torch.bool)
-            return spikes, spikes.flatten(1).sum(dim=1), changed
-        return lif_steps(params, a_in, int32_safe)
+            window = fused.lif_window(params, a_in, frames=frames)
+            return window.spikes.view(torch.bool), window.counts, window.changed, window.sums
+        return (*lif_steps(params, a_in, int32_safe), None)
 
 
 def _zero_steps(currents: torch.Tensor, n: int, steps: int) -> torch.Tensor:
@@ -459,6 +483,12 @@ def lif_steps(params: LifParams, a_in: torch.Tensor,
     return spikes, spikes.flatten(1).sum(dim=1), torch.stack(changed, dim=1)
 
 
+def triton_runs_on(device: torch.device) -> bool:
+    """Triton kernels run on CUDA tensors, and on CPU ones in Triton's interpreter (`TRITON_INTERPRET=1`,
+    which the tests use to run the GPU path here)."""
+    return device.type == "cuda" or os.environ.get("TRITON_INTERPRET") == "1"
+
+
 def _kernel(name: str) -> ModuleType | None:
     """A fused LIF kernel module (`lif_kernel`: numba, CPU; `lif_triton`: Triton, GPU), or None where its
     compiler is not installed (a GPU box may lack numba, a CPU box Triton): imported only where it runs."""
@@ -477,11 +507,11 @@ def _simulate_layout(net: Network, name: str, window: torch.Tensor) -> torch.Ten
     return out.movedim(1, -1)
 
 
-def _digests(net: Network, name: str, window: torch.Tensor) -> np.ndarray:
+def _digests(net: Network, name: str, window: torch.Tensor) -> torch.Tensor:
     """`check.digest` digests (n,) of a layer's window (n, P, *shape) as `simulate` lays it out (shifted by
     the latency), hashed on the window's device from its memory order without a copy."""
     latency = net.latency(name)
-    return window_digests(steps_first(window)[:, :window.shape[1] - latency], latency).cpu().numpy()
+    return window_digests(steps_first(window)[:, :window.shape[1] - latency], latency)
 
 
 def _check_inputs(net: Network, inputs: np.ndarray | torch.Tensor) -> torch.Tensor:

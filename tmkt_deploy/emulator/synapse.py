@@ -48,6 +48,7 @@ from .neuron import wrap
 CHUNK_ELEMENTS = 1 << 24
 FLOAT32_EXACT = 1 << 24
 INT8_MAX = 127  # spikes and (scaled) weights up to this run through int8 GEMMs on a GPU
+CHECK_FRAMES = 8  # frames of a synapse's first int8 GEMM compared with the float32 one
 # oneDNN computes float32 in float32 only in its default "strict" math mode (others allow bf16/tf32 inside).
 ONEDNN_STRICT = os.environ.get("ONEDNN_DEFAULT_FPMATH_MODE",
                                os.environ.get("DNNL_DEFAULT_FPMATH_MODE", "strict")).lower() == "strict"
@@ -58,7 +59,9 @@ def grouped_conv(x: torch.Tensor, weight: torch.Tensor, stride: tuple[int, int],
     """PyTorch's grouped conv2d (correlation) as a sum over kernel taps of grouped products on strided views.
 
     Torch's GEMM-only CPU conv loops over groups one by one (slow for depthwise sum-pools); here each partial
-    sum is still a partial sum of the exact result, so the bound argument above holds.
+    sum is still a partial sum of the exact result, so the bound argument above holds. `x` may be of any type
+    (0/1 bool spikes on a GPU: a depthwise tap is cast as it is multiplied, no float copy of `x`); the result
+    is in the weights' type, channels-last (the layout the neurons read as it lies).
     """
     (sh, sw), (dh, dw) = stride, dilation
     out_ch, in_per_group, kh, kw = weight.shape
@@ -67,39 +70,74 @@ def grouped_conv(x: torch.Tensor, weight: torch.Tensor, stride: tuple[int, int],
     cols = conv_output_size(x.shape[3], kw, sw, padding[1], dw)
     xg = xp.view(len(x), groups, in_per_group, *xp.shape[2:])
     wg = weight.view(groups, out_ch // groups, in_per_group, kh, kw)
-    out = x.new_zeros(len(x), groups, out_ch // groups, rows, cols)
+    out = torch.zeros((len(x), rows, cols, groups, out_ch // groups), dtype=weight.dtype,
+                      device=x.device).permute(0, 3, 4, 1, 2)  # channels-last memory
     for i in range(kh):
         for j in range(kw):
             tap = xg[..., i * dh:i * dh + sh * (rows - 1) + 1:sh, j * dw:j * dw + sw * (cols - 1) + 1:sw]
             if in_per_group == 1:  # depthwise: a broadcast multiply, no product to reduce
                 out.addcmul_(tap, wg[None, :, :, 0, i, j, None, None])
             else:
-                out += torch.einsum("goc,mgcyx->mgoyx", wg[..., i, j], tap)
+                out += torch.einsum("goc,mgcyx->mgoyx", wg[..., i, j], tap.to(weight.dtype))
     return out.view(len(x), out_ch, rows, cols)
 
 
 def gemm_conv(x: torch.Tensor, weight: torch.Tensor, stride: tuple[int, int], padding: tuple[int, int],
               dilation: tuple[int, int],
-              matmul: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+              matmul: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+              out: torch.Tensor | None = None) -> torch.Tensor:
     """PyTorch's conv2d (groups=1) as one im2col copy and one GEMM, in channels-last memory end to end.
 
     For GPUs: without cuDNN (whose algorithm choice may round) torch's CUDA conv runs im2col + GEMM once per
     frame, thousands of small launches per layer; here a whole chunk is one strided copy of the padded
     (M, H, W, C) input to (M·H'·W', kh·kw·C) columns and one matmul with the weights (kh·kw·C, C_out), whose
     (M·H'·W', C_out) result is already the channels-last (M, C_out, H', W'). Sums of products only: exact
-    under the module's bound. `matmul(columns, kernel)` replaces `columns @ kernel` (the int8 path).
+    under the module's bound. `matmul(columns, kernel, out)` replaces `columns @ kernel` (the int8 path).
+    `out`: a contiguous (M·H'·W', C_out) buffer the GEMM writes into (a slice of the layer's result, so
+    chunks need no concatenation); else a fresh one.
     """
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     out_ch, in_ch, kh, kw = weight.shape
     rows = conv_output_size(x.shape[2], kh, sh, ph, dh)
     cols = conv_output_size(x.shape[3], kw, sw, pw, dw)
-    nhwc = F.pad(x.permute(0, 2, 3, 1), (0, 0, pw, pw, ph, ph)).contiguous()
+    nhwc = _packed(x.permute(0, 2, 3, 1).contiguous())  # channels-last x: no copy
+    nhwc = F.pad(nhwc, (0, 0, pw, pw, ph, ph)) if ph or pw else nhwc
     m, s_m, s_h, s_w = len(nhwc), nhwc.stride(0), nhwc.stride(1), nhwc.stride(2)
-    taps = nhwc.as_strided((m, rows, cols, kh, kw, in_ch), (s_m, sh * s_h, sw * s_w, dh * s_h, dw * s_w, 1))
-    columns = taps.reshape(m * rows * cols, kh * kw * in_ch)
+    words = nhwc.shape[-1]
+    taps = nhwc.as_strided((m, rows, cols, kh, kw, words), (s_m, sh * s_h, sw * s_w, dh * s_h, dw * s_w, 1))
+    columns = taps.reshape(m * rows * cols, kh * kw * words).view(torch.uint8).view(x.dtype)
     kernel = weight.permute(2, 3, 1, 0).reshape(kh * kw * in_ch, out_ch)
-    product = columns @ kernel if matmul is None else matmul(columns, kernel)
-    return product.view(m, rows, cols, out_ch).permute(0, 3, 1, 2)
+    if out is None:
+        out = torch.empty((m * rows * cols, out_ch), device=x.device,
+                          dtype=torch.int32 if matmul is not None else torch.result_type(columns, kernel))
+    if matmul is None:
+        torch.matmul(columns, kernel, out=out)
+    else:
+        matmul(columns, kernel, out)
+    return out.view(m, rows, cols, out_ch).permute(0, 3, 1, 2)
+
+
+def _packed(nhwc: torch.Tensor) -> torch.Tensor:
+    """A contiguous (M, H, W, C) tensor with each pixel's C values seen as the fewest, widest integers that
+    hold their bytes (int64 for 8 int8 spikes or 2 float32 values): the same bytes, so the pad and im2col
+    copies move them several bytes per element (a strided copy kernel of 1-byte elements runs at a fraction
+    of the GPU's bandwidth: 25 % of the H100's emulator time, profiled)."""
+    row_bytes, offset = nhwc.shape[-1] * nhwc.element_size(), nhwc.storage_offset() * nhwc.element_size()
+    wide = next(t for t in (torch.int64, torch.int32, torch.int16, torch.uint8)
+                if row_bytes % t.itemsize == 0 and offset % t.itemsize == 0)
+    return nhwc.view(torch.uint8).view(wide)
+
+
+def runs_gemm(device: torch.device) -> bool:
+    """Whether convs on `device` run as im2col GEMMs (`gemm_conv`, int8 where the weights allow): GPUs. (A
+    seam: the tests run the GPU's conv path on CPU by answering True, with `int_matmul` replaced.)"""
+    return device.type != "cpu"
+
+
+def int_matmul(columns: torch.Tensor, kernel: torch.Tensor, out: torch.Tensor) -> None:
+    """int8 (rows, K) @ int8 (K, C_out) → int32 `out`, exact (`torch._int_mm`: the GPU's integer tensor
+    cores; it wants the kernel column-major, which `SynapseOp` keeps it in)."""
+    torch._int_mm(columns, kernel, out=out)
 
 
 @contextmanager
@@ -122,7 +160,7 @@ def _int8_weights(syn: Synapse, weight: np.ndarray, device: torch.device) -> tup
     """A GPU conv's weights as int8 (halved when all are even, as quantized Lava weights in [-256, 254] are)
     and that scale, where `torch._int_mm`'s shapes allow (no groups, kh·kw·C_in and C_out multiples of 8);
     else None (float GEMM)."""
-    if device.type != "cuda" or syn.kind != "conv" or syn.groups != 1:
+    if not runs_gemm(device) or syn.kind != "conv" or syn.groups != 1:
         return None
     out_ch, in_ch, kh, kw = weight.shape
     if (kh * kw * in_ch) % 8 or out_ch % 8:
@@ -144,6 +182,7 @@ class SynapseOp:
     row_sum: int  # max over output neurons of sum(|w|): with the largest spike value, bounds every sum
     int8: tuple[torch.Tensor, int] | None = None  # GPU convs: (weights / scale as int8, scale), see _int8
     int8_checked: bool = False  # the int8 path's first result was compared with the float one
+    gemm: bool = False  # convs as im2col GEMMs into one preallocated result (`runs_gemm`: GPUs)
 
     @classmethod
     def build(cls, syn: Synapse, layer: str, device: torch.device) -> SynapseOp:
@@ -167,7 +206,7 @@ class SynapseOp:
         layout = torch.channels_last if syn.kind == "conv" else torch.contiguous_format
         weights = {dtype: torch.as_tensor(weight, dtype=dtype, device=device).contiguous(memory_format=layout)
                    for dtype in (torch.float32, torch.float64)}
-        return cls(syn, weights, row_sum, _int8_weights(syn, weight, device))
+        return cls(syn, weights, row_sum, _int8_weights(syn, weight, device), gemm=runs_gemm(device))
 
     def bound(self, max_spike: int) -> int:
         """The largest |value| this synapse sends (after Lava's wraps and shift) for spikes <= max_spike."""
@@ -192,49 +231,76 @@ class SynapseOp:
         step = max(1, CHUNK_ELEMENTS // max(1, frames[0].numel(), out_per_frame))
         use_int8 = self.int8 is not None and dtype == torch.float32 and max_spike <= INT8_MAX
         with exact_kernels():
+            if self.gemm and self.syn.kind == "conv" and self.syn.groups == 1:
+                return self._lava_arithmetic(self._gemm_currents(frames, weight, step, use_int8), raw)
             parts = [frames[i:i + step] for i in range(0, len(frames), step)]
-            chunks = [self._int8_sum(x) if use_int8 else self._sum(x.to(dtype), weight) for x in parts]
+            chunks = [self._sum(x, weight) for x in parts]
         total = chunks[0] if len(chunks) == 1 else torch.cat(chunks)
         return self._lava_arithmetic(total, raw)
 
+    def _gemm_currents(self, frames: torch.Tensor, weight: torch.Tensor, step: int,
+                       use_int8: bool) -> torch.Tensor:
+        """A GPU conv over all frames, `step` frames per GEMM, each writing its rows of one preallocated
+        channels-last result: int32 on the int8 path (exact; the LIF kernel reads it as it is), else the
+        weights' float type. No per-chunk cast and no concatenation: each output value is written once."""
+        syn = self.syn
+        rows = conv_output_size(frames.shape[2], weight.shape[2], syn.stride[0], syn.padding[0], syn.dilation[0])
+        cols = conv_output_size(frames.shape[3], weight.shape[3], syn.stride[1], syn.padding[1], syn.dilation[1])
+        out = torch.empty((len(frames), len(weight), rows, cols), device=frames.device,
+                          dtype=torch.int32 if use_int8 else weight.dtype, memory_format=torch.channels_last)
+        flat = out.permute(0, 2, 3, 1).view(-1, len(weight))
+        per_frame = rows * cols
+        for i in range(0, len(frames), step):
+            x, target = frames[i:i + step], flat[i * per_frame:(i + step) * per_frame]
+            if use_int8 and self.int8 is not None and len(target) > 16:  # _int_mm wants more than 16 rows
+                self._int8_sum(x, target)
+            else:
+                total = gemm_conv(x.to(weight.dtype), weight, syn.stride, syn.padding, syn.dilation,
+                                  out=None if target.dtype != weight.dtype else target)
+                if target.dtype != weight.dtype:  # the int8 path switched off mid-way: exact integers
+                    target.view(len(x), rows, cols, -1).copy_(total.permute(0, 2, 3, 1))
+        return out
+
     def _sum(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """The exact sum for frames `x` (any type) in the weights' float type."""
         syn = self.syn
         if syn.kind == "dense":
-            return x.flatten(1) @ weight.T
-        if x.device.type == "cpu" and x.dtype == torch.float32 and ONEDNN_STRICT:
-            return torch.mkldnn_convolution(x.contiguous(memory_format=torch.channels_last), weight, None,
-                                            syn.padding, syn.stride, syn.dilation, syn.groups)
-        if syn.groups == 1 and x.device.type != "cpu":
-            return gemm_conv(x, weight, syn.stride, syn.padding, syn.dilation)
+            return x.flatten(1).to(weight.dtype) @ weight.T
+        if x.device.type == "cpu" and weight.dtype == torch.float32 and ONEDNN_STRICT:
+            return torch.mkldnn_convolution(x.to(weight.dtype).contiguous(memory_format=torch.channels_last),
+                                            weight, None, syn.padding, syn.stride, syn.dilation, syn.groups)
+        if syn.groups == 1 and self.gemm:
+            return gemm_conv(x.to(weight.dtype), weight, syn.stride, syn.padding, syn.dilation)
         if syn.groups == 1:
-            return F.conv2d(x, weight, stride=syn.stride, padding=syn.padding, dilation=syn.dilation)
+            return F.conv2d(x.to(weight.dtype), weight, stride=syn.stride, padding=syn.padding,
+                            dilation=syn.dilation)
         return grouped_conv(x, weight, syn.stride, syn.padding, syn.dilation, syn.groups)
 
-    def _int8_sum(self, x: torch.Tensor) -> torch.Tensor:
-        """The conv sum with int8 operands and int32 accumulation (`torch._int_mm`: the GPU's integer tensor
-        cores, exact by construction), as float32 like `_sum`. Its first result is compared with `_sum`'s;
-        a difference or an error switches this synapse to the float path for good, with a warning."""
+    def _int8_sum(self, x: torch.Tensor, out: torch.Tensor) -> None:
+        """The conv sum of frames `x` with int8 operands and int32 accumulation (`int_matmul`, exact by
+        construction) into `out` ((M·H'·W', C_out) int32 rows of the layer's result), times the weights'
+        scale. Its first result is compared on a few frames with the float32 GEMM's; a difference or an
+        error switches this synapse to the float path for good, with a warning (`out` is then filled from
+        the float sum: exact integers)."""
         syn, (weight, scale) = self.syn, self.int8
-        rows = conv_output_size(x.shape[2], weight.shape[2], syn.stride[0], syn.padding[0], syn.dilation[0])
-        cols = conv_output_size(x.shape[3], weight.shape[3], syn.stride[1], syn.padding[1], syn.dilation[1])
-        if len(x) * rows * cols <= 16:  # _int_mm wants more than 16 rows
-            return self._sum(x.to(torch.float32), self.weights[torch.float32])
         try:
             spikes = x.view(torch.int8) if x.dtype == torch.bool else x.to(torch.int8)  # 0/1 bytes: no copy
-            total = gemm_conv(spikes, weight, syn.stride, syn.padding, syn.dilation,
-                              matmul=lambda cols, kernel: torch._int_mm(cols, kernel.t().contiguous().t()))
-            total = total * float(scale)  # int32 → float32 in one pass
+            gemm_conv(spikes, weight, syn.stride, syn.padding, syn.dilation, matmul=int_matmul, out=out)
+            if scale != 1:
+                out.mul_(scale)  # in place, exact: |sum| < 2**24
             if not self.int8_checked:
-                same = torch.equal(total, self._sum(x.to(torch.float32), self.weights[torch.float32]))
-                if not same:
+                few = x[:CHECK_FRAMES]
+                expected = self._sum(few.to(torch.float32), self.weights[torch.float32])
+                expected = expected.permute(0, 2, 3, 1).reshape(-1, expected.shape[1])
+                if not torch.equal(out[:len(expected)].to(torch.float32), expected):
                     raise RuntimeError("int8 and float32 sums differ")
                 self.int8_checked = True
-            return total
         except RuntimeError as exc:
             warnings.warn(f"synapse {syn.source!r}: int8 conv path off ({exc}); float32 GEMM instead",
                           RuntimeWarning, stacklevel=2)
             self.int8 = None
-            return self._sum(x.to(torch.float32), self.weights[torch.float32])
+            total = self._sum(x.to(torch.float32), self.weights[torch.float32])
+            out.view(len(x), *total.shape[2:], -1).copy_(total.permute(0, 2, 3, 1))
 
     def _lava_arithmetic(self, total: torch.Tensor, raw: int) -> torch.Tensor:
         """What Lava does to the exact sum (bounded by `raw`): conv wraps to 24 bits; dense wraps to int32 and
