@@ -11,7 +11,9 @@ Sections (targets of issue 21 in brackets):
    imports it) and once warm under cProfile (top functions; `bytecode_compiles` counts modules compiled from
    source). Bytecode goes to a cache in the work folder (`PYTHONPYCACHEPREFIX`): where the installed
    packages' `__pycache__` folders cannot be written (the device box), every run would otherwise compile
-   ~1,100 modules again (3.9 s of the 12.6 s H100 figure), which an installed package never does.
+   ~1,100 modules again (3.9 s of the 12.6 s H100 figure), which an installed package never does. The runs
+   get no PYTHONDONTWRITEBYTECODE (an image's setting: with it the cache is read but never written, and the
+   H100 warm runs still compiled 1,465 modules); `pycache_files` counts the cache after the cold run.
 2. The emulator in this process on the export's IR and samples: samples/s on CUDA with digests (what export
    runs) and without [>= 2,000 samples/s], with the Triton LIF kernel and with the torch step fallback; CPU
    vs CUDA on a few samples, every layer's spikes, counts and digests, both CUDA paths [bit-exact]; a
@@ -49,8 +51,13 @@ app = typer.Typer(add_completion=False)
 
 
 def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment for a subprocess, the repo on its path; where `extra` names a bytecode
+    cache, without PYTHONDONTWRITEBYTECODE (which would leave the cache empty)."""
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    return {**os.environ, "PYTHONPATH": path, "COLUMNS": "160", **(extra or {})}
+    env = {**os.environ, "PYTHONPATH": path, "COLUMNS": "160", **(extra or {})}
+    if "PYTHONPYCACHEPREFIX" in env:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 def _run(cmd: list[str], timeout: float, env: dict[str, str] | None = None) -> dict:
@@ -128,9 +135,13 @@ def importtime_summary(stderr: str) -> dict:
 
 
 def section_export(checkpoint: Path, work: Path, out: Path) -> dict:
-    res: dict = {}
-    env = {"PYTHONPYCACHEPREFIX": str(work / "pycache")}  # see the module docstring
+    cache = work / "pycache"
+    res: dict = {"PYTHONDONTWRITEBYTECODE_here": os.environ.get("PYTHONDONTWRITEBYTECODE"),
+                 "dont_write_bytecode_flag_here": sys.flags.dont_write_bytecode}
+    env = {"PYTHONPYCACHEPREFIX": str(cache)}  # see the module docstring
     for label in ("cold", "warm1", "warm2"):
+        if label == "warm1":
+            res["pycache_files"] = sum(1 for _ in cache.rglob("*.pyc")) if cache.is_dir() else 0
         run = _run(export_cmd(checkpoint, work / f"export-{label}", []),
                    timeout=300 if label == "cold" else 150, env=env)
         res[label] = {"wall_s": run["wall_s"], "exit": run["exit"],
@@ -163,10 +174,11 @@ def section_export(checkpoint: Path, work: Path, out: Path) -> dict:
 
 
 def _same(a, b) -> bool:
-    return (np.array_equal(a.output_spikes, b.output_spikes)
-            and all(np.array_equal(a.spike_counts[k], b.spike_counts[k]) for k in a.spike_counts)
-            and all(np.array_equal(a.layer_spikes[k], b.layer_spikes[k]) for k in a.layer_spikes)
-            and all(np.array_equal(a.layer_digests[k], b.layer_digests[k]) for k in a.layer_digests))
+    """Same output spikes, and per layer the same spikes, counts, digests and energy counts."""
+    fields = ("spike_counts", "layer_spikes", "layer_digests", "window_spikes", "frame_spikes", "changed")
+    return np.array_equal(a.output_spikes, b.output_spikes) and all(
+        getattr(a, f).keys() == getattr(b, f).keys()
+        and all(np.array_equal(getattr(a, f)[k], getattr(b, f)[k]) for k in getattr(a, f)) for f in fields)
 
 
 def profile_table(net, frames: np.ndarray, device: torch.device, path: Path) -> None:
@@ -221,13 +233,14 @@ def section_emulator(export_dir: Path, exact_samples: int, out: Path) -> dict:
     synapse._int8_weights = lambda *args: None  # float32 GEMMs only
     try:
         res["cuda_samples_per_s_float32_gemm"] = rate(digests=True)
-        float_gemm = emulate(net, frames[:exact_samples], record=True, digests=True, device=cuda)
+        float_gemm = emulate(net, frames[:exact_samples], record=True, digests=True, activity=True,
+                             device=cuda)
     finally:
         synapse._int8_weights = saved_int8
     res["peak_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
     few = frames[:exact_samples]
-    cpu = emulate(net, few, record=True, digests=True)
-    fused = emulate(net, few, record=True, digests=True, device=cuda)
+    cpu = emulate(net, few, record=True, digests=True, activity=True)
+    fused = emulate(net, few, record=True, digests=True, activity=True, device=cuda)
     res["cpu_lif"] = "numba" if engine._kernel("lif_kernel") else "torch steps (no numba here)"
     res["cuda_lif"] = "triton" if engine._kernel("lif_triton") else "torch steps (no triton here)"
     res["cpu_equals_cuda_fused"] = _same(cpu, fused)
@@ -235,7 +248,7 @@ def section_emulator(export_dir: Path, exact_samples: int, out: Path) -> dict:
     saved = engine._kernel
     engine._kernel = lambda name: None if name == "lif_triton" else saved(name)  # the torch step path
     try:
-        torch_lif = emulate(net, few, record=True, digests=True, device=cuda)
+        torch_lif = emulate(net, few, record=True, digests=True, activity=True, device=cuda)
         res["cpu_equals_cuda_torch_lif"] = _same(cpu, torch_lif)
         res["cuda_samples_per_s_torch_lif"] = rate(digests=True)
     finally:
@@ -290,7 +303,9 @@ def results_md(results: dict) -> str:
         lines.append(f"- warm best: {exp.get('warm_wall_s')} s (target <= 10 s on an H200); torch._dynamo "
                      f"imported: {imp.get('torch._dynamo_imported')} {imp.get('dynamo_imported_by') or ''}; "
                      f"modules byte-compiled in the profiled warm run: "
-                     f"{exp.get('profile_run', {}).get('bytecode_compiles')}")
+                     f"{exp.get('profile_run', {}).get('bytecode_compiles')} (bytecode cache after the cold "
+                     f"run: {exp.get('pycache_files')} files; PYTHONDONTWRITEBYTECODE here: "
+                     f"{exp.get('PYTHONDONTWRITEBYTECODE_here')!r}, dropped for the runs)")
     emu = results.get("emulator", {})
     if "error" in emu:
         lines.append(f"- emulator: ERROR {emu['error']}")

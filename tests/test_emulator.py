@@ -35,6 +35,24 @@ def small_net(time_steps: int = 4) -> Network:
     return Network("small", (2, 6, 6), time_steps, layers, output="out")
 
 
+def gemm_net(time_steps: int = 5) -> Network:
+    """A conv whose K = 18 takes the float GEMM, convs with even weights (int8 GEMMs, scale 2) on 6x6 and
+    3x3 frames (9 rows a frame: chunks of 16 rows or fewer fall back to the float GEMM), a pool, a dense."""
+    rng = np.random.default_rng(3)
+    neuron = Cuba(i_decay=1024, v_decay=128, vth_mant=40)
+    even = lambda shape: 2 * rng.integers(-60, 60, shape)  # noqa: E731
+    layers = [
+        Layer("conv1", (8, 6, 6), neuron, [Synapse(INPUT, "conv", rng.integers(-80, 120, (8, 2, 3, 3)),
+                                                   padding=(1, 1))]),
+        Layer("conv2", (8, 6, 6), neuron, [Synapse("conv1", "conv", even((8, 8, 3, 3)), padding=(1, 1))]),
+        Layer("pool", (8, 3, 3), neuron, [Synapse("conv2", "conv", np.full((8, 1, 2, 2), 60), stride=(2, 2),
+                                                  groups=8)]),
+        Layer("conv3", (8, 3, 3), neuron, [Synapse("pool", "conv", even((8, 8, 3, 3)), padding=(1, 1))]),
+        Layer("out", (4,), neuron, [Synapse("conv3", "dense", rng.integers(-100, 200, (4, 72)))]),
+    ]
+    return Network("gemm", (2, 6, 6), time_steps, layers, output="out")
+
+
 def frames(samples: int = 5, time_steps: int = 4, seed: int = 1) -> np.ndarray:
     return support.graded_frames((samples, 2, 6, 6, time_steps), seed=seed)
 
@@ -121,13 +139,18 @@ def test_spare_cores_are_the_cores_nothing_runs_on(monkeypatch, tmp_path):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
-def test_gpu_gives_the_cpu_spikes():
-    net, x = small_net(), frames(samples=6)
-    cpu = emulate(net, x, record=True, digests=True)
-    gpu = emulate(net, x, record=True, digests=True, device=torch.device("cuda"))
+@pytest.mark.parametrize("make_net", [small_net, gemm_net])
+def test_gpu_gives_the_cpu_spikes(make_net):
+    """Spikes, digests (packed on the GPU), counts and energy counts (summed by the GPU's LIF kernel)."""
+    net, x = make_net(), frames(samples=6)
+    cpu = emulate(net, x, record=True, digests=True, activity=True)
+    gpu = emulate(net, x, record=True, digests=True, activity=True, device=torch.device("cuda"))
     for name in cpu.layer_spikes:
         assert np.array_equal(cpu.layer_spikes[name], gpu.layer_spikes[name])
-        assert np.array_equal(cpu.layer_digests[name], gpu.layer_digests[name])  # packed on the GPU
+        assert np.array_equal(cpu.layer_digests[name], gpu.layer_digests[name])
+    for field in ("spike_counts", "window_spikes", "frame_spikes", "changed"):
+        for name, counts in getattr(cpu, field).items():
+            assert np.array_equal(counts, getattr(gpu, field)[name]), (field, name)
 
 
 def test_other_frame_counts_run_for_their_own_length():
@@ -231,7 +254,7 @@ def test_gpu_conv_columns_give_torchs_exact_sums(stride, padding, dilation, kern
     assert torch.equal(got, expected)
     # the int8 path's plumbing (on a GPU the product is torch._int_mm's int32; here an int64 matmul)
     int8 = synapse_module.gemm_conv(x.to(torch.int8), weight.to(torch.int8), stride, padding, dilation,
-                                    matmul=lambda columns, kernel, out: out.copy_(columns.int() @ kernel.int()))
+                                    matmul=lambda cols, kernel, out: out.copy_(cols.int() @ kernel.int()))
     assert int8.dtype == torch.int32 and torch.equal(int8.float(), expected)
 
 
@@ -261,24 +284,6 @@ def test_activity_counts_are_the_windows_spike_sums(monkeypatch, numba):
         spikes = (window.spikes != 0).to(torch.int64)
         assert np.array_equal(result.window_spikes[name], spikes.sum(dim=(0, 1)).numpy()), name
         assert np.array_equal(result.frame_spikes[name], spikes[:, :4].sum(dim=(0, 1)).numpy()), name
-
-
-def gemm_net(time_steps: int = 5) -> Network:
-    """A conv whose K = 18 takes the float GEMM, convs with even weights (int8 GEMMs, scale 2) on 6x6 and
-    3x3 frames (9 rows a frame: chunks of 16 rows or fewer fall back to the float GEMM), a pool, a dense."""
-    rng = np.random.default_rng(3)
-    neuron = Cuba(i_decay=1024, v_decay=128, vth_mant=40)
-    even = lambda shape: 2 * rng.integers(-60, 60, shape)  # noqa: E731
-    layers = [
-        Layer("conv1", (8, 6, 6), neuron, [Synapse(INPUT, "conv", rng.integers(-80, 120, (8, 2, 3, 3)),
-                                                   padding=(1, 1))]),
-        Layer("conv2", (8, 6, 6), neuron, [Synapse("conv1", "conv", even((8, 8, 3, 3)), padding=(1, 1))]),
-        Layer("pool", (8, 3, 3), neuron, [Synapse("conv2", "conv", np.full((8, 1, 2, 2), 60), stride=(2, 2),
-                                                  groups=8)]),
-        Layer("conv3", (8, 3, 3), neuron, [Synapse("pool", "conv", even((8, 8, 3, 3)), padding=(1, 1))]),
-        Layer("out", (4,), neuron, [Synapse("conv3", "dense", rng.integers(-100, 200, (4, 72)))]),
-    ]
-    return Network("gemm", (2, 6, 6), time_steps, layers, output="out")
 
 
 @pytest.mark.parametrize("broken", [False, True])

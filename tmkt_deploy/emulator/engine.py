@@ -192,7 +192,8 @@ def to_host(tensors: dict[T, torch.Tensor]) -> dict[T, np.ndarray]:
     for dtype in {value.dtype for value in tensors.values()}:
         keys = [key for key, value in tensors.items() if value.dtype == dtype]
         flat = torch.cat([tensors[key].reshape(-1) for key in keys]).cpu().numpy()
-        for key, part in zip(keys, np.split(flat, np.cumsum([tensors[k].numel() for k in keys])[:-1])):
+        for key, part in zip(keys, np.split(flat, np.cumsum([tensors[k].numel() for k in keys])[:-1]),
+                             strict=True):
             out[key] = part.reshape(tensors[key].shape)
     return out
 

@@ -95,18 +95,20 @@ def lif_window(params: LifParams, a_in: torch.Tensor, spike_dtype: torch.dtype =
     its per-neuron spike sums over its samples; all are summed here (no atomics: exact and deterministic).
     `spike_dtype`: any integer type (Triton's interpreter, which the tests use, has no 8-bit one)."""
     n, steps, neurons = a_in.shape
-    spikes = torch.empty(a_in.shape, dtype=spike_dtype, device=a_in.device)
-    grid = (triton.cdiv(n, GROUP), triton.cdiv(neurons, BLOCK))  # sample groups: the axis without a 65,535 limit
-    blocks = torch.empty((2, grid[0] * GROUP, steps, grid[1]), dtype=torch.int64, device=a_in.device)
-    sums = torch.empty((grid[0], 2, neurons if frames is not None else 0), dtype=torch.int64, device=a_in.device)
+    device = a_in.device
+    spikes = torch.empty(a_in.shape, dtype=spike_dtype, device=device)
+    grid = (triton.cdiv(n, GROUP), triton.cdiv(neurons, BLOCK))  # groups: the axis without a 65,535 limit
+    blocks = torch.empty((2, grid[0] * GROUP, steps, grid[1]), dtype=torch.int64, device=device)
+    sums = torch.empty((grid[0], 2, neurons if frames is not None else 0), dtype=torch.int64, device=device)
     if not spikes.numel():
         blocks.zero_()
         sums.zero_()
     else:
-        _lif_kernel[grid](a_in, spikes, blocks[0], blocks[1], sums, n, neurons, *a_in.stride(), spikes.stride(0),
-                          spikes.stride(1), params.current_factor, params.voltage_factor, params.effective_bias,
-                          params.effective_vth, STEPS=steps, FRAMES=-1 if frames is None else frames,
-                          GROUP=GROUP, ACT=ACT_SHIFT, SHIFT=DECAY_SHIFT, LIMIT=UV_LIMIT, BLOCK_M=BLOCK)
+        _lif_kernel[grid](a_in, spikes, blocks[0], blocks[1], sums, n, neurons, *a_in.stride(),
+                          spikes.stride(0), spikes.stride(1), params.current_factor, params.voltage_factor,
+                          params.effective_bias, params.effective_vth, STEPS=steps,
+                          FRAMES=-1 if frames is None else frames, GROUP=GROUP, ACT=ACT_SHIFT,
+                          SHIFT=DECAY_SHIFT, LIMIT=UV_LIMIT, BLOCK_M=BLOCK)
     per_step = blocks[:, :n].sum(dim=3)
     total = sums.sum(dim=0)
     return FusedWindow(spikes, per_step[1].sum(dim=1), per_step[0],

@@ -55,13 +55,14 @@ ONEDNN_STRICT = os.environ.get("ONEDNN_DEFAULT_FPMATH_MODE",
 
 
 def grouped_conv(x: torch.Tensor, weight: torch.Tensor, stride: tuple[int, int], padding: tuple[int, int],
-                 dilation: tuple[int, int], groups: int) -> torch.Tensor:
+                 dilation: tuple[int, int], groups: int, out: torch.Tensor | None = None) -> torch.Tensor:
     """PyTorch's grouped conv2d (correlation) as a sum over kernel taps of grouped products on strided views.
 
     Torch's GEMM-only CPU conv loops over groups one by one (slow for depthwise sum-pools); here each partial
     sum is still a partial sum of the exact result, so the bound argument above holds. `x` may be of any type
     (0/1 bool spikes on a GPU: a depthwise tap is cast as it is multiplied, no float copy of `x`); the result
-    is in the weights' type, channels-last (the layout the neurons read as it lies).
+    is in the weights' type, channels-last (the layout the neurons read as it lies), written into `out` if
+    given (a channels-last (M, C_out, H', W') slice of the layer's result).
     """
     (sh, sw), (dh, dw) = stride, dilation
     out_ch, in_per_group, kh, kw = weight.shape
@@ -70,16 +71,24 @@ def grouped_conv(x: torch.Tensor, weight: torch.Tensor, stride: tuple[int, int],
     cols = conv_output_size(x.shape[3], kw, sw, padding[1], dw)
     xg = xp.view(len(x), groups, in_per_group, *xp.shape[2:])
     wg = weight.view(groups, out_ch // groups, in_per_group, kh, kw)
-    out = torch.zeros((len(x), rows, cols, groups, out_ch // groups), dtype=weight.dtype,
-                      device=x.device).permute(0, 3, 4, 1, 2)  # channels-last memory
+    if out is None:
+        out = torch.empty((len(x), out_ch, rows, cols), dtype=weight.dtype, device=x.device,
+                          memory_format=torch.channels_last)
+    total = out.view(len(x), groups, out_ch // groups, rows, cols)
     for i in range(kh):
         for j in range(kw):
             tap = xg[..., i * dh:i * dh + sh * (rows - 1) + 1:sh, j * dw:j * dw + sw * (cols - 1) + 1:sw]
             if in_per_group == 1:  # depthwise: a broadcast multiply, no product to reduce
-                out.addcmul_(tap, wg[None, :, :, 0, i, j, None, None])
+                product = tap, wg[None, :, :, 0, i, j, None, None]
+                if i or j:
+                    total.addcmul_(*product)
+                else:  # the first tap written, not added: no zeroing pass
+                    torch.mul(*product, out=total)
+            elif i or j:
+                total += torch.einsum("goc,mgcyx->mgoyx", wg[..., i, j], tap.to(weight.dtype))
             else:
-                out += torch.einsum("goc,mgcyx->mgoyx", wg[..., i, j], tap.to(weight.dtype))
-    return out.view(len(x), out_ch, rows, cols)
+                total.copy_(torch.einsum("goc,mgcyx->mgoyx", wg[..., i, j], tap.to(weight.dtype)))
+    return out
 
 
 def gemm_conv(x: torch.Tensor, weight: torch.Tensor, stride: tuple[int, int], padding: tuple[int, int],
@@ -231,28 +240,32 @@ class SynapseOp:
         step = max(1, CHUNK_ELEMENTS // max(1, frames[0].numel(), out_per_frame))
         use_int8 = self.int8 is not None and dtype == torch.float32 and max_spike <= INT8_MAX
         with exact_kernels():
-            if self.gemm and self.syn.kind == "conv" and self.syn.groups == 1:
-                return self._lava_arithmetic(self._gemm_currents(frames, weight, step, use_int8), raw)
+            if self.gemm and self.syn.kind == "conv":
+                return self._lava_arithmetic(self._gpu_conv_currents(frames, weight, step, use_int8), raw)
             parts = [frames[i:i + step] for i in range(0, len(frames), step)]
             chunks = [self._sum(x, weight) for x in parts]
         total = chunks[0] if len(chunks) == 1 else torch.cat(chunks)
         return self._lava_arithmetic(total, raw)
 
-    def _gemm_currents(self, frames: torch.Tensor, weight: torch.Tensor, step: int,
+    def _gpu_conv_currents(self, frames: torch.Tensor, weight: torch.Tensor, step: int,
                        use_int8: bool) -> torch.Tensor:
-        """A GPU conv over all frames, `step` frames per GEMM, each writing its rows of one preallocated
-        channels-last result: int32 on the int8 path (exact; the LIF kernel reads it as it is), else the
-        weights' float type. No per-chunk cast and no concatenation: each output value is written once."""
+        """A GPU conv over all frames, `step` frames per GEMM (or grouped conv), each writing its rows of one
+        preallocated channels-last result: int32 on the int8 path (exact; the LIF kernel reads it as it is),
+        else the weights' float type. No per-chunk cast and no concatenation: each output value is written
+        once."""
         syn = self.syn
-        rows = conv_output_size(frames.shape[2], weight.shape[2], syn.stride[0], syn.padding[0], syn.dilation[0])
-        cols = conv_output_size(frames.shape[3], weight.shape[3], syn.stride[1], syn.padding[1], syn.dilation[1])
+        rows, cols = (conv_output_size(frames.shape[2 + k], weight.shape[2 + k], syn.stride[k],
+                                       syn.padding[k], syn.dilation[k]) for k in (0, 1))
         out = torch.empty((len(frames), len(weight), rows, cols), device=frames.device,
                           dtype=torch.int32 if use_int8 else weight.dtype, memory_format=torch.channels_last)
         flat = out.permute(0, 2, 3, 1).view(-1, len(weight))
         per_frame = rows * cols
         for i in range(0, len(frames), step):
             x, target = frames[i:i + step], flat[i * per_frame:(i + step) * per_frame]
-            if use_int8 and self.int8 is not None and len(target) > 16:  # _int_mm wants more than 16 rows
+            if syn.groups != 1:
+                grouped_conv(x, weight, syn.stride, syn.padding, syn.dilation, syn.groups,
+                             out=out[i:i + step])
+            elif use_int8 and self.int8 is not None and len(target) > 16:  # _int_mm wants more than 16 rows
                 self._int8_sum(x, target)
             else:
                 total = gemm_conv(x.to(weight.dtype), weight, syn.stride, syn.padding, syn.dilation,
@@ -266,7 +279,7 @@ class SynapseOp:
         syn = self.syn
         if syn.kind == "dense":
             return x.flatten(1).to(weight.dtype) @ weight.T
-        if x.device.type == "cpu" and weight.dtype == torch.float32 and ONEDNN_STRICT:
+        if not self.gemm and weight.dtype == torch.float32 and ONEDNN_STRICT:  # the CPU's convs
             return torch.mkldnn_convolution(x.to(weight.dtype).contiguous(memory_format=torch.channels_last),
                                             weight, None, syn.padding, syn.stride, syn.dilation, syn.groups)
         if syn.groups == 1 and self.gemm:
