@@ -26,7 +26,7 @@ from tmkt_deploy.ir import Cuba
 from tmkt_deploy.loihi_params import lif_params
 
 lif_triton.BLOCK = 64  # several programs per sample over 100 neurons
-lif_triton.GROUP = 2  # two groups of samples, the second one half padding
+lif_triton.GROUP, lif_triton.MIN_PROGRAMS = 2, 0  # two groups of samples, the second one half padding
 rng = np.random.default_rng(0)
 neurons = [Cuba(i_decay=1024, v_decay=128, vth_mant=40), Cuba(i_decay=0, v_decay=0, vth_mant=10),
            Cuba(i_decay=4096, v_decay=4095, vth_mant=200), Cuba(i_decay=300, v_decay=4096, vth_mant=900,

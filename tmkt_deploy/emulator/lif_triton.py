@@ -21,6 +21,7 @@ from ..loihi_params import ACT_SHIFT, DECAY_SHIFT, UV_LIMIT, LifParams
 
 BLOCK = 1024
 GROUP = 8  # samples per program, one after the other: per-neuron sums stay in registers across them
+MIN_PROGRAMS = 2048  # fewer programs than this with GROUP samples each (small layers): one sample each
 
 
 @triton.jit
@@ -90,16 +91,18 @@ class FusedWindow:
 def lif_window(params: LifParams, a_in: torch.Tensor, spike_dtype: torch.dtype = torch.uint8,
                frames: int | None = None) -> FusedWindow:
     """The neurons from zero state driven by integer inputs `a_in` ((n, steps, neurons), float or int32, any
-    strides), int32-safe (see module). Each program runs `GROUP` samples one after the other for one block of
-    neurons and stores its block's spike and changed-state counts per sample and step, and with `frames`
-    its per-neuron spike sums over its samples; all are summed here (no atomics: exact and deterministic).
-    `spike_dtype`: any integer type (Triton's interpreter, which the tests use, has no 8-bit one)."""
+    strides), int32-safe (see module). Each program runs `GROUP` samples (one where that would leave fewer
+    than `MIN_PROGRAMS` programs) one after the other for one block of neurons and stores its block's spike
+    and changed-state counts per sample and step, and with `frames` its per-neuron spike sums over its
+    samples; all are summed here (no atomics: exact and deterministic). `spike_dtype`: any integer type
+    (Triton's interpreter, which the tests use, has no 8-bit one)."""
     n, steps, neurons = a_in.shape
     device = a_in.device
     spikes = torch.empty(a_in.shape, dtype=spike_dtype, device=device)
-    grid = (triton.cdiv(n, GROUP), triton.cdiv(neurons, BLOCK))  # groups: the axis without a 65,535 limit
-    blocks = torch.empty((2, grid[0] * GROUP, steps, grid[1]), dtype=torch.int64, device=device)
-    sums = torch.empty((grid[0], 2, neurons if frames is not None else 0), dtype=torch.int64, device=device)
+    group = GROUP if triton.cdiv(n, GROUP) * triton.cdiv(neurons, BLOCK) >= MIN_PROGRAMS else 1
+    grid = (triton.cdiv(n, group), triton.cdiv(neurons, BLOCK))  # groups: the axis without a 65,535 limit
+    blocks = torch.empty((2, grid[0] * group, steps, grid[1]), dtype=torch.int64, device=device)
+    sums = torch.empty((grid[0], 2, neurons if frames is not None else 1), dtype=torch.int64, device=device)
     if not spikes.numel():
         blocks.zero_()
         sums.zero_()
@@ -107,7 +110,7 @@ def lif_window(params: LifParams, a_in: torch.Tensor, spike_dtype: torch.dtype =
         _lif_kernel[grid](a_in, spikes, blocks[0], blocks[1], sums, n, neurons, *a_in.stride(),
                           spikes.stride(0), spikes.stride(1), params.current_factor, params.voltage_factor,
                           params.effective_bias, params.effective_vth, STEPS=steps,
-                          FRAMES=-1 if frames is None else frames, GROUP=GROUP, ACT=ACT_SHIFT,
+                          FRAMES=-1 if frames is None else frames, GROUP=group, ACT=ACT_SHIFT,
                           SHIFT=DECAY_SHIFT, LIMIT=UV_LIMIT, BLOCK_M=BLOCK)
     per_step = blocks[:, :n].sum(dim=3)
     total = sums.sum(dim=0)
