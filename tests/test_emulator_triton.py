@@ -63,6 +63,7 @@ import numpy as np, torch
 from test_emulator import frames, gemm_net
 from tmkt_deploy.emulator import emulate, engine, lif_triton, synapse
 
+torch.set_num_threads(1)  # batches one at a time, as on a GPU: the interpreter's state is process-wide
 net, x = gemm_net(), frames(samples=3, time_steps=5)
 cpu = emulate(net, x, record=True, digests=True, activity=True)
 plain_kernel, plain_window, fused = engine._kernel, lif_triton.lif_window, []
