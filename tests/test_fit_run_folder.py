@@ -115,7 +115,8 @@ def test_what_resume_may_change():
                         (lambda c: setattr(c.optim, "batch_size", 16), "optim.batch_size 32 → 16"),
                         (lambda c: c.model.neuron.update(threshold=2.0),
                          "model.neuron {} → {'threshold': 2.0}"),
-                        (lambda c: setattr(c.loss, "mag", 0.1), "loss.mag 0.5 → 0.1")):
+                        (lambda c: setattr(c.loss, "mag", 0.1), "loss.mag 0.5 → 0.1"),
+                        (lambda c: c.loss.max_rates.update({"*": 0.1}), "loss.max_rates {} → {'*': 0.1}")):
         cfg = TrainConfig()
         edit(cfg)
         with pytest.raises(ValueError, match="run: --resume") as caught:

@@ -28,7 +28,7 @@ import torch
 
 from tmkt_common.atomic import write_json
 from tmkt_common.device import GPU_SHARE_ENV, pick_device
-from tmkt_train.config import TrainConfig
+from tmkt_train.config import TrainConfig, flat
 from tmkt_train.train.selection import chosen_checkpoint, read_final
 
 from .grid import RESULT, Reference, RunSpec
@@ -130,20 +130,13 @@ def run_one(spec: RunSpec, out_dir: str | os.PathLike, *, device: str = "auto", 
     return result
 
 
-def _leaves(doc: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in doc.items():
-        out.update(_leaves(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key: value})
-    return out
-
-
 def config_changes(saved: dict, spec: RunSpec, reference: Reference | None = None) -> list[str]:
     """Config keys whose saved value differs from what `spec` trains with now ("optim.epochs: 30 → 60").
     A key the saved config lacks (a knob added since) counts as its default: defaults keep old behaviour.
     `model.init_from` is where the reference's checkpoint lies, not a setting (the budget follows the
     reference's result), so a moved sweep folder is not trained again."""
-    now = _leaves(json.loads(json.dumps(asdict(spec.config(reference)))))
-    was = {**_leaves(json.loads(json.dumps(asdict(TrainConfig())))), **_leaves(saved)}
+    now = flat(json.loads(json.dumps(asdict(spec.config(reference)))))
+    was = {**flat(json.loads(json.dumps(asdict(TrainConfig())))), **flat(saved)}
     return [f"{k}: {was.get(k)!r} → {now.get(k)!r}" for k in sorted(now.keys() | was.keys())
             if was.get(k) != now.get(k) and k != "model.init_from"]
 
