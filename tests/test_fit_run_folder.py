@@ -131,6 +131,20 @@ def test_a_config_value_of_the_wrong_type_names_file_and_key(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_damaged_run_files_are_one_error_line_naming_them(run):
+    (run.parent / "bad.toml").write_text("[optim\n")
+    line = error_line(fit("--config", str(run.parent / "bad.toml"), "--out", str(run.parent / "new")))
+    assert f"{run.parent / 'bad.toml'}: not valid TOML" in line
+    (run / "final.json").write_text("[]")
+    line = error_line(CliRunner().invoke(app, ["eval", str(run), "--device", "cpu"]))
+    assert f"{run / 'final.json'}: expected a JSON object" in line
+    crashed = run.parent / "crashed"  # a run that crashed before its first checkpoint, config.toml damaged
+    crashed.mkdir()
+    (crashed / "config.toml").write_text("seed = \n")
+    line = error_line(fit("--out", str(crashed), "--resume"))
+    assert f"{crashed / 'config.toml'}: not valid TOML" in line
+
+
 def test_out_under_a_file_is_one_error_line(tmp_path):
     (tmp_path / "file").write_text("")
     line = error_line(fit("--out", str(tmp_path / "file" / "run"), "--epochs", "1"))

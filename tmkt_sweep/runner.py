@@ -33,6 +33,7 @@ from tmkt_train.train.selection import chosen_checkpoint, read_final
 
 from .grid import RESULT, Reference, RunSpec
 from .pipeline import train_and_deploy, train_only
+from .table import read_result
 
 LOG = "log.txt"  # a pool run's output
 RESULT_FORMAT = "tmkt-sweep-result"
@@ -88,7 +89,7 @@ def reference_of(out_dir: str | os.PathLike, spec: RunSpec) -> Reference | None:
     if not path.exists():
         return None
     checkpoint = chosen_checkpoint(path.parent / "train").resolve()
-    return Reference(json.loads(path.read_text())["train_energy_uj"], str(checkpoint))
+    return Reference(read_result(path)["train_energy_uj"], str(checkpoint))
 
 
 def run_one(spec: RunSpec, out_dir: str | os.PathLike, *, device: str = "auto", lava_samples: int = 4,
@@ -264,7 +265,7 @@ def _up_to_date(spec: RunSpec, out_dir: str | os.PathLike, console, done: dict[s
     if spec.budget and reference is None:  # its reference failed: it fails too, naming it (run_one)
         return False
     if path.exists():
-        changed = config_changes(json.loads(path.read_text())["config"], spec, reference)
+        changed = config_changes(read_result(path)["config"], spec, reference)
         if not changed:
             done["skipped"].append(spec.name)
             return True

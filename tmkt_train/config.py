@@ -11,10 +11,10 @@ import os
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 
-import tomli
 import tomli_w
 
 from tmkt_common.atomic import atomic_write
+from tmkt_common.documents import read_table
 from tmkt_common.energy_model import ProfileError, load_profile
 from tmkt_common.errors import ConfigError
 
@@ -237,11 +237,8 @@ def config_from_dict(values: dict, where: str = "config") -> TrainConfig:
 
 
 def read_toml(path: str | os.PathLike) -> dict:
-    """A config file's tables as a dict; an unreadable file is a ConfigError naming it."""
-    try:
-        return tomli.loads(Path(path).read_text())
-    except (OSError, tomli.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc})") from exc
+    """A config file's tables as a dict; a missing or unreadable file is a ConfigError naming it."""
+    return read_table(Path(path), "TOML", ConfigError, "no config file there")
 
 
 def load_config(path: str | os.PathLike) -> TrainConfig:
