@@ -30,3 +30,19 @@ def fresh_memo() -> Iterator[None]:
     forget_stores()
     yield
     forget_stores()
+
+
+@pytest.fixture
+def checkpoint_reads(monkeypatch) -> list[str]:
+    """The names of the checkpoint files read (through tmkt_train.checkpoint's one reader) while a test
+    runs, in order."""
+    from tmkt_train import checkpoint
+
+    reads, load = [], checkpoint._load_document
+
+    def counted(path, **kwargs):
+        reads.append(path.name)
+        return load(path, **kwargs)
+
+    monkeypatch.setattr(checkpoint, "_load_document", counted)
+    return reads

@@ -159,12 +159,22 @@ def test_a_resumed_best_val_step_run_ends_like_an_uninterrupted_one(tmp_path):
         read_checkpoint(tmp_path / "resumed" / BEST).state_dict)
 
 
-def test_a_last_epoch_run_with_validation_tests_the_last_weights(tmp_path):
+def test_a_last_epoch_run_with_validation_tests_the_last_weights(tmp_path, checkpoint_reads):
     cfg = toy_config("dvs-only", epochs=2)
     cfg.data.val_fraction = 0.25
-    fit(cfg, tmp_path, train_set=ToyWithVal(), test_set=ToyPairs(12, seed=1), device="cpu")
+    data = dict(train_set=ToyWithVal(), test_set=ToyPairs(12, seed=1), device="cpu")
+    fit(cfg, tmp_path, **data)
     final = json.loads((tmp_path / FINAL).read_text())
     assert final["checkpoint"] == CHECKPOINT and final["epoch"] == 1 and not (tmp_path / BEST).exists()
+    assert checkpoint_reads == []  # the last weights are scored as they are, not read back
+    cfg.optim.epochs = 3
+    fit(cfg, tmp_path, resume=True, **data)
+    final = json.loads((tmp_path / FINAL).read_text())
+    assert final["epoch"] == 2 and checkpoint_reads == [CHECKPOINT]  # a resume reads it once
+    model = build_model("scnn", num_classes=4, input_shape=(2, 8, 8), width=cfg.model.width)
+    model.load_state_dict(read_checkpoint(tmp_path / CHECKPOINT).state_dict)
+    again = evaluate(model, data["test_set"], torch.device("cpu"), cfg.optim.batch_size)
+    assert final["test_acc"] == again["test_acc"]
 
 
 def test_selection_needs_a_validation_split(tmp_path):

@@ -91,10 +91,11 @@ def test_resume_names_every_contradicting_option_and_changes_nothing(run):
     assert str(run / CHECKPOINT) in line and snapshot(run) == before
 
 
-def test_resume_without_config_continues_the_recorded_run(run):
+def test_resume_without_config_continues_the_recorded_run(run, checkpoint_reads):
     recorded = tomli.loads((run / "config.toml").read_text())
     result = fit("--out", str(run), "--resume", "--epochs", "2")
     assert result.exit_code == 0, result.output
+    assert checkpoint_reads == [CHECKPOINT]  # read once, handed on (checkpoints can be large)
     assert "size mismatch" not in result.output
     assert [m["epoch"] for m in read_metrics(run / "metrics.jsonl")] == [0, 1]
     now = tomli.loads((run / "config.toml").read_text())
@@ -114,7 +115,8 @@ def test_what_resume_may_change():
                         (lambda c: setattr(c.optim, "batch_size", 16), "optim.batch_size 32 → 16"),
                         (lambda c: c.model.neuron.update(threshold=2.0),
                          "model.neuron {} → {'threshold': 2.0}"),
-                        (lambda c: setattr(c.loss, "mag", 0.1), "loss.mag 0.5 → 0.1")):
+                        (lambda c: setattr(c.loss, "mag", 0.1), "loss.mag 0.5 → 0.1"),
+                        (lambda c: c.loss.max_rates.update({"*": 0.1}), "loss.max_rates {} → {'*': 0.1}")):
         cfg = TrainConfig()
         edit(cfg)
         with pytest.raises(ValueError, match="run: --resume") as caught:
@@ -127,6 +129,20 @@ def test_a_config_value_of_the_wrong_type_names_file_and_key(tmp_path):
     line = error_line(fit("--config", str(tmp_path / "bad.toml"), "--out", str(tmp_path / "run")))
     assert f"{tmp_path / 'bad.toml'} [optim]: epochs must be an integer, got '3'" in line
     assert not (tmp_path / "run").exists()
+
+
+def test_damaged_run_files_are_one_error_line_naming_them(run):
+    (run.parent / "bad.toml").write_text("[optim\n")
+    line = error_line(fit("--config", str(run.parent / "bad.toml"), "--out", str(run.parent / "new")))
+    assert f"{run.parent / 'bad.toml'}: not valid TOML" in line
+    (run / "final.json").write_text("[]")
+    line = error_line(CliRunner().invoke(app, ["eval", str(run), "--device", "cpu"]))
+    assert f"{run / 'final.json'}: expected a JSON object" in line
+    crashed = run.parent / "crashed"  # a run that crashed before its first checkpoint, config.toml damaged
+    crashed.mkdir()
+    (crashed / "config.toml").write_text("seed = \n")
+    line = error_line(fit("--out", str(crashed), "--resume"))
+    assert f"{crashed / 'config.toml'}: not valid TOML" in line
 
 
 def test_out_under_a_file_is_one_error_line(tmp_path):

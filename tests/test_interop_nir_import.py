@@ -4,6 +4,7 @@ Lava run, the CLI and the energy report on them; every unsupported node named in
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import nir
 import numpy as np
@@ -19,7 +20,7 @@ from tmkt_deploy.cli import app
 from tmkt_deploy.emulator import emulate
 from tmkt_deploy.interop import UnsupportedError
 from tmkt_deploy.interop.nir_export import write_nir
-from tmkt_deploy.interop.nir_import import float_simulation, quantisation_cost, read_nir
+from tmkt_deploy.interop.nir_import import _topological, float_simulation, quantisation_cost, read_nir
 from tmkt_deploy.ir import Network
 from tmkt_deploy.loihi_params import lava_dense_weight
 
@@ -177,6 +178,21 @@ def test_unsupported_error_lists_every_node():
         edges=[("input", "w"), ("w", "cuba"), ("cuba", "output")])
     with pytest.raises(UnsupportedError, match="'cuba' \\(CubaLIF\\): v_threshold differs"):
         read_nir(graph)
+
+
+def test_nodes_are_ordered_first_in_first_out_and_a_cycle_is_refused():
+    """Ready nodes leave in the order they became ready (node order, then edge order): the IR's layers'."""
+    graph = SimpleNamespace(nodes=dict.fromkeys(["in", "b", "a", "join", "out", "c"]),
+                            edges=[("in", "a"), ("in", "b"), ("b", "join"), ("a", "join"), ("join", "out")])
+    assert _topological(graph) == ["in", "c", "a", "b", "join", "out"]
+    lif = {"tau": np.full(3, 2e-4), "r": np.full(3, 2.0), "v_leak": np.zeros(3), "v_threshold": np.ones(3)}
+    recurrent = nir.NIRGraph(
+        nodes={"input": nir.Input({"input": np.array([3])}), "w": nir.Affine(np.eye(3), np.zeros(3)),
+               "lif": nir.LIF(**lif), "back": nir.Linear(np.eye(3)),
+               "output": nir.Output({"output": np.array([3])})},
+        edges=[("input", "w"), ("w", "lif"), ("lif", "back"), ("back", "lif"), ("lif", "output")])
+    with pytest.raises(UnsupportedError, match="cycle"):
+        read_nir(recurrent)
 
 
 def test_scale_if_avgpool_and_a_uniform_bias_map_onto_loihi_integers():

@@ -109,6 +109,12 @@ def test_bad_options_fail_clearly(tmp_path):
     result = runner.invoke(app, ["--table-only", "--out", str(tmp_path)])
     assert result.exit_code != 0 and "result.json" in result.output
     assert not list(tmp_path.iterdir())
+    damaged = tmp_path / "runs" / "scnn-tmkt-s0" / "result.json"
+    damaged.parent.mkdir(parents=True)
+    damaged.write_text('{"name": ')  # a run cut short while writing it
+    result = runner.invoke(app, ["--table-only", "--out", str(tmp_path)])
+    assert result.exit_code != 0 and f"{damaged}: not valid JSON" in " ".join(result.output.split())
+    assert "delete it to rerun that run" in " ".join(result.output.split())
 
 
 def test_byo_ncaltech101_names_the_missing_directory(tmp_path):

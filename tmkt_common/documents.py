@@ -14,12 +14,16 @@ PARSERS = {"JSON": (json.loads, json.JSONDecodeError), "TOML": (tomli.loads, tom
 def read_table(path: Path, fmt: Literal["JSON", "TOML"], error: type[Exception],
                missing: str = "not found") -> dict:
     """The top-level table (object) of `path`; `error` naming the file when it is missing (`missing` says
-    what was expected there), not valid `fmt`, or not a table."""
+    what was expected there), unreadable, not valid `fmt`, or not a table."""
     if not path.exists():
         raise error(f"{path}: {missing}")
     loads, invalid = PARSERS[fmt]
     try:
-        doc = loads(path.read_text())
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise error(f"{path}: cannot read ({getattr(e, 'strerror', None) or e})") from e
+    try:
+        doc = loads(text)
     except invalid as e:
         raise error(f"{path}: not valid {fmt} ({e})") from e
     if not isinstance(doc, dict):

@@ -26,7 +26,6 @@ Additions for networks trained elsewhere (lava-dl netx files; all optional, defa
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Literal
 import numpy as np
 
 from tmkt_common.atomic import write_json
+from tmkt_common.documents import read_table
 from tmkt_common.graph import INPUT
 from tmkt_common.npz import write_npz
 
@@ -341,7 +341,7 @@ class Network:
         path = directory / "network.json"
         if not path.exists():
             raise FileNotFoundError(f"{path}: no IR here (an export writes network.json + weights.npz)")
-        doc = json.loads(path.read_text())
+        doc = read_table(path, "JSON", ValueError)
         if doc.get("format") != IR_FORMAT:
             raise ValueError(f"{path}: not a tmkt IR file (format={doc.get('format')!r})")
         with np.load(directory / "weights.npz") as arrays:

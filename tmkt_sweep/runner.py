@@ -28,11 +28,12 @@ import torch
 
 from tmkt_common.atomic import write_json
 from tmkt_common.device import GPU_SHARE_ENV, pick_device
-from tmkt_train.config import TrainConfig
+from tmkt_train.config import TrainConfig, flat
 from tmkt_train.train.selection import chosen_checkpoint, read_final
 
 from .grid import RESULT, Reference, RunSpec
 from .pipeline import train_and_deploy, train_only
+from .table import read_result
 
 LOG = "log.txt"  # a pool run's output
 RESULT_FORMAT = "tmkt-sweep-result"
@@ -88,7 +89,7 @@ def reference_of(out_dir: str | os.PathLike, spec: RunSpec) -> Reference | None:
     if not path.exists():
         return None
     checkpoint = chosen_checkpoint(path.parent / "train").resolve()
-    return Reference(json.loads(path.read_text())["train_energy_uj"], str(checkpoint))
+    return Reference(read_result(path)["train_energy_uj"], str(checkpoint))
 
 
 def run_one(spec: RunSpec, out_dir: str | os.PathLike, *, device: str = "auto", lava_samples: int = 4,
@@ -130,20 +131,13 @@ def run_one(spec: RunSpec, out_dir: str | os.PathLike, *, device: str = "auto", 
     return result
 
 
-def _leaves(doc: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in doc.items():
-        out.update(_leaves(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key: value})
-    return out
-
-
 def config_changes(saved: dict, spec: RunSpec, reference: Reference | None = None) -> list[str]:
     """Config keys whose saved value differs from what `spec` trains with now ("optim.epochs: 30 → 60").
     A key the saved config lacks (a knob added since) counts as its default: defaults keep old behaviour.
     `model.init_from` is where the reference's checkpoint lies, not a setting (the budget follows the
     reference's result), so a moved sweep folder is not trained again."""
-    now = _leaves(json.loads(json.dumps(asdict(spec.config(reference)))))
-    was = {**_leaves(json.loads(json.dumps(asdict(TrainConfig())))), **_leaves(saved)}
+    now = flat(json.loads(json.dumps(asdict(spec.config(reference)))))
+    was = {**flat(json.loads(json.dumps(asdict(TrainConfig())))), **flat(saved)}
     return [f"{k}: {was.get(k)!r} → {now.get(k)!r}" for k in sorted(now.keys() | was.keys())
             if was.get(k) != now.get(k) and k != "model.init_from"]
 
@@ -271,7 +265,7 @@ def _up_to_date(spec: RunSpec, out_dir: str | os.PathLike, console, done: dict[s
     if spec.budget and reference is None:  # its reference failed: it fails too, naming it (run_one)
         return False
     if path.exists():
-        changed = config_changes(json.loads(path.read_text())["config"], spec, reference)
+        changed = config_changes(read_result(path)["config"], spec, reference)
         if not changed:
             done["skipped"].append(spec.name)
             return True

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from tmkt_common.atomic import atomic_write
+from tmkt_common.documents import read_table
 
 from .grid import BASELINES, FULL, RESULT, STUDIES, STUDY_EVIDENCE_FRACTIONS, STUDY_FRACTIONS, STUDY_RECIPE
 from .paired import LEVEL, paired_difference
@@ -29,18 +30,20 @@ COMPARED = "deployed_acc"  # what the paired differences compare (the chip's acc
 LINE_STUDIES = (STUDY_FRACTIONS, STUDY_EVIDENCE_FRACTIONS)  # plotted over the DVS share
 
 
+def read_result(path: Path) -> dict:
+    """A run's result.json; a damaged one is one error naming it and how to rerun that run."""
+    try:
+        return read_table(path, "JSON", ValueError)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; delete it to rerun that run") from exc
+
+
 def load_results(out_dir: str | os.PathLike) -> list[dict]:
     """Every OUT/runs/*/result.json, sorted by run name."""
     paths = sorted((Path(out_dir) / "runs").glob(f"*/{RESULT}"))
     if not paths:
         raise FileNotFoundError(f"{Path(out_dir) / 'runs'}: no {RESULT} files yet; run the sweep first")
-    results = []
-    for path in paths:
-        try:
-            results.append(json.loads(path.read_text()))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not valid JSON ({exc}); delete it to rerun that run") from exc
-    return results
+    return [read_result(path) for path in paths]
 
 
 def _values(result: dict) -> dict[str, float]:

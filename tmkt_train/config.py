@@ -11,10 +11,10 @@ import os
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 
-import tomli
 import tomli_w
 
 from tmkt_common.atomic import atomic_write
+from tmkt_common.documents import read_table
 from tmkt_common.energy_model import ProfileError, load_profile
 from tmkt_common.errors import ConfigError
 
@@ -237,11 +237,8 @@ def config_from_dict(values: dict, where: str = "config") -> TrainConfig:
 
 
 def read_toml(path: str | os.PathLike) -> dict:
-    """A config file's tables as a dict; an unreadable file is a ConfigError naming it."""
-    try:
-        return tomli.loads(Path(path).read_text())
-    except (OSError, tomli.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc})") from exc
+    """A config file's tables as a dict; a missing or unreadable file is a ConfigError naming it."""
+    return read_table(Path(path), "TOML", ConfigError, "no config file there")
 
 
 def load_config(path: str | os.PathLike) -> TrainConfig:
@@ -253,15 +250,18 @@ RESUME_CHANGEABLE = ("optim.epochs", "data.data_dir", "data.cache_dir", "data.nu
 data and cache are (paths are the user's, not the run's) and loader workers. Everything else is the run."""
 
 
-def flat(cfg: TrainConfig) -> dict[str, object]:
-    """The config as `{"optim.epochs": 10, ...}` (dotted keys, as in the TOML)."""
-    def walk(doc: dict, prefix: str) -> dict:
+def flat(cfg: TrainConfig | dict) -> dict[str, object]:
+    """The config (or one as a plain dict: `asdict`, a saved config.toml or result.json) as
+    `{"optim.epochs": 10, ...}` (dotted keys, as in the TOML). Only the config's sections are walked: a
+    setting that is a table (model.neuron, loss.max_rates) is one value, compared whole."""
+    def walk(doc: dict, template: object, prefix: str) -> dict:
         out = {}
         for key, value in doc.items():
-            is_table = isinstance(value, dict) and key != "neuron"
-            out.update(walk(value, f"{prefix}{key}.") if is_table else {prefix + key: value})
+            section = getattr(template, key, None)
+            is_section = is_dataclass(section) and isinstance(value, dict)
+            out.update(walk(value, section, f"{prefix}{key}.") if is_section else {prefix + key: value})
         return out
-    return walk(asdict(cfg), "")
+    return walk(asdict(cfg) if is_dataclass(cfg) else cfg, TrainConfig(), "")
 
 
 def check_resume(recorded: TrainConfig, cfg: TrainConfig, where: str) -> None:

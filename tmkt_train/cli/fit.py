@@ -13,6 +13,7 @@ from tmkt_common.cli import fail, one_line
 from . import app
 
 if TYPE_CHECKING:  # torch and lava-dl load when a command runs, not for every `tmkt-train`/`--help`
+    from ..checkpoint import Checkpoint
     from ..config import TrainConfig
 
 
@@ -46,17 +47,19 @@ def resolve_config(config: Path | None, preset: str | None = None, base: TrainCo
     return check_config(cfg, "options")  # the options bypass the config's own checks
 
 
-def resumed_config(out: Path) -> TrainConfig | None:
-    """What `fit --resume` without --config starts from: the run's recorded config, but the data and cache
-    folders from the command line (or their defaults), never from the run's files."""
+def resumed_config(out: Path, ckpt: Checkpoint | None) -> TrainConfig | None:
+    """What `fit --resume` without --config starts from: the run's recorded config (`ckpt`'s, OUT's checkpoint
+    as read, else config.toml), but the data and cache folders from the command line (or their defaults),
+    never from the run's files. A copy: `ckpt` stays what the run recorded, for check_run_folder."""
+    from copy import deepcopy
     from dataclasses import replace
 
     from ..train.run_folder import recorded_config
 
-    recorded = recorded_config(out) if out.is_dir() else None
+    recorded = recorded_config(out, ckpt) if out.is_dir() else None
     if recorded is None:
         return None
-    cfg = recorded[0]
+    cfg = deepcopy(recorded[0])
     cfg.data = replace(cfg.data, data_dir="", cache_dir="")
     return cfg
 
@@ -116,22 +119,26 @@ def fit(
     """Train a SLAYER CUBA backbone with TMKT or a baseline; evaluates on pure event input every epoch."""
     from ..data.build import build_datasets
     from ..train.curves import TensorBoardLog
-    from ..train.run_folder import check_run_folder
+    from ..train.run_folder import check_run_folder, run_checkpoint
     from ..train.trainer import fit as run_fit
 
     try:
-        base = resumed_config(out) if resume and config is None and preset is None else None
+        held, base = None, None  # OUT's checkpoint is read once (they can be large) and handed on
+        if resume and config is None and preset is None:
+            held = run_checkpoint(out) if out.is_dir() else None
+            base = resumed_config(out, held)
         cfg = resolve_config(config, preset, base, dataset=dataset, backbone=backbone, method=method,
                              epochs=epochs, steps=steps, select=select, seed=seed, width=width,
                              data_dir=data_dir, cache_dir=cache_dir, dvs_fraction=dvs_fraction,
                              val_fraction=val_fraction, augment=augment, energy=energy_weight,
                              energy_budget_uj=energy_budget, energy_profile=energy_profile,
                              init_from=init_from)
-        check_run_folder(out, cfg, resume=resume, overwrite=overwrite)  # before anything is built or written
+        # checked before anything is built or written
+        held = check_run_folder(out, cfg, resume=resume, overwrite=overwrite, ckpt=held)
         main_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 logs
         board = TensorBoardLog(out) if tensorboard and main_rank else None
         train_set, test_set = build_datasets(cfg.data, cfg.seed)
         run_fit(cfg, out, train_set=train_set, test_set=test_set, device=device, resume=resume,
-                overwrite=overwrite, on_epoch_end=board)
+                overwrite=overwrite, on_epoch_end=board, checkpoint=held)
     except (ValueError, RuntimeError, OSError) as exc:
         raise fail(one_line(exc)) from exc

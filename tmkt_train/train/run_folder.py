@@ -31,31 +31,47 @@ def run_files(folder: Path) -> list[str]:
     return [name for name in (CHECKPOINT, METRICS, CONFIG) if (folder / name).exists()]
 
 
-def recorded_config(folder: Path) -> tuple[TrainConfig, Path] | None:
+def run_checkpoint(folder: Path) -> Checkpoint | None:
+    """The checkpoint of the run in `folder` (None: none there). A resume reads it once and hands it on
+    (recorded_config, check_run_folder, trainer.fit): checkpoints can be large."""
+    path = folder / CHECKPOINT
+    return read_checkpoint(path) if path.exists() else None
+
+
+def recorded_config(folder: Path, ckpt: Checkpoint | None = None) -> tuple[TrainConfig, Path] | None:
     """The config the run in `folder` was trained with, and the file it came from: the checkpoint's (what the
-    weights were trained with), else config.toml (a run that crashed before its first epoch ended)."""
-    if (folder / CHECKPOINT).exists():
-        return read_checkpoint(folder / CHECKPOINT).train, folder / CHECKPOINT
+    weights were trained with; `ckpt` if the caller has read it already), else config.toml (a run that
+    crashed before its first epoch ended)."""
+    if ckpt is None:
+        ckpt = run_checkpoint(folder)
+    if ckpt is not None:
+        return ckpt.train, folder / CHECKPOINT
     if (folder / CONFIG).exists():
         return load_config(folder / CONFIG), folder / CONFIG
     return None
 
 
-def check_run_folder(folder: Path, cfg: TrainConfig, *, resume: bool, overwrite: bool) -> None:
+def check_run_folder(folder: Path, cfg: TrainConfig, *, resume: bool, overwrite: bool,
+                     ckpt: Checkpoint | None = None) -> Checkpoint | None:
     """Everything `fit` checks before it writes: `folder` writable; a run there is continued only with
-    `resume` (and a `cfg` that does not contradict it) and replaced only with `overwrite`."""
+    `resume` (and a `cfg` that does not contradict it) and replaced only with `overwrite`. Returns the
+    checkpoint a resume continues from (None: the run starts afresh); `ckpt` is the folder's checkpoint if
+    the caller has read it already."""
     if resume and overwrite:
         raise RunFolderError(f"{folder}: --resume and --overwrite contradict each other; choose one")
     check_writable(folder)
     held = run_files(folder)
     if not held or overwrite:
-        return
+        return None
     if not resume:
         raise RunFolderError(f"{folder}: holds a run ({', '.join(held)}); continue it with --resume, replace "
                              "it with --overwrite, or choose another --out")
-    recorded = recorded_config(folder)
+    if ckpt is None:
+        ckpt = run_checkpoint(folder)
+    recorded = recorded_config(folder, ckpt)
     if recorded is not None:
         check_resume(recorded[0], cfg, str(recorded[1]))
+    return ckpt
 
 
 def clear_run(folder: Path) -> None:

@@ -9,12 +9,13 @@ chosen weights and records it in `final.json`; what an export or `tmkt-train eva
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import replace
 from pathlib import Path
 
 from tmkt_common.atomic import write_json
+from tmkt_common.documents import read_table
+from tmkt_common.errors import RunFolderError
 
 from ..checkpoint import CHECKPOINT, Checkpoint, read_checkpoint, write_checkpoint
 
@@ -47,10 +48,8 @@ def chosen_path(run_dir: str | os.PathLike, select: str) -> Path:
 def chosen_checkpoint(run_dir: str | os.PathLike) -> Path:
     """The checkpoint a run reports: the one its final.json names, else checkpoint.pt (runs without a
     validation split)."""
-    final = Path(run_dir) / FINAL
-    if final.exists():
-        return Path(run_dir) / json.loads(final.read_text())["checkpoint"]
-    return Path(run_dir) / CHECKPOINT
+    final = read_final(run_dir)
+    return Path(run_dir) / (final["checkpoint"] if final is not None else CHECKPOINT)
 
 
 def write_final(run_dir: Path, doc: dict) -> None:
@@ -58,5 +57,6 @@ def write_final(run_dir: Path, doc: dict) -> None:
 
 
 def read_final(run_dir: str | os.PathLike) -> dict | None:
+    """RUN_DIR/final.json (None: the run has none); a damaged one is a RunFolderError naming it."""
     path = Path(run_dir) / FINAL
-    return json.loads(path.read_text()) if path.exists() else None
+    return read_table(path, "JSON", RunFolderError) if path.exists() else None

@@ -213,11 +213,13 @@ def fit(
     resume: bool = False,
     overwrite: bool = False,
     on_epoch_end: Callable[[dict], None] | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> list[dict]:
     """Train `cfg` on the given datasets into `out_dir`; returns all metrics lines (rank 0's view).
 
     A folder that holds a run is continued only with `resume` (from its checkpoint, with a `cfg` that does not
-    contradict it; without a checkpoint the run starts over) and replaced only with `overwrite`.
+    contradict it; without a checkpoint the run starts over) and replaced only with `overwrite`. `checkpoint`
+    is that folder's checkpoint if the caller has read it already (it is read once: checkpoints can be large).
     `test_set` None (only with a validation split) trains and selects without ever scoring the test split:
     a recipe search's runs."""
     check_config(cfg)
@@ -226,9 +228,9 @@ def fit(
     out = Path(out_dir)
     info, dev = distributed.setup(device)
     try:
-        check_run_folder(out, cfg, resume=resume, overwrite=overwrite)
+        resumed = check_run_folder(out, cfg, resume=resume, overwrite=overwrite, ckpt=checkpoint)
         distributed.barrier(info)  # every rank checked before rank 0 writes
-        return _fit(cfg, out, train_set, test_set, info, dev, resume, overwrite, on_epoch_end)
+        return _fit(cfg, out, train_set, test_set, info, dev, resumed, overwrite, on_epoch_end)
     finally:
         distributed.teardown(info)
 
@@ -250,7 +252,7 @@ def epoch_augmentation(cfg: TrainConfig, size: int,
     return partial(transforms, generator=generator)
 
 
-def _fit(cfg, out, train_set, test_set, info, dev, resume, overwrite, on_epoch_end) -> list[dict]:
+def _fit(cfg, out, train_set, test_set, info, dev, resumed, overwrite, on_epoch_end) -> list[dict]:
     geo = train_set.geometry
     train_set = place_frames(train_set, dev)  # its RGB-only and validation views share those frames
     val_set = train_set.validation() if cfg.data.val_fraction > 0 else None
@@ -259,7 +261,6 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, overwrite, on_epoch_e
                         input_shape=(geo.channels, geo.height, geo.width), width=cfg.model.width,
                         neuron=cfg.model.neuron, input_scale=cfg.model.input_scale)
     ckpt_path, metrics_path = out / CHECKPOINT, out / METRICS
-    resumed = read_checkpoint(ckpt_path) if resume and ckpt_path.exists() else None
     model = model.to(dev)
     warm = resumed is None and bool(cfg.model.init_from)
     if cfg.model.init_rate > 0 and resumed is None and not warm:  # on a GPU: the fast path (SpikingNet.run)
@@ -293,6 +294,7 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, overwrite, on_epoch_e
     run_cfg = replace(cfg, optim=replace(cfg.optim, epochs=run.epochs))  # lr schedule, curricula, bar
     best = best_score(out) if resumed is not None and cfg.eval.select == "best-val" else None
     steps_done = history[-1].get("step", 0) if history else 0
+    committed = resumed  # what checkpoint.pt holds
     drawn = time.monotonic()  # curves.png: after the first and last epochs, between them every CURVES_EVERY_S
     with progress_bar(info.main) as bar:
         for epoch in range(start, run.epochs):
@@ -334,6 +336,7 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, overwrite, on_epoch_e
                     best = keep_if_best(out, state, line, best)
                 if scored:  # the epoch's commit point (run_folder.py); a resume re-trains unscored epochs
                     write_checkpoint(ckpt_path, state)
+                    committed = state
                 write_metrics(metrics_path, history)
                 if epoch in (start, run.epochs - 1) or time.monotonic() - drawn >= CURVES_EVERY_S:
                     write_curves(history, out / CURVES)
@@ -343,16 +346,17 @@ def _fit(cfg, out, train_set, test_set, info, dev, resume, overwrite, on_epoch_e
             if on_epoch_end is not None:
                 on_epoch_end(line)
     if info.main and val_set is not None:
-        score_chosen(cfg, model, out, test_set, dev, epochs=run.epochs)
+        score_chosen(cfg, model, out, test_set, dev, epochs=run.epochs, committed=committed)
     return history
 
 
 def score_chosen(cfg: TrainConfig, model: SpikingNet, out: Path, test_set: Dataset | None,
-                 device: torch.device, epochs: int) -> dict:
+                 device: torch.device, epochs: int, committed: Checkpoint | None = None) -> dict:
     """RUN/final.json: the weights `eval.select` chose, their validation score and (given a test set) the
-    test split scored once, on those weights. `model` is loaded with them."""
+    test split scored once, on those weights. `model` is loaded with them. `committed` is what checkpoint.pt
+    holds, if at hand (not read again)."""
     path = chosen_path(out, cfg.eval.select)
-    chosen = read_checkpoint(path)
+    chosen = committed if committed is not None and path.name == CHECKPOINT else read_checkpoint(path)
     model.load_state_dict(chosen.state_dict)
     metrics = chosen.metrics
     doc = {"select": cfg.eval.select, "readout": cfg.eval.readout, "checkpoint": path.name,
