@@ -16,7 +16,7 @@ from tmkt_sweep import build_grid
 from tmkt_sweep.grid import ABLATION_VARIANTS, BASELINES, EVIDENCE_SEEDS, METHODS, RunSpec, Settings
 from tmkt_sweep.paired import LOSS, TIE, WIN, paired_difference, verdict
 from tmkt_sweep.runner import config_changes, run_one
-from tmkt_sweep.table import comparisons, recipe_rows, render_markdown, summarize
+from tmkt_sweep.table import comparisons, recipe_choice, recipe_rows, render_markdown, summarize
 from tmkt_train.checkpoint import CHECKPOINT, Checkpoint, read_checkpoint
 from tmkt_train.config import MIX_MODES, MethodConfig, TrainConfig
 from tmkt_train.methods import build_method
@@ -310,6 +310,18 @@ def test_recipe_run_trains_and_selects_without_the_test_split(tmp_path, monkeypa
     (row,) = recipe_rows([result])
     assert row["val_spikes"]["mean"] == pytest.approx(100 * sel["val_acc_spikes"])
     assert "| scnn | tmkt | base | 0 | 4 |" in render_markdown([], [], [row])
+
+
+def test_recipe_choice_averages_every_candidate_over_the_same_methods():
+    """A heads-only candidate is not run for single-stream dvs-only; its base score stands in, so a
+    candidate cannot win by leaving out the weakest method."""
+    def row(method: str, variant: str, acc: float) -> dict:
+        return {"backbone": "vggsnn", "method": method, "variant": f"recipe-{variant}",
+                "val_spikes": {"mean": acc}, "val_current": {"mean": 0.0}}
+    rows = [row("dvs-only", "base", 60.0), row("tmkt", "base", 90.0), row("dvs-only", "lr0.3", 70.0),
+            row("tmkt", "lr0.3", 88.0), row("tmkt", "separate-heads", 91.0)]
+    (line,) = recipe_choice(rows)
+    assert line.startswith("vggsnn: lr0.3 ") and "79.0 %" in line and "base: 75.0 %" in line
 
 
 def test_default_runs_are_bit_identical_to_before_issue_19(tmp_path):
