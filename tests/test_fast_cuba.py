@@ -193,7 +193,7 @@ def test_triton_kernels_pass_under_the_cpu_interpreter() -> None:
     cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", __file__,
            "-k", "interpreted"]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
-    assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout[-3000:] + done.stderr[-2000:]
+    assert done.returncode == 0 and "2 passed" in done.stdout, done.stdout[-3000:] + done.stderr[-2000:]
 
 
 @pytest.fixture
@@ -244,6 +244,21 @@ def test_interpreted_fused_pools_equal_torch_scan(interpreted_triton) -> None:
         torch.testing.assert_close(h, w, rtol=1e-5, atol=1e-7)
 
 
+def test_interpreted_spike_counts_equal_counted_spikes(interpreted_triton) -> None:
+    """The scan's own per-neuron counts (several programs per sample, the last one partly masked) sum to the
+    spikes it wrote, with and without the one-step delay."""
+    from tmkt_train.fast.constants import CubaConstants
+
+    constants = CubaConstants.from_neuron(tiny_vgg(0)[0].neuron, "conv0.neuron")
+    layout = scan.Layout(6)
+    z = torch.rand(2 * 6, 2600, generator=torch.Generator().manual_seed(3)) * 3
+    for delay in (False, True):
+        spikes, _, _, counts = scan.cuba_forward(z, layout, constants, delay, torch.float32, torch.float32,
+                                                 count=True)
+        assert counts.numel() == 2 * 2600 and spikes.sum() > 0
+        assert int(counts.sum()) == int(spikes.sum()), f"delay={delay}"
+
+
 @CUDA
 def test_scan_spike_counts_equal_counted_spikes() -> None:
     """The Triton scan's own per-layer counts (VGGSNN: fused pools too; several programs per sample in the
@@ -256,3 +271,4 @@ def test_scan_spike_counts_equal_counted_spikes() -> None:
     assert fused.spike_counts == unfused.spike_counts
     assert sum(fused.spike_counts.values()) > 0
     assert torch.equal(fused.spikes, unfused.spikes) and torch.equal(fused.potentials, unfused.potentials)
+

@@ -230,7 +230,7 @@ class FoldedNode:
         self, inputs: list[torch.Tensor], steps: int, low: torch.dtype, want_voltage: bool = False,
         delay: bool | None = None, count: bool = False, fuse: bool = True,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(spikes, voltage or an empty tensor, spike count slots or an empty tensor: see `Options`) for
+        """(spikes, voltage or an empty tensor, per-neuron spike counts or an empty tensor: see `Options`) for
         folded inputs, one per synapse; `delay` overrides the block's own `delay_shift` (the delay-free
         training run passes False)."""
         tensors = []

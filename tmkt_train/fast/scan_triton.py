@@ -12,8 +12,8 @@ Two fusions save whole passes over memory (`folded.py` uses them on CUDA):
   multiplies by the pool weight (the same float32 sum and product as the torch path, so the same `z`),
   backward spreads the input gradient over the window; no `z`, no window copies, nothing saved but the
   surrogate;
-- the layer's spike count: each program writes the spikes it emitted (int32) to its own slot of `counts`,
-  so the trainer's per-layer totals need no second pass over the spikes.
+- the layer's spike count: each neuron's total over the steps (int32, written once after the loop), so the
+  trainer's per-layer totals read 1/T of the spikes' size instead of every spike again.
 """
 
 import torch
@@ -23,7 +23,6 @@ import triton.language as tl
 from .constants import CubaConstants
 
 BLOCK = 1024
-COUNT_SLOTS = 8  # spike-count slots per program
 
 
 @triton.jit
@@ -48,7 +47,7 @@ def _forward_kernel(
     x_sn, x_st, channels, width_out,
     s_scale, current_keep, voltage_keep, reset_threshold, spike_threshold, tau, amplitude,
     DELAY: tl.constexpr, VOLTAGE: tl.constexpr, COUNT: tl.constexpr, POOL_H: tl.constexpr,
-    POOL_W: tl.constexpr, BLOCK_M: tl.constexpr, COUNT_SLOTS: tl.constexpr,
+    POOL_W: tl.constexpr, BLOCK_M: tl.constexpr,
 ):
     n = tl.program_id(1).to(tl.int64)
     offs = (tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)).to(tl.int64)
@@ -91,10 +90,8 @@ def _forward_kernel(
             if COUNT:
                 emitted += fired.to(tl.int32)
         state = tl.where(level >= reset_threshold, 0, state)
-    if COUNT:  # COUNT_SLOTS partial sums per program (a vector reduction: no atomics, deterministic)
-        slot = (n * tl.num_programs(0) + tl.program_id(0)) * COUNT_SLOTS
-        partial = tl.sum(tl.reshape(emitted, (COUNT_SLOTS, BLOCK_M // COUNT_SLOTS)), axis=1)
-        tl.store(count_ptr + slot + tl.arange(0, COUNT_SLOTS), partial)
+    if COUNT:  # each neuron's spike total (int32): the caller sums these, 1/T of the spikes' size
+        tl.store(count_ptr + n * m_size + offs, emitted, mask=mask)
 
 
 @triton.jit
@@ -144,8 +141,8 @@ def _strides(*views: torch.Tensor | None) -> tuple[int, int, int]:
 
 
 def count_slots(view: torch.Tensor) -> int:
-    """Length of the int32 `counts` buffer `scan_forward` fills for an `(N, T, M)` view."""
-    return triton.cdiv(view.shape[2], BLOCK) * view.shape[0] * COUNT_SLOTS
+    """Length of the int32 `counts` buffer `scan_forward` fills for an `(N, T, M)` view: one per neuron."""
+    return view.shape[0] * view.shape[2]
 
 
 def _pool_args(pool: tuple[torch.Tensor, tuple[int, int], torch.Tensor] | None,
@@ -165,8 +162,8 @@ def scan_forward(
     c: CubaConstants, delay: bool, counts: torch.Tensor | None = None,
     pool: tuple[torch.Tensor, tuple[int, int], torch.Tensor] | None = None,
 ) -> None:
-    """Triton twin of `scan_torch.scan_forward`; `counts` (int32, `count_slots` long) gets the spikes each
-    program emitted; with `pool` = (channels-last input, kernel, 0-d weight) `z` is ignored and each
+    """Triton twin of `scan_torch.scan_forward`; `counts` (int32, `count_slots` long) gets each neuron's
+    spike total; with `pool` = (channels-last input, kernel, 0-d weight) `z` is ignored and each
     neuron's input is its window sum times the weight."""
     strides = _strides(spikes, surrogate, voltage, None if pool else z)
     pool_args, pool_flags = _pool_args(pool, spikes)
@@ -177,7 +174,7 @@ def scan_forward(
         spikes.shape[2], spikes.shape[1], *strides, *pool_args,
         float(c.s_scale), c.current_keep, c.voltage_keep, c.reset_threshold, c.spike_threshold, c.tau_rho,
         c.surrogate_amplitude, DELAY=delay, VOLTAGE=voltage is not None, COUNT=counts is not None,
-        BLOCK_M=BLOCK, COUNT_SLOTS=COUNT_SLOTS, num_warps=4, **pool_flags,
+        BLOCK_M=BLOCK, num_warps=4, **pool_flags,
     )
 
 
