@@ -123,7 +123,9 @@ class Options:
 
 def _fused_pool(synapses: list[Synapse], tensors: tuple[torch.Tensor, ...], fuse: bool) -> Pool | None:
     """(kernel, weight) when the node is one sum pool the scan can read itself, else None."""
-    if fuse and len(synapses) == 1 and isinstance(synapses[0], SumPoolSynapse) and fuses_pool(tensors[0]):
+    x = tensors[0]
+    if (fuse and len(synapses) == 1 and isinstance(synapses[0], SumPoolSynapse) and fuses_pool(x)
+            and x.is_contiguous(memory_format=torch.channels_last)):  # as the kernel indexes it
         return synapses[0].kernel, tensors[1]
     return None
 
