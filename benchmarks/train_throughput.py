@@ -7,6 +7,8 @@ Trainers (VGGSNN: all; ResNet-18: the two `spikingnet` ones, no baseline ResNets
 - `spikingjelly`, `spikingjelly-bf16`: SpikingJelly multi-step LIF (optional import, skipped if absent);
 - `fast-spikingnet`: our training model, `FastSpikingNet(build_model(...))` (T delay-free steps, NetOutput;
   what `SpikingNet.forward` runs on CUDA);
+- `fast-unfused`, `fast-spikingnet-unfused`: the same with `fuse=False` (pools and spike counts outside the
+  scan, as before issue 21): the before/after ratio of those fusions in one process;
 - `spikingnet`: the registry `SpikingNet`'s SLAYER-neuron path (`run(x, chip_timing=False)`, T steps).
 Each runs warm-up + timed forward/backward/Adam steps; prints samples/s, peak GPU memory and ratios, and
 writes JSON. `--check` first compares our spikes with SLAYER's. `--small` is a tiny CPU run for CI.
@@ -19,6 +21,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -78,9 +81,9 @@ def vggsnn_chain(setup: Setup) -> torch.nn.Sequential:
     return torch.nn.Sequential(*[net.nodes[name] for name, _ in net.graph])
 
 
-def fast(setup: Setup) -> tuple[Forward, torch.nn.Module]:
+def fast(setup: Setup, fuse: bool = True) -> tuple[Forward, torch.nn.Module]:
     blocks = vggsnn_chain(setup).to(setup.device)
-    return FoldedNet(blocks), blocks
+    return FoldedNet(blocks, fuse=fuse), blocks
 
 
 def plain_slayer(setup: Setup) -> tuple[Forward, torch.nn.Module]:
@@ -88,10 +91,16 @@ def plain_slayer(setup: Setup) -> tuple[Forward, torch.nn.Module]:
     return blocks, blocks
 
 
-def fast_spiking_net(setup: Setup) -> tuple[Forward, torch.nn.Module]:
+def fast_spiking_net(setup: Setup, fuse: bool = True) -> tuple[Forward, torch.nn.Module]:
+    """The training model; the forward reads the spike counts too, as the trainer does (`total_spikes`)."""
     net = registry_model(setup).to(setup.device)
-    model = FastSpikingNet(net)
-    return (lambda x: model(x).spikes), net
+    model = FastSpikingNet(net, fuse=fuse)
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        out = model(x)
+        return out.spikes + 0 * out.total_spikes.float()
+
+    return forward, net
 
 
 def spiking_net(setup: Setup) -> tuple[Forward, torch.nn.Module]:
@@ -172,6 +181,8 @@ TRAINERS: dict[str, tuple[Callable[[Setup], tuple[Forward, torch.nn.Module]], to
     "spikingjelly": (spikingjelly_vgg, None),
     "spikingjelly-bf16": (spikingjelly_vgg, torch.bfloat16),
     "fast-spikingnet": (fast_spiking_net, None),
+    "fast-unfused": (partial(fast, fuse=False), None),
+    "fast-spikingnet-unfused": (partial(fast_spiking_net, fuse=False), None),
     "spikingnet": (spiking_net, None),
 }
 

@@ -9,13 +9,17 @@ Triton scan on CUDA against the torch scan.
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 import support
 import torch
 from lava.lib.dl import slayer
 
-from tmkt_train.fast import FoldedNet
+from tmkt_train.fast import FoldedNet, scan
 from tmkt_train.models import build_model
 from tmkt_train.models.fast_net import FastSpikingNet
 
@@ -176,3 +180,95 @@ def test_fast_chip_timed_run_equals_registry_run(name: str, size: int) -> None:
             assert torch.equal(have[node].cpu(), spikes), (device, node)
         assert torch.equal(have_voltage.cpu(), want_voltage), device
     assert sum(float(v.sum()) for node, v in want.items() if node != "input") > 0  # not an all-silent net
+
+
+INTERPRETED = os.environ.get("TRITON_INTERPRET") == "1"
+
+
+def test_triton_kernels_pass_under_the_cpu_interpreter() -> None:
+    """Runs the `interpreted` tests below in a process where Triton interprets its kernels on CPU (the
+    variable must be set before Triton is imported)."""
+    pytest.importorskip("triton")
+    env = {**os.environ, "TRITON_INTERPRET": "1"}
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", __file__,
+           "-k", "interpreted"]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0 and "2 passed" in done.stdout, done.stdout[-3000:] + done.stderr[-2000:]
+
+
+@pytest.fixture
+def interpreted_triton(monkeypatch: pytest.MonkeyPatch):
+    """The Triton kernels, run on CPU tensors by Triton's interpreter, in place of the torch scan: the fused
+    paths (pools read inside the scan, spike counts) checked without a GPU. Triton 2.3's interpreter lacks
+    a few builder types and `div_rn` (exact division there), and its `static_range` wants compiled
+    constexprs: patched for the test."""
+    if not INTERPRETED:
+        pytest.skip("run by test_triton_kernels_pass_under_the_cpu_interpreter (TRITON_INTERPRET=1)")
+    import triton
+    from triton.runtime import interpreter
+
+    tl = triton.language
+    for name, dtype in {"get_int1_ty": tl.int1, "get_int32_ty": tl.int32}.items():
+        if not hasattr(interpreter.Builder, name):
+            monkeypatch.setattr(interpreter.Builder, name, lambda self, dtype=dtype: dtype, raising=False)
+    if not hasattr(interpreter.Builder, "get_int1"):  # Python bools in masks
+        monkeypatch.setattr(interpreter.Builder, "get_int1", raising=False,
+                            value=lambda self, v: interpreter.TensorHandle(np.array([v]), tl.int1))
+        np_dtype = interpreter.Builder.np_dtype
+        monkeypatch.setattr(interpreter.Builder, "np_dtype",
+                            lambda self, t: np.dtype(bool) if t == tl.int1 else np_dtype(self, t))
+    if not hasattr(tl, "div_rn"):
+        monkeypatch.setattr(tl, "div_rn", lambda x, y: x / y, raising=False)
+    monkeypatch.setattr(tl, "static_range", range)  # its constexpr check fails on the interpreter's ints
+    monkeypatch.setattr(scan, "_backend", lambda x: scan.scan_triton)
+
+
+def test_interpreted_fused_pools_equal_torch_scan(interpreted_triton) -> None:
+    """Spikes of every block and all gradients: the fused Triton path (pools inside the scan) on CPU via
+    the interpreter against the unfused torch path."""
+    blocks = tiny_vgg(5)
+    x = graded_frames(2, 5)
+    upstream = torch.randn(2, 5, 12, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        fused = FoldedNet(blocks)(x, return_layers=True)
+    with pytest.MonkeyPatch.context() as torch_only:
+        torch_only.setattr(scan, "_backend", lambda x: scan.scan_torch)
+        with torch.no_grad():
+            expected = FoldedNet(blocks, fuse=False)(x, return_layers=True)
+        want = folded_gradients(blocks, x, upstream, FoldedNet(blocks, fuse=False))
+    for index, (have, ref) in enumerate(zip(fused, expected, strict=True)):
+        assert torch.equal(have, ref), f"block {index}"
+    assert expected[2].sum() > 0 and expected[4].sum() > 0, "the pools must fire"
+    have = folded_gradients(blocks, x, upstream, FoldedNet(blocks))
+    for h, w in zip(have, want, strict=True):
+        torch.testing.assert_close(h, w, rtol=1e-5, atol=1e-7)
+
+
+def test_interpreted_spike_counts_equal_counted_spikes(interpreted_triton) -> None:
+    """The scan's own per-neuron counts (several programs per sample, the last one partly masked) sum to the
+    spikes it wrote, with and without the one-step delay."""
+    from tmkt_train.fast.constants import CubaConstants
+
+    constants = CubaConstants.from_neuron(tiny_vgg(0)[0].neuron, "conv0.neuron")
+    layout = scan.Layout(6)
+    z = torch.rand(2 * 6, 2600, generator=torch.Generator().manual_seed(3)) * 3
+    for delay in (False, True):
+        spikes, _, _, counts = scan.cuba_forward(z, layout, constants, delay, torch.float32, torch.float32,
+                                                 count=True)
+        assert counts.numel() == 2 * 2600 and spikes.sum() > 0
+        assert int(counts.sum()) == int(spikes.sum()), f"delay={delay}"
+
+
+@CUDA
+def test_scan_spike_counts_equal_counted_spikes() -> None:
+    """The Triton scan's own per-layer counts (VGGSNN: fused pools too; several programs per sample in the
+    first layers) equal the spikes counted afterwards, and fusing changes no spike."""
+    torch.manual_seed(13)
+    net = build_model("vggsnn", num_classes=4, input_shape=(2, 32, 32), width=1 / 8).cuda()
+    x = torch.poisson(torch.full((2, 2, 32, 32, 5), 0.4), generator=torch.Generator().manual_seed(14)).cuda()
+    with torch.no_grad():
+        fused, unfused = FastSpikingNet(net)(x), FastSpikingNet(net, fuse=False)(x)
+    assert fused.spike_counts == unfused.spike_counts
+    assert sum(fused.spike_counts.values()) > 0
+    assert torch.equal(fused.spikes, unfused.spikes) and torch.equal(fused.potentials, unfused.potentials)
+

@@ -27,7 +27,7 @@ from tmkt_common.graph import pair
 
 from ..lavadl import slayer
 from .constants import CubaConstants
-from .scan import Layout, cuba_backward, cuba_forward
+from .scan import Layout, Pool, cuba_backward, cuba_forward, fuses_pool
 
 
 @dataclass(frozen=True)
@@ -106,40 +106,80 @@ def synaptic_input(synapses: list[Synapse], inputs: list[torch.Tensor],
     return z
 
 
-class _SynapsesCuba(torch.autograd.Function):
-    """Σ synapses + CUBA neuron + delay as one autograd node; saves only inputs, weights and the surrogate.
+@dataclass(frozen=True)
+class Options:
+    """How one node runs: `low` is the dtype of spikes, surrogates and backward math; `voltage` returns the
+    float32 voltage; `count` returns the layer's spike count (see `cuba_forward`); `fuse` lets a lone sum
+    pool run inside the scan where the backend can (Triton; `fuse=False` is the unfused path, kept for
+    before/after comparisons in one process)."""
 
-    Tensors come as `x0, w0, x1, w1, ...`; returns (spikes, voltage), the voltage empty unless asked for.
-    Gradients are not materialised: an output the loss never reads (the voltage outside CKA, the output
-    spikes under a current readout) costs no zero tensor, and a node with neither skips its backward.
+    layout: Layout
+    delay: bool
+    low: torch.dtype
+    voltage: bool = False
+    count: bool = False
+    fuse: bool = True
+
+
+def _fused_pool(synapses: list[Synapse], tensors: tuple[torch.Tensor, ...], fuse: bool) -> Pool | None:
+    """(kernel, weight) when the node is one sum pool the scan can read itself, else None."""
+    x = tensors[0]
+    if (fuse and len(synapses) == 1 and isinstance(synapses[0], SumPoolSynapse) and fuses_pool(x)
+            and x.is_contiguous(memory_format=torch.channels_last)):  # as the kernel indexes it
+        return synapses[0].kernel, tensors[1]
+    return None
+
+
+class _SynapsesCuba(torch.autograd.Function):
+    """Σ synapses + CUBA neuron + delay as one autograd node; saves only inputs, weights and the surrogate
+    (a fused pool: only the surrogate and the weight).
+
+    Tensors come as `x0, w0, x1, w1, ...`; returns (spikes, voltage, counts), the voltage and counts empty
+    unless asked for. Gradients are not materialised: an output the loss never reads (the voltage outside
+    CKA, the output spikes under a current readout) costs no zero tensor, and a node with neither skips its
+    backward.
     """
 
     @staticmethod
-    def forward(ctx, synapses, constants, layout, delay, low, want_voltage, *tensors):  # type: ignore[override]
-        z = synaptic_input(synapses, tensors[0::2], tensors[1::2])
-        spikes, surrogate, voltage = cuba_forward(z, layout, constants, delay, low, low, want_voltage)
-        ctx.save_for_backward(surrogate, *tensors)
-        ctx.setup = synapses, constants, layout, delay, low, want_voltage
+    def forward(ctx, synapses, constants, options, *tensors):  # type: ignore[override]
+        o = options
+        pool = _fused_pool(synapses, tensors, o.fuse)
+        z = tensors[0] if pool is not None else synaptic_input(synapses, tensors[0::2], tensors[1::2])
+        spikes, surrogate, voltage, counts = cuba_forward(
+            z, o.layout, constants, o.delay, o.low, o.low, o.voltage, o.count, pool
+        )
+        ctx.save_for_backward(surrogate, *(tensors[1:] if pool is not None else tensors))
+        ctx.setup = synapses, constants, options, None if pool is None else tensors[0].shape
         ctx.set_materialize_grads(False)
-        return spikes, voltage if want_voltage else spikes.new_empty(0)
+        counts = counts if o.count else spikes.new_empty(0, dtype=torch.int32)
+        ctx.mark_non_differentiable(counts)
+        return spikes, voltage if o.voltage else spikes.new_empty(0), counts
 
     @staticmethod
-    def backward(ctx, grad_spikes, grad_voltage):  # type: ignore[override]
+    def backward(ctx, grad_spikes, grad_voltage, _grad_counts):  # type: ignore[override]
         surrogate, *tensors = ctx.saved_tensors
-        synapses, constants, layout, delay, low, want_voltage = ctx.setup
-        grad_voltage = grad_voltage if want_voltage else None
+        synapses, constants, o, pool_input_shape = ctx.setup
+        grad_voltage = grad_voltage if o.voltage else None
+        nothing = (None,) * len(ctx.needs_input_grad)
         if grad_spikes is None and grad_voltage is None:
-            return (None,) * (6 + len(tensors))
+            return nothing
         if grad_spikes is None:
             grad_spikes = torch.zeros_like(surrogate)
-        grad_z = cuba_backward(grad_spikes, surrogate, layout, constants, delay, low, grad_voltage)
+        if pool_input_shape is not None:
+            if not ctx.needs_input_grad[3]:
+                return nothing
+            pool = synapses[0].kernel, tensors[0]
+            grad_x = cuba_backward(grad_spikes, surrogate, o.layout, constants, o.delay, o.low, grad_voltage,
+                                   pool, pool_input_shape)
+            return (None,) * 3 + (grad_x, None)
+        grad_z = cuba_backward(grad_spikes, surrogate, o.layout, constants, o.delay, o.low, grad_voltage)
         grads: list[torch.Tensor | None] = []
         for index, syn in enumerate(synapses):
             x, w = tensors[2 * index], tensors[2 * index + 1]
-            needs = (ctx.needs_input_grad[6 + 2 * index], ctx.needs_input_grad[7 + 2 * index])
-            grad_x, grad_w = syn.backward(grad_z, x.to(low), w.to(low), needs)
+            needs = (ctx.needs_input_grad[3 + 2 * index], ctx.needs_input_grad[4 + 2 * index])
+            grad_x, grad_w = syn.backward(grad_z, x.to(o.low), w.to(o.low), needs)
             grads += [grad_x, None if grad_w is None else grad_w.to(w.dtype)]
-        return (None,) * 6 + tuple(grads)
+        return (None,) * 3 + tuple(grads)
 
 
 def _folded_synapse(synapse: torch.nn.Module) -> Synapse:
@@ -190,19 +230,19 @@ class FoldedNode:
 
     def __call__(
         self, inputs: list[torch.Tensor], steps: int, low: torch.dtype, want_voltage: bool = False,
-        delay: bool | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(spikes, voltage or an empty tensor) for folded inputs, one per synapse; `delay` overrides the
-        block's own `delay_shift` (the delay-free training run passes False)."""
+        delay: bool | None = None, count: bool = False, fuse: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(spikes, voltage or an empty tensor, per-neuron spike counts or an empty tensor: see `Options`) for
+        folded inputs, one per synapse; `delay` overrides the block's own `delay_shift` (the delay-free
+        training run passes False)."""
         tensors = []
         for slayer_syn, folded, x in zip(self.slayer_synapses, self.synapses, inputs, strict=True):
             if isinstance(folded, SumPoolSynapse):
                 x = _pad_like_slayer(x, folded.kernel)
             tensors += [x, self._weight(slayer_syn, folded)]
-        return _SynapsesCuba.apply(
-            self.synapses, self.constants, Layout(steps), self.delay if delay is None else delay, low,
-            want_voltage, *tensors
-        )
+        delay = self.delay if delay is None else delay
+        options = Options(Layout(steps), delay, low, want_voltage, count, fuse)
+        return _SynapsesCuba.apply(self.synapses, self.constants, options, *tensors)
 
     def current(self, inputs: list[torch.Tensor]) -> torch.Tensor:
         """The layer's synaptic input for folded inputs (differentiable, outside the fused kernel): the
@@ -254,12 +294,12 @@ class FoldedNet(torch.nn.Module):
     """A chain of SLAYER CUBA blocks (`Conv`, `Pool`, `Dense`, `Flatten`) run the fast way.
 
     `mixed=True` (default) keeps activations, surrogates and backward math in bf16 on CUDA; the forward
-    synaptic sums stay exact either way. On CPU everything is float32.
+    synaptic sums stay exact either way. On CPU everything is float32. `fuse`: see `Options`.
     """
 
-    def __init__(self, blocks: Iterable[torch.nn.Module], mixed: bool = True):
+    def __init__(self, blocks: Iterable[torch.nn.Module], mixed: bool = True, fuse: bool = True):
         super().__init__()
-        self.mixed = mixed
+        self.mixed, self.fuse = mixed, fuse
         self.blocks = torch.nn.ModuleList(blocks)
         self.layers = [
             folded_layer(block, f"block {i} ({type(block).__name__})") for i, block in enumerate(self.blocks)
@@ -272,7 +312,7 @@ class FoldedNet(torch.nn.Module):
         h = fold_time(x)
         outputs = []
         for layer in self.layers:
-            h = flatten(h) if layer is None else layer([h], steps, low)[0]
+            h = flatten(h) if layer is None else layer([h], steps, low, fuse=self.fuse)[0]
             if return_layers:
                 outputs.append(unfold_time(h, steps))
         if return_layers:

@@ -16,38 +16,47 @@ from .neuron import delay_steps, encode_input
 
 
 class FastSpikingNet(torch.nn.Module):
-    """Wraps a `SpikingNet`; `mixed=True` keeps activations and backward math in bf16 on CUDA."""
+    """Wraps a `SpikingNet`; `mixed=True` keeps activations and backward math in bf16 on CUDA; `fuse=True`
+    counts each layer's spikes inside its scan and runs lone sum pools inside the scan on CUDA (see
+    `tmkt_train.fast.folded.Options`; `fuse=False` is the unfused path, for before/after comparisons)."""
 
-    def __init__(self, net: torch.nn.Module, mixed: bool = True):
+    def __init__(self, net: torch.nn.Module, mixed: bool = True, fuse: bool = True):
         super().__init__()
         self.net = net
-        self.mixed = mixed
+        self.mixed, self.fuse = mixed, fuse
         self.layers = {name: folded_layer(net.nodes[name], f"node {name!r}") for name, _ in net.graph}
 
-    def _walk(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """Every node's folded spikes and the feature layer's folded voltage, delay-free over x's steps."""
+    def _walk(self, x: torch.Tensor,
+              count: bool = False) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor | None]:
+        """Every node's folded spikes, the feature layer's folded voltage and, with `count`, the neuron
+        layers' spike counts from their scans (float64, in `net.neuron_layers` order), delay-free over x's
+        steps."""
         net = self.net
         net.check_input(x)
         steps = x.shape[-1]
         low = torch.bfloat16 if x.is_cuda and self.mixed else torch.float32
         values = {INPUT: fold_time(encode_input(x, net.input_scale))}
+        counts = []
         for name, sources in net.graph:
             inputs = [values[s] for s in sources]
             layer = self.layers[name]
             if layer is None:
                 values[name] = flatten(inputs[0])
                 continue
-            values[name], voltage = layer(inputs, steps, low, want_voltage=name == net.feature, delay=False)
+            values[name], voltage, emitted = layer(inputs, steps, low, want_voltage=name == net.feature,
+                                                 delay=False, count=count, fuse=self.fuse)
+            if count:
+                counts.append(emitted.sum(dtype=torch.float64))
             if name == net.feature:
                 feature_voltage = voltage
-        return values, feature_voltage
+        return values, feature_voltage, torch.stack(counts) if count else None
 
     def forward(self, x: torch.Tensor):  # -> the net's NetOutput
         net, steps = self.net, x.shape[-1]
-        values, voltage = self._walk(x)
+        values, voltage, counts = self._walk(x, count=self.fuse)
         currents = self.layers[net.output].current([values[net.readout_source]])
         return net.net_output({name: unfold_time(v, steps) for name, v in values.items()},
-                              unfold_time(voltage, steps), unfold_time(currents, steps))
+                              unfold_time(voltage, steps), unfold_time(currents, steps), counts)
 
     @torch.no_grad()
     def run(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
@@ -57,7 +66,7 @@ class FastSpikingNet(torch.nn.Module):
         net = self.net
         padded = torch.nn.functional.pad(x, (0, net.output_latency))
         steps = padded.shape[-1]
-        values, voltage = self._walk(padded)
+        values, voltage, _ = self._walk(padded)
         chip = {INPUT: encode_input(padded, net.input_scale)}
         for name, _ in net.graph:
             chip[name] = delay_steps(unfold_time(values[name], steps).float(), net.latency[name])

@@ -193,16 +193,18 @@ class SpikingNet(torch.nn.Module):
         return self.net_output(values, voltage, currents)
 
     def net_output(self, values: dict[str, torch.Tensor], voltage: torch.Tensor,
-                   currents: torch.Tensor) -> NetOutput:
+                   currents: torch.Tensor, counts: torch.Tensor | None = None) -> NetOutput:
         """`NetOutput` from every node's time-last spikes `(N, ..., T)` of the delay-free run, the feature
-        layer's voltage and the readout current: one assembly for this path and the fast one."""
+        layer's voltage and the readout current: one assembly for this path and the fast one. `counts`:
+        the neuron layers' spike totals where the caller has them already (the fused scan counts them)."""
         out, feat = values[self.output], values[self.feature]
         n, steps = out.shape[0], out.shape[-1]
         return NetOutput(
             spikes=out.reshape(n, -1, steps).float(),
             features=feat.reshape(n, feat.shape[1], -1, steps).mean(dim=2, dtype=torch.float32),
             potentials=voltage.reshape(n, -1, steps).float(),
-            counts=torch.stack([spike_count(values[name]) for name in self.neuron_layers]),
+            counts=torch.stack([spike_count(values[name]) for name in self.neuron_layers])
+            if counts is None else counts,
             count_names=self.neuron_layers,
             currents=currents.reshape(n, -1, steps).float(),
             layers=values,
