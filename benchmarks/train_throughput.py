@@ -7,8 +7,8 @@ Trainers (VGGSNN: all; ResNet-18: the two `spikingnet` ones, no baseline ResNets
 - `spikingjelly`, `spikingjelly-bf16`: SpikingJelly multi-step LIF (optional import, skipped if absent);
 - `fast-spikingnet`: our training model, `FastSpikingNet(build_model(...))` (T delay-free steps, NetOutput;
   what `SpikingNet.forward` runs on CUDA);
-- `fast-unfused`, `fast-spikingnet-unfused`: the same with `fuse=False` (pools and spike counts outside the
-  scan, as before issue 21): the before/after ratio of those fusions in one process;
+- `fast-fused`, `fast-spikingnet-fused`: the same with `fuse=True` (pools and spike counts inside the scan,
+  issue 21; off by default until checked on a GPU): the ratio of those fusions in one process;
 - `spikingnet`: the registry `SpikingNet`'s SLAYER-neuron path (`run(x, chip_timing=False)`, T steps).
 Each runs warm-up + timed forward/backward/Adam steps; prints samples/s, peak GPU memory and ratios, and
 writes JSON. `--check` first compares our spikes with SLAYER's. `--small` is a tiny CPU run for CI.
@@ -81,7 +81,7 @@ def vggsnn_chain(setup: Setup) -> torch.nn.Sequential:
     return torch.nn.Sequential(*[net.nodes[name] for name, _ in net.graph])
 
 
-def fast(setup: Setup, fuse: bool = True) -> tuple[Forward, torch.nn.Module]:
+def fast(setup: Setup, fuse: bool = False) -> tuple[Forward, torch.nn.Module]:
     blocks = vggsnn_chain(setup).to(setup.device)
     return FoldedNet(blocks, fuse=fuse), blocks
 
@@ -91,7 +91,7 @@ def plain_slayer(setup: Setup) -> tuple[Forward, torch.nn.Module]:
     return blocks, blocks
 
 
-def fast_spiking_net(setup: Setup, fuse: bool = True) -> tuple[Forward, torch.nn.Module]:
+def fast_spiking_net(setup: Setup, fuse: bool = False) -> tuple[Forward, torch.nn.Module]:
     """The training model; the forward reads the spike counts too, as the trainer does (`total_spikes`)."""
     net = registry_model(setup).to(setup.device)
     model = FastSpikingNet(net, fuse=fuse)
@@ -181,8 +181,8 @@ TRAINERS: dict[str, tuple[Callable[[Setup], tuple[Forward, torch.nn.Module]], to
     "spikingjelly": (spikingjelly_vgg, None),
     "spikingjelly-bf16": (spikingjelly_vgg, torch.bfloat16),
     "fast-spikingnet": (fast_spiking_net, None),
-    "fast-unfused": (partial(fast, fuse=False), None),
-    "fast-spikingnet-unfused": (partial(fast_spiking_net, fuse=False), None),
+    "fast-fused": (partial(fast, fuse=True), None),
+    "fast-spikingnet-fused": (partial(fast_spiking_net, fuse=True), None),
     "spikingnet": (spiking_net, None),
 }
 

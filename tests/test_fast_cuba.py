@@ -230,7 +230,7 @@ def test_interpreted_fused_pools_equal_torch_scan(interpreted_triton) -> None:
     x = graded_frames(2, 5)
     upstream = torch.randn(2, 5, 12, generator=torch.Generator().manual_seed(6))
     with torch.no_grad():
-        fused = FoldedNet(blocks)(x, return_layers=True)
+        fused = FoldedNet(blocks, fuse=True)(x, return_layers=True)
     with pytest.MonkeyPatch.context() as torch_only:
         torch_only.setattr(scan, "_backend", lambda x: scan.scan_torch)
         with torch.no_grad():
@@ -239,7 +239,7 @@ def test_interpreted_fused_pools_equal_torch_scan(interpreted_triton) -> None:
     for index, (have, ref) in enumerate(zip(fused, expected, strict=True)):
         assert torch.equal(have, ref), f"block {index}"
     assert expected[2].sum() > 0 and expected[4].sum() > 0, "the pools must fire"
-    have = folded_gradients(blocks, x, upstream, FoldedNet(blocks))
+    have = folded_gradients(blocks, x, upstream, FoldedNet(blocks, fuse=True))
     for h, w in zip(have, want, strict=True):
         torch.testing.assert_close(h, w, rtol=1e-5, atol=1e-7)
 
@@ -267,7 +267,7 @@ def test_scan_spike_counts_equal_counted_spikes() -> None:
     net = build_model("vggsnn", num_classes=4, input_shape=(2, 32, 32), width=1 / 8).cuda()
     x = torch.poisson(torch.full((2, 2, 32, 32, 5), 0.4), generator=torch.Generator().manual_seed(14)).cuda()
     with torch.no_grad():
-        fused, unfused = FastSpikingNet(net)(x), FastSpikingNet(net, fuse=False)(x)
+        fused, unfused = FastSpikingNet(net, fuse=True)(x), FastSpikingNet(net)(x)
     assert fused.spike_counts == unfused.spike_counts
     assert sum(fused.spike_counts.values()) > 0
     assert torch.equal(fused.spikes, unfused.spikes) and torch.equal(fused.potentials, unfused.potentials)

@@ -110,15 +110,17 @@ def synaptic_input(synapses: list[Synapse], inputs: list[torch.Tensor],
 class Options:
     """How one node runs: `low` is the dtype of spikes, surrogates and backward math; `voltage` returns the
     float32 voltage; `count` returns the layer's spike count (see `cuba_forward`); `fuse` lets a lone sum
-    pool run inside the scan where the backend can (Triton; `fuse=False` is the unfused path, kept for
-    before/after comparisons in one process)."""
+    pool run inside the scan where the backend can (Triton). `fuse` is off by default until it has run on a
+    GPU: checked against the unfused path only under Triton's CPU interpreter so far (tests/test_fast_cuba.py;
+    on a GPU `benchmarks/train_throughput.py --check --trainers fast-spikingnet,fast-spikingnet-fused` and
+    the CUDA tests there decide)."""
 
     layout: Layout
     delay: bool
     low: torch.dtype
     voltage: bool = False
     count: bool = False
-    fuse: bool = True
+    fuse: bool = False
 
 
 def _fused_pool(synapses: list[Synapse], tensors: tuple[torch.Tensor, ...], fuse: bool) -> Pool | None:
@@ -230,7 +232,7 @@ class FoldedNode:
 
     def __call__(
         self, inputs: list[torch.Tensor], steps: int, low: torch.dtype, want_voltage: bool = False,
-        delay: bool | None = None, count: bool = False, fuse: bool = True,
+        delay: bool | None = None, count: bool = False, fuse: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(spikes, voltage or an empty tensor, per-neuron spike counts or an empty tensor: see `Options`) for
         folded inputs, one per synapse; `delay` overrides the block's own `delay_shift` (the delay-free
@@ -297,7 +299,7 @@ class FoldedNet(torch.nn.Module):
     synaptic sums stay exact either way. On CPU everything is float32. `fuse`: see `Options`.
     """
 
-    def __init__(self, blocks: Iterable[torch.nn.Module], mixed: bool = True, fuse: bool = True):
+    def __init__(self, blocks: Iterable[torch.nn.Module], mixed: bool = True, fuse: bool = False):
         super().__init__()
         self.mixed, self.fuse = mixed, fuse
         self.blocks = torch.nn.ModuleList(blocks)

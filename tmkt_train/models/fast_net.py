@@ -17,10 +17,10 @@ from .neuron import delay_steps, encode_input
 
 class FastSpikingNet(torch.nn.Module):
     """Wraps a `SpikingNet`; `mixed=True` keeps activations and backward math in bf16 on CUDA; `fuse=True`
-    counts each layer's spikes inside its scan and runs lone sum pools inside the scan on CUDA (see
-    `tmkt_train.fast.folded.Options`; `fuse=False` is the unfused path, for before/after comparisons)."""
+    counts each layer's spikes inside its scan and runs lone sum pools inside the scan on CUDA (off until
+    checked on a GPU: see `tmkt_train.fast.folded.Options`)."""
 
-    def __init__(self, net: torch.nn.Module, mixed: bool = True, fuse: bool = True):
+    def __init__(self, net: torch.nn.Module, mixed: bool = True, fuse: bool = False):
         super().__init__()
         self.net = net
         self.mixed, self.fuse = mixed, fuse
