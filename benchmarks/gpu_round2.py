@@ -20,7 +20,8 @@ Sections (targets of issue 21 in brackets):
    torch.profiler table of one export-like call (digests and activity) in emulator_profile.txt.
 3. pytest of the emulator, digest and fast-path tests on this GPU (CPU↔CUDA agreement of spikes and digests,
    SLAYER exactness).
-4. benchmarks/train_throughput.py for VGGSNN and ResNet-18 (`fast-spikingnet`, with its SLAYER spike check)
+4. benchmarks/train_throughput.py for VGGSNN and ResNet-18 (`fast-spikingnet` with its SLAYER spike check, and
+   `fast-spikingnet-fused`, the opt-in fused pool/count scan, in the same process)
    [VGGSNN >= 5,500 samples/s, ResNet-18 >= 4,000 on an H200]; then, if time is left,
    benchmarks/trainer_end_to_end.py (2 epochs) [>= 2,500 pairs/s].
 Writes into OUT (at most 9 files): results.json, results.md, export_importtime.txt, export_profile.txt,
@@ -272,7 +273,8 @@ def section_pytest(out: Path) -> dict:
 
 def section_training(out: Path) -> dict:
     run = _run([sys.executable, "benchmarks/train_throughput.py", "--archs", "vggsnn,resnet18", "--trainers",
-                "fast-spikingnet", "--check", "--json-out", str(out / "train_throughput.json")], timeout=240)
+                "fast-spikingnet,fast-spikingnet-fused", "--check", "--json-out",
+                str(out / "train_throughput.json")], timeout=240)
     path = out / "train_throughput.json"
     doc = json.loads(path.read_text()) if path.is_file() else None
     return {"exit": run["exit"], "wall_s": run["wall_s"], "results": doc, "tail": run["stdout"][-2500:],
