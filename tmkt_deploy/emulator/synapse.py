@@ -137,6 +137,12 @@ def _packed(nhwc: torch.Tensor) -> torch.Tensor:
     return nhwc.view(torch.uint8).view(wide)
 
 
+def _copy_rows(rows: torch.Tensor, total: torch.Tensor) -> None:
+    """A conv sum (M, C_out, H', W') into its (M·H'·W', C_out) rows of the layer's result, cast to their type
+    (exact: integers under the module's bound)."""
+    rows.view(len(total), *total.shape[2:], -1).copy_(total.permute(0, 2, 3, 1))
+
+
 def runs_gemm(device: torch.device) -> bool:
     """Whether convs on `device` run as im2col GEMMs (`gemm_conv`, int8 where the weights allow): GPUs. (A
     seam: the tests run the GPU's conv path on CPU by answering True, with `int_matmul` replaced.)"""
@@ -271,7 +277,7 @@ class SynapseOp:
                 total = gemm_conv(x.to(weight.dtype), weight, syn.stride, syn.padding, syn.dilation,
                                   out=None if target.dtype != weight.dtype else target)
                 if target.dtype != weight.dtype:  # the int8 path switched off mid-way: exact integers
-                    target.view(len(x), rows, cols, -1).copy_(total.permute(0, 2, 3, 1))
+                    _copy_rows(target, total)
         return out
 
     def _sum(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -312,8 +318,7 @@ class SynapseOp:
             warnings.warn(f"synapse {syn.source!r}: int8 conv path off ({exc}); float32 GEMM instead",
                           RuntimeWarning, stacklevel=2)
             self.int8 = None
-            total = self._sum(x.to(torch.float32), self.weights[torch.float32])
-            out.view(len(x), *total.shape[2:], -1).copy_(total.permute(0, 2, 3, 1))
+            _copy_rows(out, self._sum(x.to(torch.float32), self.weights[torch.float32]))
 
     def _lava_arithmetic(self, total: torch.Tensor, raw: int) -> torch.Tensor:
         """What Lava does to the exact sum (bounded by `raw`): conv wraps to 24 bits; dense wraps to int32 and
