@@ -131,7 +131,7 @@ class RecordingPairs(ToyPairs):
         return super().__getitem__(i)
 
 
-DDP_TIMEOUT_S = 300  # the test takes ~10 s; a rank has hung twice (cause unknown): fail, with tracebacks
+DDP_TIMEOUT_S = 300  # the test takes ~10 s; a hang (one fixed: see distributed._SENT) fails it, with stacks
 
 
 def _ddp_worker(rank: int, world: int, port: int, out: str, method: str) -> None:

@@ -17,6 +17,16 @@ from torch.utils.data import Dataset, DistributedSampler
 
 from tmkt_common.device import configure_lava_cuda, pick_device
 
+# Tensors made in Python and handed to a collective, kept referenced until `teardown` has destroyed the group.
+# A gloo worker thread can drop its reference to a finished collective's tensors after the caller has moved
+# on (a later barrier's work keeps earlier ones alive). If Python had let go first, that drop frees the
+# tensor's Python object and needs the GIL, while `destroy_process_group` holds the GIL and joins that very
+# thread: a deadlock (CI hung there; gdb showed ~AsyncAllreduceWork -> TensorImpl -> PyObject decref ->
+# take_gil in the worker, ~ProcessGroupGloo -> thread join in the main thread; torch 2.3, about 1 run in 30
+# of the gloo DDP test on the 2-core box). With Python still holding them, the worker's drop is a plain
+# count decrement. One small tensor per epoch.
+_SENT: list[torch.Tensor] = []
+
 
 @dataclass(frozen=True)
 class Dist:
@@ -49,8 +59,14 @@ def setup(device: str = "auto") -> tuple[Dist, torch.device]:
 
 
 def teardown(info: Dist) -> None:
+    """Leave the process group after a run that ended normally on this rank: a barrier first (no rank
+    destroys its group while another still talks to it), then `destroy_process_group`, then the tensors
+    `all_sum` sent are let go (see `_SENT`). Not called after an error: a collective teardown with ranks
+    still inside collectives deadlocks, and the failing process exits anyway."""
     if info.active and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
+        _SENT.clear()
 
 
 def sampler(dataset: Dataset, info: Dist, *, seed: int) -> DistributedSampler:
@@ -75,6 +91,7 @@ def all_sum(values: dict[str, float], info: Dist, device: torch.device) -> dict[
     keys = sorted(values)
     t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64, device=device)
     dist.all_reduce(t)
+    _SENT.append(t)
     return dict(zip(keys, t.tolist(), strict=True))
 
 

@@ -227,12 +227,11 @@ def fit(
         raise ValueError("fit without a test set needs data.val_fraction > 0 (epochs are scored on it)")
     out = Path(out_dir)
     info, dev = distributed.setup(device)
-    try:
-        resumed = check_run_folder(out, cfg, resume=resume, overwrite=overwrite, ckpt=checkpoint)
-        distributed.barrier(info)  # every rank checked before rank 0 writes
-        return _fit(cfg, out, train_set, test_set, info, dev, resumed, overwrite, on_epoch_end)
-    finally:
-        distributed.teardown(info)
+    resumed = check_run_folder(out, cfg, resume=resume, overwrite=overwrite, ckpt=checkpoint)
+    distributed.barrier(info)  # every rank checked before rank 0 writes
+    history = _fit(cfg, out, train_set, test_set, info, dev, resumed, overwrite, on_epoch_end)
+    distributed.teardown(info)  # not after an error (see there)
+    return history
 
 
 def epoch_augmentation(cfg: TrainConfig, size: int,
