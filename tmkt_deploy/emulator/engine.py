@@ -13,8 +13,8 @@ fused kernel (on CPU numba's, `lif_kernel`; on a GPU Triton's, `lif_triton`, or 
 `neuron`, where Lava's int32 wraps could matter). On a GPU convs are one im2col GEMM per chunk
 (`synapse.gemm_conv`) and batches are sized from its free memory, so a whole test set runs in one or a few
 batches. Spatial layers' currents and spikes live in channels-last memory (H, W, C: the layout oneDNN's convs
-read and write without reordering) behind PyTorch's logical (C, H, W) shape, and spikes are 0/1 (float32 on
-CPU, the type the next conv sums in).
+read and write without reordering) behind PyTorch's logical (C, H, W) shape, and spikes are 0/1 (on CPU
+uint8, what oneDNN's int8 convs read, or float32 where those are missing: the type the next conv sums in).
 
 Layout of the results: like `lava.simulate`, each layer's spikes on the sample's own P steps, masked
 (zero) before the layer's latency (there Lava shows the previous sample's tail); a layer's last `latency`
@@ -50,7 +50,7 @@ from ..loihi_params import ACT_SHIFT, UV_LIMIT, LifParams, lif_params
 from .layout import logical, neuron_major
 from .neuron import LifState, wrap
 from .stream import StreamRunner, check_stream_inputs, largest
-from .synapse import FLOAT32_EXACT, SynapseOp, exact_kernels
+from .synapse import FLOAT32_EXACT, ONEDNN_INT8, ONEDNN_STRICT, SynapseOp, exact_kernels
 
 # Default batch size: as many samples as keep the widest layer's float32 input currents under this many bytes.
 # Batches whose tensors stay in a core's caches run fastest (2-core EPYC, SCNN 48x48 T=10: 3 samples a batch
@@ -65,6 +65,9 @@ GPU_MEMORY_SHARE = 0.5
 # Spikes and graded inputs are kept as float32 (0/1, and graded payloads of up to 24 bits, all exact): the
 # dtype most synapses sum in.
 SPIKE_DTYPE = torch.float32
+# Spikes the CPU's LIF kernel writes: 1-byte 0/1 where convs read them as oneDNN int8 inputs (see `synapse`),
+# else float32, the type the float convs sum in (either saves the next synapse a conversion pass).
+CPU_SPIKES = np.uint8 if ONEDNN_INT8 and ONEDNN_STRICT else np.float32
 # Largest |a_in| for which `a_in << 6` plus a 24-bit current cannot overflow Lava's int32 arithmetic.
 INT32_SAFE_INPUT = 1 << (24 - ACT_SHIFT)
 
@@ -220,6 +223,8 @@ def _neuron_sums(spikes: torch.Tensor, time_steps: int) -> torch.Tensor:
     slice of the window ran 20x slower on CPU, measured), bool ones (torch's LIF steps) per step first."""
     rows = steps_first(spikes)
     n, steps, neurons = rows.shape
+    if rows.dtype == torch.uint8:  # the CPU's spikes: the float GEMM is still the fast way to sum them
+        rows = rows.to(torch.float32)
     if rows.is_floating_point():
         masks = torch.zeros(2, n, steps, dtype=rows.dtype, device=rows.device)
         masks[0] = 1
@@ -441,7 +446,7 @@ class WindowRunner:
         states exactly alike (the tests compare them)."""
         cpu_kernel = _kernel("lif_kernel") if a_in.device.type == "cpu" else None
         if cpu_kernel is not None:
-            window = cpu_kernel.lif_window(params, a_in.numpy(), spike_dtype=np.float32)  # = SPIKE_DTYPE
+            window = cpu_kernel.lif_window(params, a_in.numpy(), spike_dtype=CPU_SPIKES)
             return torch.from_numpy(window.spikes), torch.from_numpy(window.counts), \
                 torch.from_numpy(window.changed), None
         int32_safe = bound <= INT32_SAFE_INPUT or not a_in.numel()
@@ -462,8 +467,10 @@ def _zero_steps(currents: torch.Tensor, n: int, steps: int) -> torch.Tensor:
         return currents
     layout = torch.channels_last if currents.ndim == 4 else torch.contiguous_format
     full = torch.empty((n * steps, *currents.shape[1:]), dtype=currents.dtype, device=currents.device,
-                       memory_format=layout).zero_()
-    full.view(n, steps, *currents.shape[1:])[:, :live] = currents.view(n, live, *currents.shape[1:])
+                       memory_format=layout)
+    windows = full.view(n, steps, *currents.shape[1:])
+    windows[:, :live] = currents.view(n, live, *currents.shape[1:])
+    windows[:, live:].zero_()  # each value written once
     return full
 
 

@@ -1,11 +1,14 @@
 """The LIF update of `neuron.LifState` fused into one compiled CPU loop over a layer's whole window (numba).
 
 On CPU the torch version makes about fifteen passes over memory per time step; this kernel reads each input
-current once, keeps `u`/`v` in registers and writes each spike once, in int64 with Lava's int32 wraps always
-applied (they cost a few instructions here); the neuron loop vectorises. It releases the GIL: the engine runs
-batches in parallel threads (numba's own parallel loops would bring a second OpenMP pool to spin against
-torch's).
-Spikes can be written as 0/1 in the float type the next synapse sums in, which saves it a conversion pass.
+current once, keeps `u`/`v` in registers and writes each spike once. It computes in int32 lanes, Lava's own
+register width: numba's integer ops wrap (no `nsw` flags: overflow is two's complement, not undefined), so
+Lava's int32 wraps happen by themselves, and each decay is split so that no product leaves int32 (`u` and `v`
+stay within 24 bits, the factors within 12). Twice the SIMD lanes of int64: 2.6x faster than the int64
+version with explicit wraps (2-core EPYC, 8 x 16 x 36,864 neuron steps, measured). The neuron loop
+vectorises. It releases the GIL: the engine runs batches in parallel threads (numba's own parallel loops
+would bring a second OpenMP pool to spin against torch's).
+Spikes can be written as 0/1 in the type the next synapse reads, which saves it a conversion pass.
 Same arithmetic as `neuron.py` (see there for Lava's semantics); the tests check both against Lava.
 """
 
@@ -18,20 +21,20 @@ import numpy as np
 
 from ..loihi_params import ACT_SHIFT, DECAY_SHIFT, UV_LIMIT, LifParams
 
-INT32_HALF = np.int64(1 << 31)
-INT32_MASK = np.int64((1 << 32) - 1)
+I32 = np.int32
+LOW_BITS = I32((1 << DECAY_SHIFT) - 1)
+UV = I32(UV_LIMIT)
 
 
 @numba.njit(inline="always")
-def _int32(x: np.int64) -> np.int64:
-    return ((x + INT32_HALF) & INT32_MASK) - INT32_HALF
-
-
-@numba.njit(inline="always")
-def _decay(x: np.int64, factor: np.int64) -> np.int64:
-    product = x * factor
-    magnitude = (-product if product < 0 else product) >> DECAY_SHIFT
-    return _int32(-magnitude if product < 0 else magnitude)
+def _decay(x: np.int32, factor: np.int32) -> np.int32:
+    """Lava's decay, sign-magnitude: (|x| * factor) >> 12 with x's sign, as (|x| >> 12) * factor plus the
+    low bits' ((|x| & 4095) * factor) >> 12 (exact; each product below 2**24 for |x| <= 2**23)."""
+    magnitude = I32(abs(x))
+    high = I32(I32(magnitude >> DECAY_SHIFT) * factor)
+    low = I32(I32(I32(magnitude & LOW_BITS) * factor) >> DECAY_SHIFT)
+    decayed = I32(high + low)
+    return I32(-decayed) if x < 0 else decayed
 
 
 @numba.njit(cache=True, nogil=True)
@@ -51,16 +54,17 @@ def _lif_window(a_in, current_factor, voltage_factor, bias, vth, reset_interval,
                 v[:] = 0
             a_row, spike_row = a_in[i, t], spikes[i, t]
             for j in range(neurons):  # branch-free: it vectorises (10-20 % faster, measured)
-                activation = _int32(np.int64(a_row[j]) << ACT_SHIFT)
-                current = _int32(_decay(u[j], current_factor) + activation)
-                current += 2 * UV_LIMIT * ((current <= -UV_LIMIT) - (current > UV_LIMIT))
-                voltage = _int32(_decay(v[j], voltage_factor) + current + bias[j])
-                voltage = min(max(voltage, 1 - UV_LIMIT), UV_LIMIT - 1)
-                fired = voltage > vth
+                before_u, before_v = u[j], v[j]
+                activation = I32(I32(a_row[j]) << ACT_SHIFT)
+                current = I32(_decay(before_u, current_factor) + activation)
+                current = I32(current + I32(I32(2) * UV * I32(I32(current <= -UV) - I32(current > UV))))
+                voltage = I32(I32(_decay(before_v, voltage_factor) + current) + bias[j])
+                voltage = min(max(voltage, I32(1) - UV), UV - I32(1))
+                fired = I32(voltage > vth)
                 spike_row[j] = fired
                 count += fired
-                after = voltage * (1 - fired)
-                busy += fired | (current != u[j]) | (after != v[j])
+                after = I32(voltage * I32(I32(1) - fired))
+                busy += I32(fired | I32(current != before_u) | I32(after != before_v))
                 u[j] = current
                 v[j] = after
             changed[i, t] = busy
@@ -90,10 +94,12 @@ def lif_window(params: LifParams, a_in: np.ndarray, spike_dtype: type = np.bool_
     registers = (samples, neurons)
     out = Window(spikes=np.empty(a_in.shape, dtype=spike_dtype), counts=np.empty(samples, dtype=np.int64),
                  changed=np.empty(a_in.shape[:2], dtype=np.int64),
-                 u=np.empty(registers, dtype=np.int64), v=np.empty(registers, dtype=np.int64))
+                 u=np.empty(registers, dtype=np.int32), v=np.empty(registers, dtype=np.int32))
+    # biases wrapped to int32 as the sums they enter are; a threshold above every 24-bit voltage never fires
     biases = np.full(neurons, params.effective_bias, np.int64) if bias is None else bias.astype(np.int64)
-    _lif_window(a_in, np.int64(params.current_factor), np.int64(params.voltage_factor), biases,
-                np.int64(params.effective_vth), np.int64(reset_interval),
+    biases = biases.astype(np.int32)
+    _lif_window(a_in, I32(params.current_factor), I32(params.voltage_factor), biases,
+                I32(min(params.effective_vth, UV_LIMIT)), np.int64(reset_interval),
                 np.int64(reset_offset % reset_interval if reset_interval else 0),
                 out.spikes, out.counts, out.changed, out.u, out.v)
     return out
