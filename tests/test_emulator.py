@@ -312,11 +312,41 @@ def test_the_gpus_conv_path_gives_the_cpu_spikes(monkeypatch, broken):
             warnings.simplefilter("error", RuntimeWarning)  # the int8 path stays on
             gemm = emulate(net, x, record=True, digests=True, activity=True)
     assert products and min(products) > 16
-    assert np.array_equal(cpu.output_spikes, gemm.output_spikes)
-    for name in cpu.layer_spikes:
-        assert np.array_equal(cpu.layer_spikes[name], gemm.layer_spikes[name]), name
-        assert np.array_equal(cpu.layer_digests[name], gemm.layer_digests[name]), name
-        assert np.array_equal(cpu.spike_counts[name], gemm.spike_counts[name]), name
-        assert np.array_equal(cpu.window_spikes[name], gemm.window_spikes[name]), name
-        assert np.array_equal(cpu.changed[name], gemm.changed[name]), name
+    assert_same_emulation(cpu, gemm)
     assert cpu.layer_spikes["conv3"].any() and not cpu.layer_spikes["conv3"].all()
+
+
+def assert_same_emulation(a: EmulatorResult, b: EmulatorResult) -> None:
+    """Same output, and per layer the same spikes, digests, counts and activity."""
+    assert np.array_equal(a.output_spikes, b.output_spikes)
+    for name in a.layer_spikes:
+        assert np.array_equal(a.layer_spikes[name], b.layer_spikes[name]), name
+        assert np.array_equal(a.layer_digests[name], b.layer_digests[name]), name
+        assert np.array_equal(a.spike_counts[name], b.spike_counts[name]), name
+        assert np.array_equal(a.window_spikes[name], b.window_spikes[name]), name
+        assert np.array_equal(a.changed[name], b.changed[name]), name
+
+
+@pytest.mark.skipif(not synapse_module.ONEDNN_INT8, reason="this torch build has no oneDNN int8 ops")
+@pytest.mark.parametrize("broken", [False, True])
+def test_the_cpus_int8_ops_give_the_float_sums_spikes(monkeypatch, broken):
+    """On CPU the synapses whose weights fit int8 (here every conv and the pool) run as oneDNN int8 ops on
+    1-byte spikes: same spikes, digests, counts and activity as float32 sums. A wrong int8 sum is caught by
+    the once-per-synapse check, warned about, and replaced by the float sum."""
+    net, x = gemm_net(), frames(samples=3, time_steps=5)
+    ops = [op for ops in WindowRunner(net, torch.device("cpu")).ops.values() for op in ops]
+    assert sum(op.onednn is not None for op in ops) >= 4
+    with monkeypatch.context() as float_only:
+        float_only.setattr(synapse_module, "_onednn_int8", lambda *args: None)
+        floats = emulate(net, x, record=True, digests=True, activity=True)
+    real = synapse_module.onednn_int8_sum
+    monkeypatch.setattr(synapse_module, "onednn_int8_sum", lambda *args: real(*args) + int(broken))
+    if broken:
+        with pytest.warns(RuntimeWarning, match="int8 conv path off"):
+            int8 = emulate(net, x, record=True, digests=True, activity=True)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)  # the int8 path stays on
+            int8 = emulate(net, x, record=True, digests=True, activity=True)
+    assert_same_emulation(floats, int8)
+    assert int8.layer_spikes["conv3"].any() and not int8.layer_spikes["conv3"].all()

@@ -22,7 +22,7 @@ On a GPU, convs are one im2col copy + one GEMM per chunk (`gemm_conv`); where sp
 (0/1 spikes; quantized weights are even, so halved they do) the GEMM runs on int8 operands with int32
 accumulation (`torch._int_mm`, integer arithmetic: exact by construction, checked once per synapse against
 the float GEMM).
-On CPU, convs and dense synapses of spikes (0/1, or graded payloads up to 255) with weights that fit int8 run
+On CPU, convs and dense synapses of spikes (0/1, or graded payloads up to 127) with weights that fit int8 run
 as oneDNN's int8 convolution and inner product (`torch.ops.onednn.qconv2d_pointwise`, `qlinear_pointwise`:
 the ops PyTorch's x86 int8 inference lowers to): u8 inputs times s8 weights summed in int32 (VNNI where the
 CPU has it), handed back as float32 times a power-of-two weight scale (exact below 2**24, like the float
@@ -55,7 +55,9 @@ from .neuron import wrap
 CHUNK_ELEMENTS = 1 << 24
 FLOAT32_EXACT = 1 << 24
 INT8_MAX = 127  # spikes and (scaled) weights up to this run through int8 GEMMs on a GPU
-UINT8_MAX = 255  # spikes up to this run through oneDNN's int8 ops on CPU (unsigned 8-bit inputs)
+# Spikes up to this run through oneDNN's int8 ops on CPU (u8 inputs): on CPUs without VNNI its kernels add
+# pairs of u8 * s8 products in int16, saturating, and 2 * 127 * 128 stays below 2**15.
+ONEDNN_MAX_SPIKE = 127
 CHECK_FRAMES = 8  # frames of a synapse's first int8 GEMM compared with the float32 one
 # oneDNN computes float32 in float32 only in its default "strict" math mode (others allow bf16/tf32 inside).
 ONEDNN_STRICT = os.environ.get("ONEDNN_DEFAULT_FPMATH_MODE",
@@ -166,6 +168,18 @@ def _rows(sums: torch.Tensor) -> torch.Tensor:
     """Sums as (outputs, channels) rows: a conv's (M, C, H', W') channels-last as (M·H'·W', C) (a view), a
     dense synapse's (M, N) as it is."""
     return sums.permute(0, 2, 3, 1).reshape(-1, sums.shape[1]) if sums.ndim == 4 else sums
+
+
+def onednn_int8_sum(spikes: torch.Tensor, syn: Synapse, q: OneDnnInt8) -> torch.Tensor:
+    """`syn`'s sum for uint8 frames `spikes` by oneDNN's int8 convolution (channels-last float32 result) or
+    inner product ((M, N) float32). (A seam: a test plants a wrong sum here.)"""
+    if syn.kind == "dense":
+        return torch.ops.onednn.qlinear_pointwise(spikes.flatten(1), 1.0, 0, q.packed, q.scales, q.zeros,
+                                                  None, 1.0, 0, torch.float32, "none", [], "")
+    return torch.ops.onednn.qconv2d_pointwise(
+        spikes.contiguous(memory_format=torch.channels_last), 1.0, 0, q.packed, q.scales, q.zeros, None,
+        list(syn.stride), list(syn.padding), list(syn.dilation), syn.groups, 1.0, 0, torch.float32,
+        "none", [], "")
 
 
 def runs_gemm(device: torch.device) -> bool:
@@ -312,11 +326,10 @@ class SynapseOp:
         with exact_kernels():
             if self.gemm and self.syn.kind == "conv":
                 return self._lava_arithmetic(self._gpu_conv_currents(frames, weight, step, use_int8), raw)
-            chunks = []
+            chunks, int8_fits = [], dtype == torch.float32 and max_spike <= ONEDNN_MAX_SPIKE
             for i in range(0, len(frames), step):
-                x = frames[i:i + step]
-                use_onednn = self.onednn is not None and dtype == torch.float32 and max_spike <= UINT8_MAX
-                chunks.append(self._onednn_sum(x) if use_onednn else self._sum(x, weight))
+                x = frames[i:i + step]  # (a failed int8 check turns `onednn` off for the chunks after it)
+                chunks.append(self._onednn_sum(x) if int8_fits and self.onednn else self._sum(x, weight))
         total = chunks[0] if len(chunks) == 1 else torch.cat(chunks)
         return self._lava_arithmetic(total, raw)
 
@@ -380,20 +393,11 @@ class SynapseOp:
             _copy_rows(out, self._int8_off(x, exc))
 
     def _onednn_sum(self, x: torch.Tensor) -> torch.Tensor:
-        """The sum for frames `x` (values 0..255, any type; uint8 ones are read as they are) by oneDNN's int8
+        """The sum for frames `x` (values 0..127, any type; uint8 ones are read as they are) by oneDNN's int8
         convolution or inner product: float32, in `_sum`'s layout. Checked once against `_sum`; a difference
         or an error switches this synapse to the float path for good, with a warning."""
-        syn, q = self.syn, self.onednn
         try:
-            spikes = x if x.dtype == torch.uint8 else x.to(torch.uint8)
-            if syn.kind == "dense":
-                out = torch.ops.onednn.qlinear_pointwise(spikes.flatten(1), 1.0, 0, q.packed, q.scales,
-                                                         q.zeros, None, 1.0, 0, torch.float32, "none", [], "")
-            else:
-                out = torch.ops.onednn.qconv2d_pointwise(
-                    spikes.contiguous(memory_format=torch.channels_last), 1.0, 0, q.packed, q.scales, q.zeros,
-                    None, list(syn.stride), list(syn.padding), list(syn.dilation), syn.groups, 1.0, 0,
-                    torch.float32, "none", [], "")
+            out = onednn_int8_sum(x if x.dtype == torch.uint8 else x.to(torch.uint8), self.syn, self.onednn)
             self._verify_int8(x, _rows(out))
         except RuntimeError as exc:
             self.onednn = None
