@@ -350,3 +350,20 @@ def test_the_cpus_int8_ops_give_the_float_sums_spikes(monkeypatch, broken):
             int8 = emulate(net, x, record=True, digests=True, activity=True)
     assert_same_emulation(floats, int8)
     assert int8.layer_spikes["conv3"].any() and not int8.layer_spikes["conv3"].all()
+
+
+def test_exact_kernels_hold_until_the_last_caller_leaves():
+    """The settings are process-wide: the first caller in sets them, one leaving while another (a thread, a
+    nested synapse op) is still inside changes nothing, and the last one out restores what was there."""
+    saved = torch.get_float32_matmul_precision(), torch.backends.mkldnn.enabled
+    torch.set_float32_matmul_precision("high")
+    try:
+        first, second = synapse_module.exact_kernels(), synapse_module.exact_kernels()
+        first.__enter__()
+        second.__enter__()
+        first.__exit__(None, None, None)
+        assert torch.get_float32_matmul_precision() == "highest" and not torch.backends.mkldnn.enabled
+        second.__exit__(None, None, None)
+        assert torch.get_float32_matmul_precision() == "high" and torch.backends.mkldnn.enabled == saved[1]
+    finally:
+        torch.set_float32_matmul_precision(saved[0])

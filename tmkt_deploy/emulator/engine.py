@@ -365,26 +365,20 @@ def _intra_op_threads(threads: int) -> Iterator[None]:
 
 @dataclass
 class LayerWindow:
-    """One layer's P-step window for a batch: spikes (n, P, *shape), spikes per sample (n,) and, for neuron
-    layers, neurons whose state changed per sample and step (n, P). `live_steps`: the steps that can hold
-    spikes, all later ones being empty (the input: its T frames of P), so synapses skip the rest. `sums`:
-    spikes per neuron (memory order) over the batch, all steps and the frames' steps, where the fused
-    kernel counted them."""
+    """One layer's window for a batch: spikes (n, steps, *shape), spikes per sample (n,) and, for neuron
+    layers, neurons whose state changed per sample and step (n, P). A layer's window has all P steps; the
+    input's only its T frames (the rest of its P steps are empty, so synapses from it skip them and its
+    targets' currents are zero there). `sums`: spikes per neuron (memory order) over the batch, all steps
+    and the frames' steps, where the fused kernel counted them."""
 
     spikes: torch.Tensor
     counts: torch.Tensor
     changed: torch.Tensor | None = None
-    live_steps: int | None = None
     sums: tuple[torch.Tensor, torch.Tensor] | None = None
 
-    def live_frames(self) -> torch.Tensor:
-        """The live steps' frames (n · live_steps, *shape), in the window's memory order (a copy when steps
-        are skipped, a view otherwise)."""
-        spikes = self.spikes if self.live_steps is None else self.spikes[:, :self.live_steps]
-        if self.live_steps is None or spikes.ndim != 5:
-            return spikes.flatten(0, 1)
-        channels, height, width = spikes.shape[2:]
-        return spikes.permute(0, 1, 3, 4, 2).reshape(-1, height, width, channels).permute(0, 3, 1, 2)
+    def frames(self) -> torch.Tensor:
+        """The window's frames (n · steps, *shape), a view in its memory order."""
+        return self.spikes.flatten(0, 1)
 
 
 class WindowRunner:
@@ -403,15 +397,16 @@ class WindowRunner:
         net, (n, time_steps) = self.net, (len(frames), frames.shape[-1])
         steps = net.steps_per_sample(time_steps)
         channels, height, width = net.input_shape
-        source = frames.new_zeros(n, steps, height, width, channels, dtype=SPIKE_DTYPE)
-        source[:, :time_steps] = frames.permute(0, 4, 2, 3, 1)
+        source = frames.new_empty(n, time_steps, height, width, channels, dtype=SPIKE_DTYPE)
+        source.copy_(frames.permute(0, 4, 2, 3, 1))
         events = frames.reshape(n, -1).count_nonzero(dim=1)
-        windows = {INPUT: LayerWindow(source.permute(0, 1, 4, 2, 3), events, live_steps=time_steps)}
+        windows = {INPUT: LayerWindow(source.permute(0, 1, 4, 2, 3), events)}
         max_spike = {INPUT: int(frames.max()) if frames.numel() else 0}
         for layer in net.layers:
             bound = sum(op.bound(max_spike[op.syn.source]) for op in self.ops[layer.name])
-            a_in = neuron_major(self._layer_input(layer, windows, max_spike, bound)).view(n, steps, -1)
-            spikes, counts, changed, neuron_sums = self._fire(self.params[layer.name], a_in, bound,
+            a_in = neuron_major(self._layer_input(layer, windows, max_spike, bound))
+            a_in = a_in.view(n, -1, layer.num_neurons)
+            spikes, counts, changed, neuron_sums = self._fire(self.params[layer.name], a_in, bound, steps,
                                                               time_steps if sums else None)
             windows[layer.name] = LayerWindow(logical(spikes, layer.shape), counts, changed, sums=neuron_sums)
             max_spike[layer.name] = 1
@@ -419,14 +414,17 @@ class WindowRunner:
 
     def _layer_input(self, layer: Layer, windows: dict[str, LayerWindow], max_spike: dict[str, int],
                      bound: int) -> torch.Tensor:
-        """The layer's a_in for every frame (M, *shape), |a_in| <= `bound`: its synapses summed as Lava's
-        InPort sums them (int32)."""
+        """The layer's a_in (n · S, *shape) for the first S steps of its windows, S the most steps of its
+        sources' windows (later ones get no input), |a_in| <= `bound`: its synapses summed as Lava's InPort
+        sums them (int32)."""
         ops = self.ops[layer.name]
+        n, live = 0, 0
         inputs = []
         for op in ops:  # shapes agree: the runner validated the IR
             window = windows[op.syn.source]
-            current = op.currents(window.live_frames(), max_spike[op.syn.source])
-            inputs.append(_zero_steps(current, *window.spikes.shape[:2]).view(-1, *layer.shape))
+            n, live = len(window.spikes), max(live, window.spikes.shape[1])
+            inputs.append(op.currents(window.frames(), max_spike[op.syn.source]))
+        inputs = [_zero_steps(current, n, live).view(-1, *layer.shape) for current in inputs]
         if len(inputs) == 1:
             return inputs[0]
         # exact in float32 below its limit; the ops' results are fresh tensors, ours to add into
@@ -436,19 +434,23 @@ class WindowRunner:
         return total if bound < 1 << 31 else wrap(total, 32)
 
     @staticmethod
-    def _fire(params: LifParams, a_in: torch.Tensor, bound: int, frames: int | None = None
+    def _fire(params: LifParams, a_in: torch.Tensor, bound: int, steps: int, frames: int | None = None
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
         """Spikes (n, P, neurons), spikes per sample and changed-state neurons per sample and step (n, P) of a
-        layer for its inputs (n, P, neurons), |a_in| <= `bound`: the fused numba kernel on CPU; on a GPU the
-        fused Triton kernel where the inputs are int32-safe (see `LifState`: by the bound, else by the
-        inputs' range), which with `frames` (the T of P steps) also sums spikes per neuron (else None); else
-        (or without numba / Triton) torch step by step, with Lava's int32 wraps. All three count changed
+        layer over its P = `steps` window for its inputs (n, S, neurons) of the first S steps (none after
+        them), |a_in| <= `bound`: the fused numba kernel on CPU (reading the S steps as they are); else, on
+        inputs padded with zeros to P steps: on a GPU the fused Triton kernel where the inputs are int32-safe
+        (see `LifState`: by the bound, else by the inputs' range), which with `frames` (the T of P steps)
+        also sums spikes per neuron (else None); else (or without numba / Triton) torch step by step, with
+        Lava's int32 wraps. All three count changed
         states exactly alike (the tests compare them)."""
         cpu_kernel = _kernel("lif_kernel") if a_in.device.type == "cpu" else None
         if cpu_kernel is not None:
-            window = cpu_kernel.lif_window(params, a_in.numpy(), spike_dtype=CPU_SPIKES)
+            window = cpu_kernel.lif_window(params, a_in.numpy(), spike_dtype=CPU_SPIKES, steps=steps)
             return torch.from_numpy(window.spikes), torch.from_numpy(window.counts), \
                 torch.from_numpy(window.changed), None
+        n, live, neurons = a_in.shape
+        a_in = _zero_steps(a_in.reshape(n * live, neurons), n, steps).view(n, steps, neurons)
         int32_safe = bound <= INT32_SAFE_INPUT or not a_in.numel()
         if not int32_safe:  # the bound is loose: look at the inputs (a pass over them, and a sync)
             int32_safe = largest(a_in) <= INT32_SAFE_INPUT

@@ -40,7 +40,9 @@ def _decay(x: np.int32, factor: np.int32) -> np.int32:
 @numba.njit(cache=True, nogil=True)
 def _lif_window(a_in, current_factor, voltage_factor, bias, vth, reset_interval, reset_offset, spikes, counts,
                 changed, u_out, v_out):
-    samples, steps, neurons = a_in.shape
+    samples, live, neurons = a_in.shape
+    steps = spikes.shape[1]
+    no_input = np.zeros(neurons, a_in.dtype)
     for i in range(samples):
         u = u_out[i]  # the registers are the outputs' rows
         v = v_out[i]
@@ -52,7 +54,7 @@ def _lif_window(a_in, current_factor, voltage_factor, bias, vth, reset_interval,
             if reset_interval > 0 and (t + 1) % reset_interval == reset_offset:  # Lava's steps count from 1
                 u[:] = 0  # a reset is the schedule's, not activity: `changed` compares with the zeroed state
                 v[:] = 0
-            a_row, spike_row = a_in[i, t], spikes[i, t]
+            a_row, spike_row = a_in[i, t] if t < live else no_input, spikes[i, t]
             for j in range(neurons):  # branch-free: it vectorises (10-20 % faster, measured)
                 before_u, before_v = u[j], v[j]
                 activation = I32(I32(a_row[j]) << ACT_SHIFT)
@@ -85,15 +87,18 @@ class Window:
 
 
 def lif_window(params: LifParams, a_in: np.ndarray, spike_dtype: type = np.bool_,
-               bias: np.ndarray | None = None, reset_interval: int = 0, reset_offset: int = 0) -> Window:
-    """Run the neurons from zero state through integer inputs `a_in` (n, steps, neurons), int32 range, any
-    numeric dtype; spikes come as `spike_dtype` 0/1. `bias`: per-neuron effective biases instead of the
-    params' scalar; `reset_interval` > 0: Lava LIFReset's schedule (zero u, v when (t + 1) % interval ==
-    offset)."""
-    samples, _, neurons = a_in.shape
+               bias: np.ndarray | None = None, reset_interval: int = 0, reset_offset: int = 0,
+               steps: int | None = None) -> Window:
+    """Run the neurons from zero state through integer inputs `a_in` (n, S, neurons), int32 range, any
+    numeric dtype, for `steps` steps (default S; inputs after the S-th are zero: an input layer's window
+    needs no zero-padded copy); spikes come as `spike_dtype` 0/1. `bias`: per-neuron effective biases
+    instead of the params' scalar; `reset_interval` > 0: Lava LIFReset's schedule (zero u, v when
+    (t + 1) % interval == offset)."""
+    samples, live, neurons = a_in.shape
+    steps = live if steps is None else steps
     registers = (samples, neurons)
-    out = Window(spikes=np.empty(a_in.shape, dtype=spike_dtype), counts=np.empty(samples, dtype=np.int64),
-                 changed=np.empty(a_in.shape[:2], dtype=np.int64),
+    out = Window(spikes=np.empty((samples, steps, neurons), dtype=spike_dtype),
+                 counts=np.empty(samples, dtype=np.int64), changed=np.empty((samples, steps), dtype=np.int64),
                  u=np.empty(registers, dtype=np.int32), v=np.empty(registers, dtype=np.int32))
     # biases wrapped to int32 as the sums they enter are; a threshold above every 24-bit voltage never fires
     biases = np.full(neurons, params.effective_bias, np.int64) if bias is None else bias.astype(np.int64)

@@ -38,6 +38,7 @@ caller can see them as (M, H*W*C) neurons without a copy.
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -198,16 +199,31 @@ def int_matmul(columns: torch.Tensor, kernel: torch.Tensor, out: torch.Tensor) -
 def exact_kernels() -> Iterator[None]:
     """GEMM-based conv kernels only and float32 matmuls in full float32, whatever the process set before.
 
-    These are process-wide settings: callers running ops in several threads hold this around all of them, so
-    that no thread's exit restores the caller's settings while another still computes."""
-    saved = torch.get_float32_matmul_precision()
-    torch.set_float32_matmul_precision("highest")
+    These are process-wide settings: the first caller to enter sets them and the last to leave restores them,
+    so threads computing side by side (and nested calls, one per synapse op inside an emulation that holds
+    it too: they cost nothing then) never see them restored while one of them still computes."""
+    global _exact_holders
+    with _exact_lock:
+        _exact_holders += 1
+        if _exact_holders == 1:
+            _exact_saved[:] = [torch.get_float32_matmul_precision(), torch.backends.cudnn.enabled,
+                               torch.backends.mkldnn.enabled, torch.backends.nnpack.set_flags(False)[0]]
+            torch.set_float32_matmul_precision("highest")
+            torch.backends.cudnn.enabled = torch.backends.mkldnn.enabled = False
     try:
-        with (torch.backends.cudnn.flags(enabled=False), torch.backends.mkldnn.flags(enabled=False),
-              torch.backends.nnpack.flags(enabled=False)):
-            yield
+        yield
     finally:
-        torch.set_float32_matmul_precision(saved)
+        with _exact_lock:
+            _exact_holders -= 1
+            if _exact_holders == 0:
+                precision, torch.backends.cudnn.enabled, torch.backends.mkldnn.enabled, nnpack = _exact_saved
+                torch.set_float32_matmul_precision(precision)
+                torch.backends.nnpack.set_flags(nnpack)
+
+
+_exact_lock = threading.Lock()
+_exact_holders = 0  # callers inside `exact_kernels` now
+_exact_saved: list = []  # the settings the first of them found
 
 
 def _int8_scaled(weight: np.ndarray) -> tuple[np.ndarray, int] | None:
