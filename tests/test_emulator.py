@@ -304,16 +304,21 @@ def test_the_gpus_conv_path_gives_the_cpu_spikes(monkeypatch, broken):
     monkeypatch.setattr(synapse_module, "runs_gemm", lambda device: True)
     monkeypatch.setattr(synapse_module, "int_matmul", int_matmul)
     monkeypatch.setattr(synapse_module, "CHUNK_ELEMENTS", 200)  # many chunks, some of 9 rows
-    if broken:
-        with pytest.warns(RuntimeWarning, match="int8 conv path off"):
-            gemm = emulate(net, x, record=True, digests=True, activity=True)
-    else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", RuntimeWarning)  # the int8 path stays on
-            gemm = emulate(net, x, record=True, digests=True, activity=True)
+    gemm = emulate_int8(net, x, broken)
     assert products and min(products) > 16
     assert_same_emulation(cpu, gemm)
     assert cpu.layer_spikes["conv3"].any() and not cpu.layer_spikes["conv3"].all()
+
+
+def emulate_int8(net: Network, x: np.ndarray, broken: bool) -> EmulatorResult:
+    """Every record of an emulation whose int8 path is `broken` (then its check must warn that it is off) or
+    not (then it must stay on: no warning)."""
+    if broken:
+        with pytest.warns(RuntimeWarning, match="int8 conv path off"):
+            return emulate(net, x, record=True, digests=True, activity=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        return emulate(net, x, record=True, digests=True, activity=True)
 
 
 def assert_same_emulation(a: EmulatorResult, b: EmulatorResult) -> None:
@@ -341,13 +346,7 @@ def test_the_cpus_int8_ops_give_the_float_sums_spikes(monkeypatch, broken):
         floats = emulate(net, x, record=True, digests=True, activity=True)
     real = synapse_module.onednn_int8_sum
     monkeypatch.setattr(synapse_module, "onednn_int8_sum", lambda *args: real(*args) + int(broken))
-    if broken:
-        with pytest.warns(RuntimeWarning, match="int8 conv path off"):
-            int8 = emulate(net, x, record=True, digests=True, activity=True)
-    else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", RuntimeWarning)  # the int8 path stays on
-            int8 = emulate(net, x, record=True, digests=True, activity=True)
+    int8 = emulate_int8(net, x, broken)
     assert_same_emulation(floats, int8)
     assert int8.layer_spikes["conv3"].any() and not int8.layer_spikes["conv3"].all()
 
