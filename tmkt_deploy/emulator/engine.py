@@ -53,9 +53,10 @@ from .stream import StreamRunner, check_stream_inputs, largest
 from .synapse import FLOAT32_EXACT, ONEDNN_INT8, ONEDNN_STRICT, SynapseOp, exact_kernels
 
 # Default batch size: as many samples as keep the widest layer's float32 input currents under this many bytes.
-# Batches whose tensors stay in a core's caches run fastest (2-core EPYC, SCNN 48x48 T=10: 3 samples a batch
-# ~800 samples/s, 7 ~700, 64 about half the rate of 8).
-BATCH_BYTES = 1 << 23
+# Measured with the int8 ops and 1-byte spikes (2-core EPYC, 2 threads, 48x48, T=10): SCNN 3 samples a batch
+# 867-919 samples/s, 7: 967-1,090, 14: 997-1,088; VGGSNN width 0.25 1: 90-100, 2-3: 105-111; ResNet-18 width
+# 0.25 1: 57-64, 3: 61-64, 7: 64-69. (With float32 spikes and convs, 8 MB batches had been the fastest.)
+BATCH_BYTES = 1 << 25
 # A CPU worker thread that got less than this share of a core while it ran a batch stops taking batches
 # (`in_threads`): the box has no free core for it.
 MIN_CORE_SHARE = 0.75
