@@ -63,8 +63,8 @@ MIN_CORE_SHARE = 0.75
 T, R = TypeVar("T"), TypeVar("R")
 # On a GPU, batches use this share of the free memory (the rest: conv chunk buffers, allocator slack).
 GPU_MEMORY_SHARE = 0.5
-# Spikes and graded inputs are kept as float32 (0/1, and graded payloads of up to 24 bits, all exact): the
-# dtype most synapses sum in.
+# The input window's graded frames are float32 (payloads of up to 24 bits, all exact): the type the float
+# synapses sum in (the int8 ones take them as bytes).
 SPIKE_DTYPE = torch.float32
 # Spikes the CPU's LIF kernel writes: 1-byte 0/1 where convs read them as oneDNN int8 inputs (see `synapse`),
 # else float32, the type the float convs sum in (either saves the next synapse a conversion pass).
@@ -443,8 +443,7 @@ class WindowRunner:
         inputs padded with zeros to P steps: on a GPU the fused Triton kernel where the inputs are int32-safe
         (see `LifState`: by the bound, else by the inputs' range), which with `frames` (the T of P steps)
         also sums spikes per neuron (else None); else (or without numba / Triton) torch step by step, with
-        Lava's int32 wraps. All three count changed
-        states exactly alike (the tests compare them)."""
+        Lava's int32 wraps. All three count changed states exactly alike (the tests compare them)."""
         cpu_kernel = _kernel("lif_kernel") if a_in.device.type == "cpu" else None
         if cpu_kernel is not None:
             window = cpu_kernel.lif_window(params, a_in.numpy(), spike_dtype=CPU_SPIKES, steps=steps)

@@ -3,11 +3,11 @@
 On CPU the torch version makes about fifteen passes over memory per time step; this kernel reads each input
 current once, keeps `u`/`v` in registers and writes each spike once. It computes in int32 lanes, Lava's own
 register width: numba's integer ops wrap (no `nsw` flags: overflow is two's complement, not undefined), so
-Lava's int32 wraps happen by themselves, and each decay is split so that no product leaves int32 (`u` and `v`
-stay within 24 bits, the factors within 12). Twice the SIMD lanes of int64: 2.6x faster than the int64
-version with explicit wraps (2-core EPYC, 8 x 16 x 36,864 neuron steps, measured). The neuron loop
-vectorises. It releases the GIL: the engine runs batches in parallel threads (numba's own parallel loops
-would bring a second OpenMP pool to spin against torch's).
+Lava's int32 wraps happen by themselves, and each decay is split into int32 products whose sum is Lava's
+int64 decay modulo 2**32, all that its int32 cast keeps (`_decay`). Twice the SIMD lanes of int64: 2.6x
+faster than the int64 version with explicit wraps (2-core EPYC, 8 x 16 x 36,864 neuron steps, measured).
+The neuron loop vectorises. It releases the GIL: the engine runs batches in parallel threads (numba's own
+parallel loops would bring a second OpenMP pool to spin against torch's).
 Spikes can be written as 0/1 in the type the next synapse reads, which saves it a conversion pass.
 Same arithmetic as `neuron.py` (see there for Lava's semantics); the tests check both against Lava.
 """
@@ -28,8 +28,10 @@ UV = I32(UV_LIMIT)
 
 @numba.njit(inline="always")
 def _decay(x: np.int32, factor: np.int32) -> np.int32:
-    """Lava's decay, sign-magnitude: (|x| * factor) >> 12 with x's sign, as (|x| >> 12) * factor plus the
-    low bits' ((|x| & 4095) * factor) >> 12 (exact; each product below 2**24 for |x| <= 2**23)."""
+    """Lava's decay cast to int32: (|x| * factor) >> 12 with x's sign, as (|x| >> 12) * factor plus the low
+    bits' ((|x| & 4095) * factor) >> 12, equal modulo 2**32 for every int32 x but -2**31 (|x| would wrap),
+    which neither register can hold: `v` is clamped to 24 bits, and Lava's wrap step leaves `u` at least
+    -2**31 + 2**24."""
     magnitude = I32(abs(x))
     high = I32(I32(magnitude >> DECAY_SHIFT) * factor)
     low = I32(I32(I32(magnitude & LOW_BITS) * factor) >> DECAY_SHIFT)
