@@ -332,7 +332,7 @@ def assert_same_emulation(a: EmulatorResult, b: EmulatorResult) -> None:
         assert np.array_equal(a.changed[name], b.changed[name]), name
 
 
-@pytest.mark.skipif(not synapse_module.ONEDNN_INT8, reason="this torch build has no oneDNN int8 ops")
+@pytest.mark.skipif(not synapse_module.CPU_INT8, reason="oneDNN int8 ops do not run here")
 @pytest.mark.parametrize("broken", [False, True])
 def test_the_cpus_int8_ops_give_the_float_sums_spikes(monkeypatch, broken):
     """On CPU the synapses whose weights fit int8 (here every conv and the pool) run as oneDNN int8 ops on

@@ -50,7 +50,7 @@ from ..loihi_params import ACT_SHIFT, UV_LIMIT, LifParams, lif_params
 from .layout import logical, neuron_major
 from .neuron import LifState, wrap
 from .stream import StreamRunner, check_stream_inputs, largest
-from .synapse import FLOAT32_EXACT, ONEDNN_INT8, ONEDNN_STRICT, SynapseOp, exact_kernels
+from .synapse import CPU_INT8, FLOAT32_EXACT, SynapseOp, exact_kernels
 
 # Default batch size: as many samples as keep the widest layer's float32 input currents under this many bytes.
 # Measured with the int8 ops and 1-byte spikes (2-core EPYC, 2 threads, 48x48, T=10): SCNN 3 samples a batch
@@ -68,7 +68,7 @@ GPU_MEMORY_SHARE = 0.5
 SPIKE_DTYPE = torch.float32
 # Spikes the CPU's LIF kernel writes: 1-byte 0/1 where convs read them as oneDNN int8 inputs (see `synapse`),
 # else float32, the type the float convs sum in (either saves the next synapse a conversion pass).
-CPU_SPIKES = np.uint8 if ONEDNN_INT8 and ONEDNN_STRICT else np.float32
+CPU_SPIKES = np.uint8 if CPU_INT8 else np.float32
 # Largest |a_in| for which `a_in << 6` plus a 24-bit current cannot overflow Lava's int32 arithmetic.
 INT32_SAFE_INPUT = 1 << (24 - ACT_SHIFT)
 
@@ -419,13 +419,10 @@ class WindowRunner:
         sources' windows (later ones get no input), |a_in| <= `bound`: its synapses summed as Lava's InPort
         sums them (int32)."""
         ops = self.ops[layer.name]
-        n, live = 0, 0
-        inputs = []
-        for op in ops:  # shapes agree: the runner validated the IR
-            window = windows[op.syn.source]
-            n, live = len(window.spikes), max(live, window.spikes.shape[1])
-            inputs.append(op.currents(window.frames(), max_spike[op.syn.source]))
-        inputs = [_zero_steps(current, n, live).view(-1, *layer.shape) for current in inputs]
+        sources = [windows[op.syn.source] for op in ops]  # shapes agree: the runner validated the IR
+        n, live = len(sources[0].spikes), max(window.spikes.shape[1] for window in sources)
+        inputs = [_zero_steps(op.currents(window.frames(), max_spike[op.syn.source]), n, live)
+                  .view(-1, *layer.shape) for op, window in zip(ops, sources, strict=True)]
         if len(inputs) == 1:
             return inputs[0]
         # exact in float32 below its limit; the ops' results are fresh tensors, ours to add into

@@ -72,8 +72,9 @@ def _has_onednn_int8() -> bool:
         return False
 
 
-# Whether this torch build has oneDNN's int8 convolution (x86 builds of torch 2.1 and later do).
-ONEDNN_INT8 = _has_onednn_int8()
+# Whether CPU synapses run as oneDNN's int8 ops: this torch build has them (x86 builds of torch 2.1 and later
+# do) and oneDNN computes float32 strictly (their output conversion then is exact).
+CPU_INT8 = _has_onednn_int8() and ONEDNN_STRICT
 
 
 def grouped_conv(x: torch.Tensor, weight: torch.Tensor, stride: tuple[int, int], padding: tuple[int, int],
@@ -260,9 +261,9 @@ class OneDnnInt8:
 
 
 def _onednn_int8(syn: Synapse, weight: np.ndarray, device: torch.device) -> OneDnnInt8 | None:
-    """`syn`'s oneDNN int8 op on CPU where this torch has it (`ONEDNN_INT8`), oneDNN computes float32
-    strictly (its output conversion then is exact) and the weights fit int8; else None (float32 sums)."""
-    if device.type != "cpu" or not (ONEDNN_INT8 and ONEDNN_STRICT):
+    """`syn`'s oneDNN int8 op on CPU where it runs (`CPU_INT8`) and the weights fit int8; else None (float32
+    sums)."""
+    if device.type != "cpu" or not CPU_INT8:
         return None
     scaled = _int8_scaled(weight)
     if scaled is None:

@@ -22,9 +22,9 @@ from tmkt_common.device import configure_lava_cuda, pick_device
 # on (a later barrier's work keeps earlier ones alive). If Python had let go first, that drop frees the
 # tensor's Python object and needs the GIL, while `destroy_process_group` holds the GIL and joins that very
 # thread: a deadlock (CI hung there; gdb showed ~AsyncAllreduceWork -> TensorImpl -> PyObject decref ->
-# take_gil in the worker, ~ProcessGroupGloo -> thread join in the main thread; torch 2.3, about 1 run in 30
-# of the gloo DDP test on the 2-core box). With Python still holding them, the worker's drop is a plain
-# count decrement. One small tensor per epoch.
+# take_gil in the worker, ~ProcessGroupGloo -> thread join in the main thread; torch 2.3, 2 hangs in 77 runs
+# of the gloo DDP test's workers on the 2-core box, none in 160 with this list). With Python still holding
+# them, the worker's drop is a plain count decrement. One small tensor per epoch.
 _SENT: list[torch.Tensor] = []
 
 
